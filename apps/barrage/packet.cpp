@@ -1,0 +1,121 @@
+#include "apps/barrage/packet.h"
+
+#include <cstring>
+#include <limits>
+
+namespace asyncore::barrage {
+namespace {
+
+void put_u32(std::string& out, uint32_t value) {
+  for (int shift = 0; shift < 32; shift += 8) out += static_cast<char>((value >> shift) & 0xff);
+}
+
+uint32_t get_u32(const char* data) {
+  uint32_t value = 0;
+  for (int i = 3; i >= 0; --i) value = (value << 8) | static_cast<unsigned char>(data[i]);
+  return value;
+}
+
+uint16_t get_u16(const char* data) {
+  return static_cast<uint16_t>(static_cast<unsigned char>(data[0]) | (static_cast<unsigned char>(data[1]) << 8));
+}
+
+}  // namespace
+
+void append_packet(std::string& out, std::string_view text, uint16_t type) {
+  if (auto* nul = static_cast<const char*>(std::memchr(text.data(), '\0', text.size()))) {
+    auto offset = static_cast<uint64_t>(nul - text.data());
+    throw PacketError("packet encode: NUL byte at byte " + std::to_string(offset) + " of the text", offset);
+  }
+  if (text.size() > std::numeric_limits<uint32_t>::max() - min_packet_length) {
+    throw PacketError("packet encode: text of " + std::to_string(text.size()) + " bytes is too long", 0);
+  }
+  auto length = static_cast<uint32_t>(text.size() + min_packet_length);
+  out.reserve(out.size() + length + 4);
+  put_u32(out, length);
+  put_u32(out, length);
+  out += static_cast<char>(type & 0xff);
+  out += static_cast<char>(type >> 8);
+  out += '\0';  // encryption
+  out += '\0';  // reserved
+  out += text;
+  out += '\0';
+}
+
+std::string encode_packet(std::string_view text, uint16_t type) {
+  std::string out;
+  append_packet(out, text, type);
+  return out;
+}
+
+PacketDecoder::PacketDecoder(size_t max_length) : max_length_(max_length) {}
+
+void PacketDecoder::fail(const std::string& reason, uint64_t offset) {
+  error_ = "packet decode: " + reason;
+  error_offset_ = offset;
+  throw PacketError(error_, offset);
+}
+
+void PacketDecoder::feed(std::string_view bytes) {
+  if (failed()) throw PacketError(error_, error_offset_);
+  compact();
+  buffer_.append(bytes);
+}
+
+// Drops decoded bytes only when they outweigh the rest, so each byte is moved
+// a bounded number of times however the stream is split.
+void PacketDecoder::compact() {
+  if (consumed_ == 0) return;
+  if (consumed_ == buffer_.size()) {
+    buffer_.clear();
+  } else if (consumed_ >= buffer_.size() - consumed_) {
+    buffer_.erase(0, consumed_);
+  } else {
+    return;
+  }
+  consumed_ = 0;
+}
+
+std::optional<PacketView> PacketDecoder::next() {
+  if (failed()) throw PacketError(error_, error_offset_);
+  const char* data = buffer_.data() + consumed_;
+  size_t available = buffer_.size() - consumed_;
+  if (available < 4) return std::nullopt;
+
+  uint32_t length = get_u32(data);
+  // Checked as soon as the first length arrives, so a bad length never makes us buffer.
+  if (length < min_packet_length) {
+    fail("length " + std::to_string(length) + " is below the minimum " + std::to_string(min_packet_length) +
+             " at stream offset " + std::to_string(stream_offset_),
+         stream_offset_);
+  }
+  if (length > max_length_) {
+    fail("length " + std::to_string(length) + " is above the limit " + std::to_string(max_length_) +
+             " at stream offset " + std::to_string(stream_offset_),
+         stream_offset_);
+  }
+  if (available < 8) return std::nullopt;
+  uint32_t second_length = get_u32(data + 4);
+  if (second_length != length) {
+    fail("the lengths disagree: " + std::to_string(length) + " at stream offset " + std::to_string(stream_offset_) +
+             ", " + std::to_string(second_length) + " at stream offset " + std::to_string(stream_offset_ + 4),
+         stream_offset_ + 4);
+  }
+  size_t packet_size = size_t{length} + 4;
+  if (available < packet_size) return std::nullopt;
+
+  uint16_t type = get_u16(data + 8);
+  std::string_view text(data + packet_header_size, packet_size - packet_header_size);
+  if (!text.empty() && text.back() == '\0') text.remove_suffix(1);  // its absence is tolerated
+  consumed_ += packet_size;
+  stream_offset_ += packet_size;
+  return PacketView{type, text};
+}
+
+std::optional<Packet> PacketDecoder::next_packet() {
+  auto view = next();
+  if (!view) return std::nullopt;
+  return Packet{view->type, std::string(view->text)};
+}
+
+}  // namespace asyncore::barrage
