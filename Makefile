@@ -1,0 +1,120 @@
+# asyncore++ : build, test, bench, install.
+#
+# Layout-driven: drop a file in the right folder and it is built, nothing to register.
+#   core/*.cpp dispatchers/*.cpp      -> build/lib/libasyncore.a (the product library)
+#   apps/<app>/*.cpp                  -> build/lib/libapp_<app>.a (the app's own protocol code)
+#   apps/<app>/<name>.main.cpp        -> build/bin/<name>
+#   test/**/<name>_test.cpp           -> build/test/**/<name>_test (doctest; anything under .../apps/<app>/ links libapp_<app>.a)
+#   test/**/<name>.main.cpp           -> build/test-bin/<name>   (helper programs the tests start)
+#   test/bench/**/<name>.main.cpp     -> build/bench-bin/<name>
+#   test/support/*.cpp                -> build/lib/libtestsupport.a
+
+CXX      ?= g++
+PREFIX   ?= /usr/local
+SANITIZE ?=
+ifeq ($(SANITIZE),)
+  BUILD  ?= build
+  OPT    ?= -O2
+else
+  BUILD  ?= build/san
+  OPT    ?= -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+CXXFLAGS ?= $(OPT) -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. -MMD -MP
+LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
+TESTFLAGS = -DTEST_BUILD_DIR='"$(abspath $(BUILD))"' -DTEST_SOURCE_DIR='"$(abspath .)"'
+
+LIB      := $(BUILD)/lib/libasyncore.a
+LIB_SRC  := $(sort $(wildcard core/*.cpp dispatchers/*.cpp))
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+
+APP_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard apps/*/*.cpp))))
+APPS     := $(notdir $(APP_DIRS))
+MAINS    := $(sort $(wildcard apps/*/*.main.cpp))
+BINS     := $(foreach m,$(MAINS),$(BUILD)/bin/$(notdir $(m:.main.cpp=)))
+
+SUPPORT_SRC := $(wildcard test/support/*.cpp)
+SUPPORT_LIB := $(BUILD)/lib/libtestsupport.a
+TEST_SRC := $(sort $(shell find test -name '*_test.cpp' -not -path 'test/fuzz/*' -not -path 'test/bench/*' 2>/dev/null))
+TESTS    := $(TEST_SRC:%.cpp=$(BUILD)/%)
+HELPER_SRC := $(sort $(shell find test -name '*.main.cpp' -not -path 'test/fuzz/*' -not -path 'test/bench/*' 2>/dev/null))
+HELPERS  := $(foreach m,$(HELPER_SRC),$(BUILD)/test-bin/$(notdir $(m:.main.cpp=)))
+BENCH_SRC := $(sort $(shell find test/bench -name '*.main.cpp' 2>/dev/null))
+BENCHES  := $(foreach m,$(BENCH_SRC),$(BUILD)/bench-bin/$(notdir $(m:.main.cpp=)))
+
+.PHONY: all test check-doctest bench install clean demo fuzz soak
+all: $(LIB) $(BINS)
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/obj/test/%.o: test/%.cpp | check-doctest
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(TESTFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+$(SUPPORT_LIB): $(SUPPORT_SRC:%.cpp=$(BUILD)/obj/%.o)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $^
+
+# One static library and one link rule per app folder.
+define app_rules
+$(1)_LIB_SRC := $$(filter-out %.main.cpp,$$(wildcard apps/$(1)/*.cpp))
+$(BUILD)/lib/libapp_$(1).a: $$($(1)_LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+	@mkdir -p $$(@D)
+	rm -f $$@ && ar rcs $$@ $$^ $$(if $$^,,&& ar rcs $$@)
+endef
+$(foreach a,$(APPS),$(eval $(call app_rules,$(a))))
+
+define main_rule
+$(BUILD)/bin/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(BUILD)/lib/libapp_$(word 2,$(subst /, ,$(1))).a $(LIB)
+	@mkdir -p $$(@D)
+	$(CXX) $$(LDFLAGS) -o $$@ $$^
+endef
+$(foreach m,$(MAINS),$(eval $(call main_rule,$(m))))
+
+# Tests and benchmarks under .../apps/<app>/ also link that app's library.
+test_app = $(if $(findstring /apps/,$(1)),$(BUILD)/lib/libapp_$(word 1,$(subst /, ,$(lastword $(subst /apps/, ,$(1))))).a)
+define test_rule
+$(BUILD)/$(1:.cpp=): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(SUPPORT_LIB) $(LIB)
+	@mkdir -p $$(@D)
+	$(CXX) $$(LDFLAGS) -o $$@ $$^
+endef
+$(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
+
+define helper_rule
+$(2)/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(SUPPORT_LIB) $(LIB)
+	@mkdir -p $$(@D)
+	$(CXX) $$(LDFLAGS) -o $$@ $$^
+endef
+$(foreach m,$(HELPER_SRC),$(eval $(call helper_rule,$(m),$(BUILD)/test-bin)))
+$(foreach m,$(BENCH_SRC),$(eval $(call helper_rule,$(m),$(BUILD)/bench-bin)))
+
+check-doctest:
+	@test/ensure-doctest.sh
+
+test: all $(TESTS) $(HELPERS)
+	@BUILD_DIR=$(abspath $(BUILD)) test/run-tests.sh $(TESTS)
+
+bench: all $(BENCHES)
+	@BUILD_DIR=$(abspath $(BUILD)) test/bench/run-bench.sh
+
+demo: all
+	@apps/demo.sh
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/include/asyncore/core $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/include/asyncore/core/
+	install -m 644 dispatchers/*.h $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers/
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' asyncore.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncore.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,20 @@
+#include "apps/echo/echo_handler.h"
+
+namespace asyncore::echo {
+
+void EchoHandler::handle_read() {
+  char buffer[64 * 1024];
+  size_t n = recv_into(buffer, sizeof buffer);
+  if (n > 0) send(std::string_view(buffer, n));
+}
+
+EchoServer::EchoServer(const Address& address, ChannelMap* map) : Dispatcher(map) {
+  create_socket(address.family());
+  set_reuse_addr();
+  bind(address);
+  listen(1024);
+}
+
+void EchoServer::handle_accepted(Fd socket, const Address&) { make<EchoHandler>(std::move(socket), &map()); }
+
+}  // namespace asyncore::echo

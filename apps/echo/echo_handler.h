@@ -1,0 +1,24 @@
+// The echo service: every byte back, in order. After the client half-closes, what is queued is
+// still sent, then the connection closes. Output is bounded: past the high-water mark the handler
+// stops reading until the client reads again.
+#pragma once
+#include "core/asyncore.h"
+#include "dispatchers/buffered_stream.h"
+
+namespace asyncore::echo {
+
+class EchoHandler final : public BufferedStream {
+ public:
+  using BufferedStream::BufferedStream;
+  void handle_read() override;
+  void handle_eof() override { close_when_done(); }
+  void handle_close() override { close(); }
+};
+
+class EchoServer final : public Dispatcher {
+ public:
+  EchoServer(const Address& address, ChannelMap* map = nullptr);
+  void handle_accepted(Fd socket, const Address& peer) override;
+};
+
+}  // namespace asyncore::echo

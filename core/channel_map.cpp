@@ -1,0 +1,316 @@
+#include "core/channel_map.h"
+
+#include <signal.h>
+
+#include <cmath>
+#include <system_error>
+
+#include "core/signals.h"
+#include "core/waker.h"
+
+namespace asyncore {
+
+ChannelMap& socket_map() {
+  static ChannelMap map;
+  return map;
+}
+
+ChannelMap::ChannelMap() {
+  // As in CPython: a peer that goes away must cost an EPIPE, not the process.
+  struct sigaction current {};
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  waker_ = std::make_unique<Waker>(*this);
+}
+
+ChannelMap::~ChannelMap() {
+  close_all();
+  signals_.reset();
+  waker_.reset();
+}
+
+Dispatcher* ChannelMap::find(int fd) const {
+  if (fd < 0 || static_cast<size_t>(fd) >= slots_.size()) return nullptr;
+  const Slot& slot = slots_[static_cast<size_t>(fd)];
+  return slot.internal ? nullptr : slot.dispatcher;
+}
+
+std::vector<Dispatcher*> ChannelMap::channels() const {
+  std::vector<Dispatcher*> out;
+  for (const Slot& slot : slots_) {
+    if (slot.dispatcher && !slot.internal) out.push_back(slot.dispatcher);
+  }
+  return out;
+}
+
+void ChannelMap::close_all() {
+  // Hold every owner while closing, so destructors run only after every close() returned.
+  std::vector<std::shared_ptr<Dispatcher>> keep;
+  for (Dispatcher* d : channels()) {
+    if (Slot& slot = slots_[static_cast<size_t>(d->fileno())]; slot.owner) keep.push_back(slot.owner);
+    d->close();
+  }
+  keep.clear();
+  closed_.clear();
+}
+
+void ChannelMap::add_channel(Dispatcher& d) {
+  size_t fd = static_cast<size_t>(d.fileno());
+  if (fd >= slots_.size()) slots_.resize(std::max(fd + 1, slots_.size() * 2));
+  Slot& slot = slots_[fd];
+  if (slot.dispatcher && slot.dispatcher != &d) {
+    throw std::logic_error("add_channel: fd " + std::to_string(fd) + " is already in the map");
+  }
+  slot.dispatcher = &d;
+  slot.owner = d.weak_from_this().lock();
+  slot.generation++;
+  slot.interest = 0;
+  slot.internal = false;
+  ++channel_count_;
+  mark_dirty(static_cast<int>(fd));
+}
+
+void ChannelMap::add_internal_channel(Dispatcher& d) {
+  add_channel(d);
+  slots_[static_cast<size_t>(d.fileno())].internal = true;
+  --channel_count_;
+}
+
+void ChannelMap::adopt(const std::shared_ptr<Dispatcher>& d) {
+  int fd = d->fileno();
+  if (fd >= 0 && static_cast<size_t>(fd) < slots_.size() && slots_[static_cast<size_t>(fd)].dispatcher == d.get()) {
+    slots_[static_cast<size_t>(fd)].owner = d;
+  }
+}
+
+void ChannelMap::del_channel(Dispatcher& d) {
+  int fd = d.fileno();
+  if (fd < 0 || static_cast<size_t>(fd) >= slots_.size()) return;
+  Slot& slot = slots_[static_cast<size_t>(fd)];
+  if (slot.dispatcher != &d) return;
+  if (backend_ && slot.interest) {
+    try {
+      backend_->update(fd, slot.generation, slot.interest, 0);
+    } catch (const std::exception& e) {
+      log_error(std::string("del_channel: ") + e.what());
+    }
+  }
+  if (!slot.internal) --channel_count_;
+  slot.dispatcher = nullptr;
+  slot.interest = 0;
+  slot.dirty = false;
+  slot.internal = false;
+  slot.generation++;  // events already collected for this fd are now stale
+  // The map's reference dies after the pass, never inside one of the dispatcher's callbacks.
+  if (slot.owner) closed_.push_back(std::move(slot.owner));
+}
+
+void ChannelMap::use_backend(BackendKind kind) {
+  if (backend_ && backend_kind_ == kind) return;
+  backend_kind_ = kind;
+  backend_.reset();
+  ensure_backend();
+}
+
+void ChannelMap::ensure_backend() {
+  if (backend_) return;
+  backend_ = make_backend(backend_kind_);
+  for (size_t fd = 0; fd < slots_.size(); ++fd) {
+    if (slots_[fd].dispatcher) {
+      slots_[fd].interest = 0;
+      mark_dirty(static_cast<int>(fd));
+    }
+  }
+}
+
+uint32_t ChannelMap::wanted_interest(Dispatcher& d) const {
+  uint32_t want = 0;
+  if (!d.eof_ && !d.accept_paused_ && d.readable()) want |= kWantRead;
+  if (d.connecting || (!d.accepting && d.writable())) want |= kWantWrite;
+  return want;
+}
+
+void ChannelMap::apply_interest_changes() {
+  // Only dispatchers that did something since the last pass are asked again: idle ones cost
+  // nothing. The list may grow while we walk it (a handle_error closing another channel).
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    int fd = dirty_[i];
+    Slot& slot = slots_[static_cast<size_t>(fd)];
+    if (!slot.dirty) continue;
+    slot.dirty = false;
+    Dispatcher* d = slot.dispatcher;
+    if (!d) continue;
+    try {
+      uint32_t want = wanted_interest(*d);
+      if (want != slot.interest) {
+        backend_->update(fd, slot.generation, slot.interest, want);
+        slots_[static_cast<size_t>(fd)].interest = static_cast<uint8_t>(want);
+      }
+    } catch (const std::exception& e) {
+      report_error(*d, e);
+    }
+  }
+  dirty_.clear();
+}
+
+// handle_error() is user code too: if it throws, the channel is closed without further ado.
+void ChannelMap::report_error(Dispatcher& d, const std::exception& error) {
+  try {
+    d.handle_error(error);
+  } catch (const std::exception& again) {
+    log_error(type_name(typeid(again)) + ": " + again.what() + " in handle_error of " + d.describe());
+    d.close();
+  }
+}
+
+bool ChannelMap::still_same(const Dispatcher& d, int fd, uint32_t generation) const {
+  const Slot& slot = slots_[static_cast<size_t>(fd)];
+  return slot.dispatcher == &d && slot.generation == generation;
+}
+
+void ChannelMap::dispatch(const ReadyEvent& event) {
+  if (static_cast<size_t>(event.fd) >= slots_.size()) return;
+  Slot& slot = slots_[static_cast<size_t>(event.fd)];
+  Dispatcher* d = slot.dispatcher;
+  // Closed earlier in this pass, or a new dispatcher reusing the fd number: not this event's.
+  if (!d || slot.generation != event.generation) return;
+  const int fd = event.fd;
+  const uint32_t generation = event.generation;
+  const uint32_t e = event.events;
+  try {
+    if (e & kEventRead) d->handle_read_event();
+    if ((e & kEventWrite) && still_same(*d, fd, generation)) d->handle_write_event();
+    if ((e & kEventPriority) && still_same(*d, fd, generation)) d->handle_expt_event();
+    if ((e & (kEventHangup | kEventError | kEventInvalid)) && still_same(*d, fd, generation)) d->handle_close();
+  } catch (const std::system_error& error) {
+    if (!still_same(*d, fd, generation)) return;
+    if (error.code().category() == std::generic_category() && is_disconnect_error(error.code().value())) {
+      try {
+        d->handle_close();
+      } catch (const std::exception& again) {
+        report_error(*d, again);
+      }
+    } else {
+      report_error(*d, error);
+    }
+  } catch (const std::exception& error) {
+    if (still_same(*d, fd, generation)) report_error(*d, error);
+  } catch (...) {
+    if (still_same(*d, fd, generation)) report_error(*d, std::runtime_error("unknown exception"));
+  }
+  if (still_same(*d, fd, generation)) mark_dirty(fd);
+}
+
+size_t ChannelMap::poll_once(double timeout) {
+  ensure_backend();
+  apply_interest_changes();
+
+  timespec wait{}, *wait_ptr = nullptr;
+  if (timeout >= 0) {
+    wait.tv_sec = static_cast<time_t>(timeout);
+    wait.tv_nsec = static_cast<long>((timeout - static_cast<double>(wait.tv_sec)) * 1e9);
+    wait_ptr = &wait;
+  }
+  if (auto next = timers_.next_deadline()) {
+    auto left = std::max(Clock::duration::zero(), *next - Clock::now());
+    auto left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+    if (!wait_ptr || left_ns < wait.tv_sec * 1000000000LL + wait.tv_nsec) {
+      wait.tv_sec = static_cast<time_t>(left_ns / 1000000000LL);
+      wait.tv_nsec = static_cast<long>(left_ns % 1000000000LL);
+      wait_ptr = &wait;
+    }
+  }
+  if (stop_requested_) wait = {0, 0}, wait_ptr = &wait;
+
+  ready_.clear();
+  backend_->wait(wait_ptr, ready_);
+  for (const ReadyEvent& event : ready_) dispatch(event);
+  if (!timers_.empty()) run_timers();
+  closed_.clear();
+  return ready_.size();
+}
+
+void ChannelMap::run_timers() {
+  timers_.run_due(Clock::now(), [](const std::exception& e) {
+    log_error(type_name(typeid(e)) + ": " + e.what() + " in a timer callback");
+  });
+}
+
+bool ChannelMap::alive() const { return channel_count_ > 0 || !timers_.empty(); }
+
+void ChannelMap::loop(double timeout, std::optional<long> count) {
+  stop_requested_ = false;
+  while (!stop_requested_ && alive()) {
+    poll_once(timeout);
+    if (count && --*count <= 0) break;
+  }
+  stop_requested_ = false;
+}
+
+void ChannelMap::run() {
+  stop_requested_ = false;
+  while (!stop_requested_) poll_once(-1);
+  stop_requested_ = false;
+}
+
+void ChannelMap::stop() {
+  stop_requested_ = true;
+  waker_->wake();
+}
+
+TimerHandle ChannelMap::call_later(double delay_seconds, std::function<void()> callback) {
+  if (!(delay_seconds >= 0)) delay_seconds = 0;  // also catches NaN
+  return timers_.schedule(Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay_seconds)),
+                          std::move(callback));
+}
+
+TimerHandle ChannelMap::call_soon(std::function<void()> callback) { return call_later(0, std::move(callback)); }
+
+void ChannelMap::call_soon_threadsafe(std::function<void()> callback) {
+  {
+    std::lock_guard lock(pending_mutex_);
+    pending_.push_back(std::move(callback));
+  }
+  waker_->wake();
+}
+
+void ChannelMap::run_pending() {
+  std::vector<std::function<void()>> batch;
+  {
+    std::lock_guard lock(pending_mutex_);
+    batch.swap(pending_);
+  }
+  for (auto& callback : batch) {
+    try {
+      callback();
+    } catch (const std::exception& e) {
+      log_error(type_name(typeid(e)) + ": " + e.what() + " in a call_soon_threadsafe callback");
+    }
+  }
+}
+
+void ChannelMap::add_signal_handler(int signo, std::function<void()> callback) {
+  if (!signals_) signals_ = std::make_unique<SignalPipe>(*this);
+  signals_->add(signo, std::move(callback));
+}
+
+void ChannelMap::remove_signal_handler(int signo) {
+  if (signals_) signals_->remove(signo);
+}
+
+void loop(double timeout, BackendKind backend, ChannelMap* map, std::optional<long> count) {
+  ChannelMap& m = map ? *map : socket_map();
+  m.use_backend(backend);
+  m.loop(timeout, count);
+}
+
+void close_all(ChannelMap* map) { (map ? *map : socket_map()).close_all(); }
+
+TimerHandle call_later(double delay_seconds, std::function<void()> callback, ChannelMap* map) {
+  return (map ? *map : socket_map()).call_later(delay_seconds, std::move(callback));
+}
+
+TimerHandle call_soon(std::function<void()> callback, ChannelMap* map) {
+  return (map ? *map : socket_map()).call_soon(std::move(callback));
+}
+
+}  // namespace asyncore

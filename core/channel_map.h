@@ -1,0 +1,120 @@
+// ChannelMap: the set of dispatchers one loop serves, and the loop itself: backend, timers,
+// cross-thread wake-up and signals. asyncore's socket_map is the default instance; programs
+// that want several independent loops make their own.
+#pragma once
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "core/backend.h"
+#include "core/dispatcher.h"
+#include "core/timer_queue.h"
+
+namespace asyncore {
+
+class Waker;
+class SignalPipe;
+
+class ChannelMap {
+ public:
+  ChannelMap();
+  ~ChannelMap();  // closes every channel
+  ChannelMap(const ChannelMap&) = delete;
+  ChannelMap& operator=(const ChannelMap&) = delete;
+
+  // --- channels ----------------------------------------------------------------------------
+  size_t size() const { return channel_count_; }  // user dispatchers with a socket
+  bool empty() const { return channel_count_ == 0; }
+  Dispatcher* find(int fd) const;
+  std::vector<Dispatcher*> channels() const;
+  void close_all();
+
+  // --- running -----------------------------------------------------------------------------
+  // One pass: wait at most `timeout` seconds (negative: no limit) for I/O or the next timer,
+  // then handle what is ready. Returns the number of I/O events handled.
+  size_t poll_once(double timeout);
+  // asyncore.loop: passes until nothing is left (no channels, timers or callbacks), `count`
+  // passes were made, or stop() was called.
+  void loop(double timeout = 30.0, std::optional<long> count = std::nullopt);
+  // Twisted's reactor.run(): passes until stop(), whatever is registered.
+  void run();
+  void stop();  // from any thread, or a signal handler callback
+  bool stopping() const { return stop_requested_; }
+
+  void use_backend(BackendKind kind);  // takes effect at once; every channel is re-registered
+  BackendKind backend_kind() const { return backend_kind_; }
+
+  // --- timers and callbacks ----------------------------------------------------------------
+  TimerHandle call_later(double delay_seconds, std::function<void()> callback);
+  TimerHandle call_soon(std::function<void()> callback);  // at the next pass, in order
+  // From any thread: queue a callback for the loop's thread and wake the loop.
+  void call_soon_threadsafe(std::function<void()> callback);
+  // Runs `callback` on the loop whenever `signo` arrives (SIGINT, SIGTERM, SIGCHLD, ...).
+  // Signal delivery is process-wide: the last map to register a signal receives it.
+  void add_signal_handler(int signo, std::function<void()> callback);
+  void remove_signal_handler(int signo);
+  Clock::time_point now() const { return Clock::now(); }
+  size_t timer_count() const { return timers_.size(); }
+
+  // --- used by Dispatcher ------------------------------------------------------------------
+  void add_channel(Dispatcher& dispatcher);
+  void del_channel(Dispatcher& dispatcher);
+  void adopt(const std::shared_ptr<Dispatcher>& dispatcher);
+  void mark_dirty(int fd) {
+    if (static_cast<size_t>(fd) < slots_.size() && !slots_[static_cast<size_t>(fd)].dirty) {
+      slots_[static_cast<size_t>(fd)].dirty = true;
+      dirty_.push_back(fd);
+    }
+  }
+  void add_internal_channel(Dispatcher& dispatcher);
+  uint32_t generation_of(int fd) const {
+    return static_cast<size_t>(fd) < slots_.size() ? slots_[static_cast<size_t>(fd)].generation : 0;
+  }  // not counted by size(); keeps no loop alive
+
+ private:
+  struct Slot {
+    Dispatcher* dispatcher = nullptr;
+    std::shared_ptr<Dispatcher> owner;  // set when the map owns it (make<T>)
+    uint32_t generation = 0;
+    uint8_t interest = 0;
+    bool dirty = false;
+    bool internal = false;
+  };
+  void ensure_backend();
+  void apply_interest_changes();
+  void dispatch(const ReadyEvent& event);
+  bool still_same(const Dispatcher& d, int fd, uint32_t generation) const;
+  uint32_t wanted_interest(Dispatcher& d) const;
+  void run_timers();
+  bool alive() const;
+  void run_pending();
+  void report_error(Dispatcher& d, const std::exception& error);
+
+  std::vector<Slot> slots_;  // indexed by fd
+  std::vector<int> dirty_;   // fds whose interest must be asked again
+  std::vector<ReadyEvent> ready_;
+  std::vector<std::shared_ptr<Dispatcher>> closed_;  // destroyed after the pass
+  size_t channel_count_ = 0;
+  std::unique_ptr<Backend> backend_;
+  BackendKind backend_kind_ = BackendKind::epoll;
+  TimerQueue timers_;
+  std::unique_ptr<Waker> waker_;
+  std::unique_ptr<SignalPipe> signals_;
+  std::atomic<bool> stop_requested_{false};
+  friend class Waker;
+  friend class SignalPipe;
+  std::mutex pending_mutex_;
+  std::vector<std::function<void()>> pending_;  // from call_soon_threadsafe
+};
+
+// asyncore.loop(timeout, use_poll, map, count), with the backend named instead of use_poll.
+void loop(double timeout = 30.0, BackendKind backend = BackendKind::epoll, ChannelMap* map = nullptr,
+          std::optional<long> count = std::nullopt);
+void close_all(ChannelMap* map = nullptr);
+TimerHandle call_later(double delay_seconds, std::function<void()> callback, ChannelMap* map = nullptr);
+TimerHandle call_soon(std::function<void()> callback, ChannelMap* map = nullptr);
+
+}  // namespace asyncore

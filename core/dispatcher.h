@@ -1,0 +1,128 @@
+// Dispatcher: asyncore.dispatcher in C++. One socket (or pipe) in a channel map; subclasses
+// override readable / writable / handle_* exactly as in Python.
+//
+// Where this differs from Python's asyncore on purpose (see README, "Differences"):
+// - writable() is false by default (asyncore says true and spins); a connect in progress is
+//   always watched for writability whatever writable() says.
+// - readable()/writable() are asked again only after the dispatcher handled an event, sent data,
+//   connected, or called recheck(); call recheck() when they change for another reason.
+// - recv() at end of stream calls handle_eof() (default: handle_close()), so a half-closed peer
+//   can still be written to.
+// - handle_accept() accepts a bounded batch per pass; EMFILE pauses accepting briefly.
+// - errors carry the exception: handle_error(const std::exception&).
+#pragma once
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "core/address.h"
+#include "core/fd.h"
+#include "core/log.h"
+
+namespace asyncore {
+
+class ChannelMap;
+ChannelMap& socket_map();  // the default map, as asyncore.socket_map
+
+struct Accepted {
+  Fd socket;
+  Address address;
+};
+
+class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
+ public:
+  explicit Dispatcher(ChannelMap* map = nullptr);
+  // Adopts a socket (typically from accept): made non-blocking, registered, and `connected`
+  // when it has a peer.
+  explicit Dispatcher(Fd socket, ChannelMap* map = nullptr);
+  virtual ~Dispatcher();
+  Dispatcher(const Dispatcher&) = delete;
+  Dispatcher& operator=(const Dispatcher&) = delete;
+
+  // --- the asyncore API --------------------------------------------------------------------
+  void create_socket(int family = AF_INET, int type = SOCK_STREAM);
+  void set_socket(Fd socket);
+  void set_reuse_addr();
+  void bind(const Address& address);
+  void listen(int backlog);
+  void connect(const Address& address);
+  std::optional<Accepted> accept();  // nullopt when nothing is waiting (or fds ran out)
+  // Sends what it can; returns the count (0: try later). A vanished peer leads to handle_close().
+  virtual size_t send(std::string_view data);
+  // Receives up to n bytes; "" means nothing now, or end of stream (handle_eof() was called),
+  // or a vanished peer (handle_close() was called).
+  std::string recv(size_t buffer_size);
+  size_t recv_into(char* buffer, size_t size);  // the same without allocating
+  void close();  // idempotent; safe from any callback
+
+  virtual bool readable() { return true; }
+  virtual bool writable() { return false; }
+  virtual void handle_read();
+  virtual void handle_write();
+  virtual void handle_expt();
+  virtual void handle_connect();
+  virtual void handle_accept();
+  virtual void handle_accepted(Fd socket, const Address& address);
+  virtual void handle_eof() { handle_close(); }
+  virtual void handle_close();
+  virtual void handle_error(const std::exception& error);
+
+  // The event entry points the loop calls (asyncore's handle_*_event).
+  void handle_read_event();
+  void handle_write_event();
+  void handle_expt_event();
+  void handle_connect_event();
+
+  // --- state -------------------------------------------------------------------------------
+  bool connected = false;
+  bool accepting = false;
+  bool connecting = false;
+  bool closing = false;  // for subclasses (async_chat's close_when_done)
+  Address addr;          // the peer (or the bound address of a listener)
+
+  int fileno() const { return socket_.get(); }
+  bool is_open() const { return static_cast<bool>(socket_); }
+  bool at_eof() const { return eof_; }  // the peer will send nothing more
+  ChannelMap& map() const { return *map_; }
+  // Asks the loop to call readable()/writable() again before it next waits.
+  void recheck();
+  void log_info(std::string_view message, LogLevel level = LogLevel::info) const;
+  std::string describe() const;  // "<Class> fd=N peer=ADDR", for log lines
+
+  // Listener tuning: connections accepted per readiness event.
+  int accept_batch = 64;
+
+ protected:
+  // Shuts the write side (FIN) once the caller has nothing more to send.
+  void shutdown_write();
+  // For the loop's own channels (waker, signal pipe): registered, but keeps no loop alive.
+  void set_internal_socket(Fd socket);
+
+ private:
+  friend class ChannelMap;
+  void pause_accepting();
+  ChannelMap* map_;
+  Fd socket_;
+  bool eof_ = false;
+  bool accept_paused_ = false;
+};
+
+// Creates a dispatcher that the map owns once it has a socket, so it may be forgotten, as in
+// Python: `make<EchoHandler>(std::move(sock));`. The returned pointer may be kept or dropped.
+void adopt_dispatcher(const std::shared_ptr<Dispatcher>& dispatcher);
+template <class T, class... Args>
+std::shared_ptr<T> make(Args&&... args) {
+  auto dispatcher = std::make_shared<T>(std::forward<Args>(args)...);
+  adopt_dispatcher(dispatcher);
+  return dispatcher;
+}
+
+// errno values that mean "the peer is gone" (asyncore's _DISCONNECTED).
+bool is_disconnect_error(int error);
+
+}  // namespace asyncore

@@ -1,0 +1,30 @@
+// One-line logging to stderr with a level; programs set the level from --quiet / --verbose.
+#pragma once
+#include <functional>
+#include <string>
+#include <string_view>
+#include <typeinfo>
+
+namespace asyncore {
+
+enum class LogLevel { debug = 0, info = 1, warning = 2, error = 3, off = 4 };
+
+void set_log_level(LogLevel level);
+LogLevel log_level();
+inline bool log_enabled(LogLevel level) { return level >= log_level(); }
+
+// Replaces the sink (default: "<UTC time> <level> <message>\n" on stderr); empty restores it.
+void set_log_sink(std::function<void(LogLevel, std::string_view)> sink);
+
+void log(LogLevel level, std::string_view message);
+inline void log_debug(std::string_view m) { if (log_enabled(LogLevel::debug)) log(LogLevel::debug, m); }
+inline void log_info(std::string_view m) { if (log_enabled(LogLevel::info)) log(LogLevel::info, m); }
+inline void log_warning(std::string_view m) { if (log_enabled(LogLevel::warning)) log(LogLevel::warning, m); }
+inline void log_error(std::string_view m) { if (log_enabled(LogLevel::error)) log(LogLevel::error, m); }
+
+const char* level_name(LogLevel level);
+
+// The readable name of a type (demangled), for error lines that name a class.
+std::string type_name(const std::type_info& type);
+
+}  // namespace asyncore

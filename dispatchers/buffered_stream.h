@@ -1,0 +1,43 @@
+// BufferedStream: a stream dispatcher with a bounded output queue. Past `high_water` queued
+// bytes it stops reading (so a peer that does not read cannot make us buffer without bound),
+// and reads again once the queue drains below `low_water`. A queue past `max_output` (bytes
+// pushed from elsewhere, e.g. a broadcast) calls handle_overflow(), which closes by default.
+#pragma once
+#include "core/dispatcher.h"
+#include "dispatchers/byte_buffer.h"
+
+namespace asyncore {
+
+struct StreamLimits {
+  size_t high_water = 256 * 1024;
+  size_t low_water = 64 * 1024;
+  size_t max_output = 16 * 1024 * 1024;
+};
+
+class BufferedStream : public Dispatcher {
+ public:
+  explicit BufferedStream(ChannelMap* map = nullptr) : Dispatcher(map) {}
+  explicit BufferedStream(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) {}
+
+  size_t send(std::string_view data) override;  // queues; always returns data.size() unless refused
+  bool readable() override { return !reading_paused_; }
+  bool writable() override { return !out_.empty(); }
+  void handle_write() override;
+
+  // Closes once everything queued is sent (after shutting the write side). Idempotent.
+  void close_when_done();
+  size_t pending() const { return out_.size(); }
+  bool reading_paused() const { return reading_paused_; }
+  StreamLimits limits;
+
+ protected:
+  virtual void handle_overflow();  // default: log a warning and close
+  void flush();
+
+ private:
+  void after_output_change();
+  ByteBuffer out_;
+  bool reading_paused_ = false;
+};
+
+}  // namespace asyncore

@@ -1,0 +1,25 @@
+// DispatcherWithSend: asyncore.dispatcher_with_send. send() queues what the socket does not take
+// at once and flushes it when the socket is writable.
+#pragma once
+#include "core/dispatcher.h"
+#include "dispatchers/byte_buffer.h"
+
+namespace asyncore {
+
+class DispatcherWithSend : public Dispatcher {
+ public:
+  using Dispatcher::Dispatcher;
+  // Takes all of `data` (returns its size); what the socket refuses now waits in the buffer.
+  size_t send(std::string_view data) override;
+  // Not `not connected or len(out_buffer)` as in Python: an unconnected idle socket would spin.
+  bool writable() override { return !out_buffer_.empty(); }
+  void handle_write() override { initiate_send(); }
+  size_t pending() const { return out_buffer_.size(); }
+
+ protected:
+  void initiate_send();
+  ByteBuffer out_buffer_;
+};
+using dispatcher_with_send = DispatcherWithSend;
+
+}  // namespace asyncore
