@@ -50,7 +50,19 @@ void ChannelMap::close_all() {
     d->close();
   }
   keep.clear();
-  closed_.clear();
+  // From inside a callback (a handler calling close_all), the dispatchers just closed, maybe
+  // including the caller, must outlive the pass: poll_once releases them at its end.
+  if (!in_pass_) release_closed();
+}
+
+void ChannelMap::release_closed() {
+  // A destructor may close another map-owned channel, which appends to closed_ while we are
+  // releasing it: take batches until nothing is left.
+  while (!closed_.empty()) {
+    std::vector<std::shared_ptr<Dispatcher>> batch;
+    batch.swap(closed_);
+    batch.clear();
+  }
 }
 
 void ChannelMap::add_channel(Dispatcher& d) {
@@ -223,9 +235,17 @@ size_t ChannelMap::poll_once(double timeout) {
 
   ready_.clear();
   backend_->wait(wait_ptr, ready_);
-  for (const ReadyEvent& event : ready_) dispatch(event);
-  if (!timers_.empty()) run_timers();
-  closed_.clear();
+  struct PassGuard {
+    bool& flag;
+    explicit PassGuard(bool& f) : flag(f) { flag = true; }
+    ~PassGuard() { flag = false; }
+  };
+  {
+    PassGuard guard(in_pass_);
+    for (const ReadyEvent& event : ready_) dispatch(event);
+    if (!timers_.empty()) run_timers();
+  }
+  release_closed();
   return ready_.size();
 }
 

@@ -92,11 +92,13 @@ class ChannelMap {
   bool alive() const;
   void run_pending();
   void report_error(Dispatcher& d, const std::exception& error);
+  void release_closed();
 
   std::vector<Slot> slots_;  // indexed by fd
   std::vector<int> dirty_;   // fds whose interest must be asked again
   std::vector<ReadyEvent> ready_;
   std::vector<std::shared_ptr<Dispatcher>> closed_;  // destroyed after the pass
+  bool in_pass_ = false;  // dispatching events or running timers: closed_ must wait
   size_t channel_count_ = 0;
   std::unique_ptr<Backend> backend_;
   BackendKind backend_kind_ = BackendKind::epoll;

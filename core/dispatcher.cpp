@@ -207,7 +207,13 @@ void Dispatcher::handle_read_event() {
   if (accepting) {
     handle_accept();
   } else if (!connected) {
-    if (connecting) handle_connect_event();
+    if (connecting) {
+      // A failed connect is readable too (with epoll, poll and select): it must not look like
+      // a successful one. As Python's handle_connect_event, check SO_ERROR first.
+      check_connect_error();
+      handle_connect_event();
+      if (!is_open()) return;
+    }
     handle_read();
   } else {
     handle_read();
@@ -224,14 +230,23 @@ void Dispatcher::handle_connect_event() {
 void Dispatcher::handle_write_event() {
   if (accepting) return;  // listening sockets are never writable
   if (!connected && connecting) {
-    int error = 0;
-    socklen_t len = sizeof error;
-    ::getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &error, &len);
-    if (error != 0) throw_errno(error, "connect " + addr.to_string());
+    check_connect_error();
     handle_connect_event();
     if (!is_open()) return;
   }
   handle_write();
+}
+
+void Dispatcher::check_connect_error() {
+  int error = 0;
+  socklen_t len = sizeof error;
+  if (::getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &error, &len) != 0) error = errno;
+  if (error == 0) return;
+  // Reading SO_ERROR clears it: stop treating the socket as connecting, so that a later event
+  // in the same pass cannot mistake it for a connect that succeeded.
+  connecting = false;
+  recheck();
+  throw_errno(error, "connect " + addr.to_string());
 }
 
 void Dispatcher::handle_expt_event() {

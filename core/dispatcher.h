@@ -106,6 +106,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
  private:
   friend class ChannelMap;
   void pause_accepting();
+  void check_connect_error();  // throws the error of a finished, failed connect
   ChannelMap* map_;
   Fd socket_;
   bool eof_ = false;
