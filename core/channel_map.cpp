@@ -159,6 +159,8 @@ void ChannelMap::apply_interest_changes() {
       }
     } catch (const std::exception& e) {
       report_error(*d, e);
+    } catch (...) {
+      report_error(*d, std::runtime_error("unknown exception"));
     }
   }
   dirty_.clear();
@@ -170,6 +172,10 @@ void ChannelMap::report_error(Dispatcher& d, const std::exception& error) {
     d.handle_error(error);
   } catch (const std::exception& again) {
     log_error(type_name(typeid(again)) + ": " + again.what() + " in handle_error of " + d.describe());
+    d.close();
+  } catch (...) {
+    // Whatever it threw, it must not escape the pass (and take the loop with it).
+    log_error("unknown exception in handle_error of " + d.describe());
     d.close();
   }
 }
@@ -304,6 +310,9 @@ void ChannelMap::run_pending() {
       callback();
     } catch (const std::exception& e) {
       log_error(type_name(typeid(e)) + ": " + e.what() + " in a call_soon_threadsafe callback");
+    } catch (...) {
+      // Escaping here would reach the waker's handle_error, which closes the waker.
+      log_error("unknown exception in a call_soon_threadsafe callback");
     }
   }
 }

@@ -66,6 +66,8 @@ void SignalPipe::handle_read() {
           callback();
         } catch (const std::exception& e) {
           log_error(std::string("signal ") + std::to_string(signals[i]) + " callback: " + e.what());
+        } catch (...) {
+          log_error(std::string("signal ") + std::to_string(signals[i]) + " callback: unknown exception");
         }
       }
     }
