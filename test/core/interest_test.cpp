@@ -1,0 +1,172 @@
+// The interest-set promise: readable()/writable() are asked again only of dispatchers that did
+// something, so idle connections cost nothing per pass (10,000 of them with epoll). And the
+// select backend refuses an fd >= FD_SETSIZE with a clear error while the loop goes on.
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "test/core/core_testing.h"
+
+using namespace coretest;
+using testing::Client;
+
+namespace {
+
+void raise_fd_limit(rlim_t want) {
+  rlimit lim{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  if (lim.rlim_cur >= want) return;
+  lim.rlim_cur = std::min(want, lim.rlim_max);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &lim) == 0);
+  REQUIRE(lim.rlim_cur >= want);
+}
+
+class Counted : public Dispatcher {
+ public:
+  using Dispatcher::Dispatcher;
+  bool readable() override {
+    ++asks;
+    return true;
+  }
+  bool writable() override {
+    ++asks;
+    return false;
+  }
+  void handle_read() override { received += recv(4096).size(); }
+  long asks = 0;
+  size_t received = 0;
+};
+
+struct Counts {
+  long idle_asks = 0;
+  long active_asks = 0;
+};
+
+// Accepts `idle` connections from `connect_idle` plus one active Client, then makes `rounds`
+// passes in each of which the active connection delivers one byte.
+template <class ConnectIdle>
+Counts measure(ChannelMap& map, int idle, int rounds, ConnectIdle connect_idle) {
+  Listener listener(map, Address::ipv4("127.0.0.1", 0), 4096);
+  std::vector<std::unique_ptr<Counted>> conns;
+  conns.reserve(static_cast<size_t>(idle) + 1);
+  listener.on_accept = [&](Fd s, const Address&) { conns.push_back(std::make_unique<Counted>(std::move(s), &map)); };
+  connect_idle(listener.port());
+  REQUIRE(pump(map, [&] { return conns.size() == static_cast<size_t>(idle); }, 60.0));
+  Client active(listener.port());
+  REQUIRE(pump(map, [&] { return conns.size() == static_cast<size_t>(idle) + 1; }));
+  Counted* hot = conns.back().get();
+  for (int i = 0; i < 5; ++i) map.poll_once(0);  // let everything settle
+  for (auto& c : conns) c->asks = 0;
+  for (int i = 0; i < rounds; ++i) {
+    active.send_all("x");
+    REQUIRE(pump(map, [&] { return hot->received == static_cast<size_t>(i) + 1; }));
+  }
+  Counts out;
+  for (auto& c : conns) (c.get() == hot ? out.active_asks : out.idle_asks) += c->asks;
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("only the active dispatcher is asked readable()/writable() again (every backend, 200 idle)") {
+  each_backend([](ChannelMap& map, BackendKind) {
+    std::vector<Client> idle;
+    auto counts = measure(map, 200, 100, [&](int port) {
+      for (int i = 0; i < 200; ++i) idle.emplace_back(port);
+      return 0;
+    });
+    CHECK(counts.idle_asks == 0);
+    CHECK(counts.active_asks >= 2 * (100 - 1));  // readable and writable after each of its events (the last is asked next pass)
+    CHECK(counts.active_asks <= 2 * 100 * 2);
+  });
+}
+
+TEST_CASE("epoll: 10,000 idle connections cost nothing per pass") {
+  raise_fd_limit(12000);
+  ChannelMap map;
+  map.use_backend(BackendKind::epoll);
+  auto start = SteadyClock::now();
+  std::unique_ptr<testing::Child> holder;
+  auto counts = measure(map, 10000, 300, [&](int port) {
+    holder = std::make_unique<testing::Child>(
+        std::vector<std::string>{testing::test_bin_path("hold-connections"), std::to_string(port), "10000"});
+    return 0;
+  });
+  MESSAGE("10,000 connections set up and measured in " << seconds_since(start) << " s");
+  CHECK(counts.idle_asks == 0);
+  CHECK(counts.active_asks >= 2 * (300 - 1));
+  CHECK(counts.active_asks <= 2 * 300 * 2);
+  REQUIRE(holder->wait_for_line("connected ") == "connected 10000");
+
+  // A pass with nothing ready costs one epoll_wait, whatever the number of idle channels.
+  auto passes = SteadyClock::now();
+  for (int i = 0; i < 2000; ++i) map.poll_once(0);
+  double took = seconds_since(passes);
+  MESSAGE("2000 empty passes over 10,000 idle channels: " << took << " s");
+  CHECK(took < 1.0);
+  holder->close_stdin();
+  CHECK(holder->wait(testing::Seconds(10)) == 0);
+  map.close_all();
+}
+
+TEST_CASE("select refuses an fd >= FD_SETSIZE with a clear error; the loop continues") {
+  raise_fd_limit(FD_SETSIZE + 64);
+  ChannelMap map;
+  map.use_backend(BackendKind::select);
+  Listener listener(map);
+  Client c(listener.port()), other(listener.port());
+  REQUIRE(pump(map, [&] { return listener.accepted.size() == 2; }));
+  // Move the accepted socket to an fd number >= FD_SETSIZE, as a busy process would get.
+  int high = ::fcntl(listener.accepted[0].get(), F_DUPFD_CLOEXEC, FD_SETSIZE);
+  REQUIRE(high >= FD_SETSIZE);
+  listener.accepted[0].reset();
+  Recorder big(Fd(high), &map);
+  Recorder normal(std::move(listener.accepted[1]), &map);
+  REQUIRE(big.is_open());
+  {
+    LogCapture log;
+    REQUIRE(pump(map, [&] { return !big.is_open(); }));
+    CHECK(big.errors == 1);
+    INFO(big.last_error);
+    CHECK(big.last_error.find("FD_SETSIZE") != std::string::npos);
+    CHECK(big.last_error.find(std::to_string(high)) != std::string::npos);
+  }
+  CHECK(c.wait_closed(testing::Seconds(5)));
+  other.send_all("fine");
+  REQUIRE(pump(map, [&] { return normal.data == "fine"; }));
+
+  // The default handle_error logs it as one line.
+  Client c3(listener.port());
+  REQUIRE(pump(map, [&] { return listener.accepted.size() == 3; }));
+  int high2 = ::fcntl(listener.accepted[2].get(), F_DUPFD_CLOEXEC, FD_SETSIZE);
+  REQUIRE(high2 >= FD_SETSIZE);
+  listener.accepted[2].reset();
+  Dispatcher plain(Fd(high2), &map);
+  LogCapture log;
+  REQUIRE(pump(map, [&] { return !plain.is_open(); }));
+  auto lines = log.matching("FD_SETSIZE");
+  CHECK(lines.size() == 1);
+  CHECK(log.count() == 1);
+}
+
+TEST_CASE("poll and epoll serve an fd >= FD_SETSIZE") {
+  raise_fd_limit(FD_SETSIZE + 64);
+  for (BackendKind kind : {BackendKind::poll, BackendKind::epoll}) {
+    INFO(std::string(backend_name(kind)));
+    ChannelMap map;
+    map.use_backend(kind);
+    Listener listener(map);
+    Client c(listener.port());
+    REQUIRE(pump(map, [&] { return listener.accepted.size() == 1; }));
+    int high = ::fcntl(listener.accepted[0].get(), F_DUPFD_CLOEXEC, FD_SETSIZE + 10);
+    REQUIRE(high >= FD_SETSIZE);
+    listener.accepted[0].reset();
+    Recorder big(Fd(high), &map);
+    c.send_all("high fd");
+    REQUIRE(pump(map, [&] { return big.data == "high fd"; }));
+  }
+}
