@@ -263,8 +263,9 @@ void ChannelMap::run_timers() {
 
 bool ChannelMap::alive() const { return channel_count_ > 0 || !timers_.empty(); }
 
+// A stop() that arrives before loop()/run() begins (from another thread, say) is not dropped:
+// the loop returns at once and consumes it, as asyncio's run_forever does.
 void ChannelMap::loop(double timeout, std::optional<long> count) {
-  stop_requested_ = false;
   while (!stop_requested_ && alive()) {
     poll_once(timeout);
     if (count && --*count <= 0) break;
@@ -273,7 +274,6 @@ void ChannelMap::loop(double timeout, std::optional<long> count) {
 }
 
 void ChannelMap::run() {
-  stop_requested_ = false;
   while (!stop_requested_) poll_once(-1);
   stop_requested_ = false;
 }

@@ -41,7 +41,9 @@ class ChannelMap {
   void loop(double timeout = 30.0, std::optional<long> count = std::nullopt);
   // Twisted's reactor.run(): passes until stop(), whatever is registered.
   void run();
-  void stop();  // from any thread, or a signal handler callback
+  // From any thread, or a signal handler callback. A stop() made while no loop runs is kept:
+  // the next loop()/run() returns at once (so a thread racing the loop's start is not lost).
+  void stop();
   bool stopping() const { return stop_requested_; }
 
   void use_backend(BackendKind kind);  // takes effect at once; every channel is re-registered
