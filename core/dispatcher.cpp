@@ -100,8 +100,11 @@ void Dispatcher::connect(const Address& address) {
     return;
   }
   if (error == 0 || error == EISCONN) {
+    // Connected at once (Unix-domain sockets do). handle_connect() still comes from the loop's
+    // next pass (the socket is writable), not from in here: connect() usually runs in a
+    // constructor, where a derived class's handle_connect() is not reachable yet.
     addr = address;
-    handle_connect_event();
+    recheck();
     return;
   }
   connecting = false;

@@ -9,6 +9,8 @@
 // - recv() at end of stream calls handle_eof() (default: handle_close()), so a half-closed peer
 //   can still be written to.
 // - handle_accept() accepts a bounded batch per pass; EMFILE pauses accepting briefly.
+// - connect() never calls handle_connect() itself, even when the connection completes at once
+//   (Unix-domain sockets): the loop does, in its next pass.
 // - errors carry the exception: handle_error(const std::exception&).
 #pragma once
 #include <sys/socket.h>
