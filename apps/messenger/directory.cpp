@@ -1,0 +1,109 @@
+#include "apps/messenger/directory.h"
+
+#include <charconv>
+
+namespace asyncore::messenger {
+namespace {
+
+std::optional<std::uint16_t> parse_port_text(std::string_view text) {
+  unsigned value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535) {
+    return std::nullopt;
+  }
+  return static_cast<std::uint16_t>(value);
+}
+
+}  // namespace
+
+std::optional<std::string> peer_name_problem(std::string_view name) {
+  if (name.empty()) return "empty name";
+  if (name.size() > 200) return "name longer than 200 bytes";
+  for (unsigned char c : name) {
+    if (c == ',' || c == ';' || c == ':') return "name contains ',', ';' or ':'";
+    if (c <= ' ' || c == 0x7f) return "name contains a space or control character";
+  }
+  return std::nullopt;
+}
+
+Header report_header(std::string_view name, std::uint16_t port) {
+  Header header{{"ID", std::string(name)}};
+  header.set_int("Port", port);
+  return header;
+}
+
+std::optional<Report> parse_report(const Header& header, std::string* why) {
+  const std::string* name = header.find("ID");
+  const std::string* port_text = header.find("Port");
+  if (!name || !port_text) {
+    if (why) *why = "not a report (no ID and Port)";
+    return std::nullopt;
+  }
+  if (auto problem = peer_name_problem(*name)) {
+    if (why) *why = "bad ID: " + *problem;
+    return std::nullopt;
+  }
+  auto port = parse_port_text(*port_text);
+  if (!port) {
+    if (why) *why = "bad Port '" + *port_text + "'";
+    return std::nullopt;
+  }
+  return Report{*name, *port};
+}
+
+std::string encode_directory(const std::vector<PeerEntry>& peers) {
+  std::string body;
+  for (const PeerEntry& peer : peers) {
+    if (!body.empty()) body += ';';
+    body += peer.name + ',' + peer.ip + ',' + std::to_string(peer.port);
+  }
+  return body;
+}
+
+std::vector<PeerEntry> parse_directory(std::string_view body, std::size_t* skipped) {
+  std::vector<PeerEntry> peers;
+  std::size_t bad = 0;
+  while (!body.empty()) {
+    std::size_t end = body.find(';');
+    std::string_view item = body.substr(0, end);
+    body = end == std::string_view::npos ? std::string_view() : body.substr(end + 1);
+    std::size_t first = item.find(','), last = item.rfind(',');
+    if (first == std::string_view::npos || first == last) {
+      ++bad;
+      continue;
+    }
+    std::string_view name = item.substr(0, first), ip = item.substr(first + 1, last - first - 1);
+    auto port = parse_port_text(item.substr(last + 1));
+    if (peer_name_problem(name) || ip.empty() || !port) {
+      ++bad;
+      continue;
+    }
+    peers.push_back({std::string(name), std::string(ip), *port});
+  }
+  if (skipped) *skipped = bad;
+  return peers;
+}
+
+bool Directory::report(PeerEntry entry, std::string connection_id, Clock::time_point when) {
+  auto it = records_.find(entry.name);
+  bool changed = it == records_.end() || !(it->second.entry == entry);
+  std::string name = entry.name;
+  records_[name] = Record{std::move(entry), std::move(connection_id), when};
+  return changed;
+}
+
+std::vector<Directory::Record> Directory::alive(Clock::time_point now, double window_seconds) {
+  const auto window = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(window_seconds));
+  std::vector<Record> out;
+  for (auto it = records_.begin(); it != records_.end();) {
+    if (now - it->second.last_report > window) {
+      it = records_.erase(it);
+    } else {
+      out.push_back(it->second);
+      ++it;
+    }
+  }
+  return out;
+}
+
+}  // namespace asyncore::messenger

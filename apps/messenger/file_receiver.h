@@ -1,0 +1,78 @@
+// FileReceiver: the inbox side of TP:File. Chunks are written to a hidden temporary file in the
+// inbox; only when the size and the SHA-256 match is it renamed to the sent name. Names are
+// checked (no paths, no "..", no links), and a transfer that is refused, fails, or whose
+// connection closes leaves nothing behind.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "apps/messenger/header.h"
+#include "apps/messenger/sha256.h"
+#include "core/fd.h"
+
+namespace asyncore::messenger {
+
+struct FileOutcome {
+  enum class Kind { in_progress, complete, refused, ignored };
+  Kind kind = Kind::ignored;
+  std::string name;
+  std::uint64_t size = 0;
+  std::string sha256;  // complete: the verified hex digest
+  std::string reason;  // refused: why
+};
+
+class FileReceiver {
+ public:
+  // Creates the inbox folder if needed; throws std::system_error when it cannot be opened.
+  explicit FileReceiver(const std::string& inbox);
+  ~FileReceiver();
+  FileReceiver(const FileReceiver&) = delete;
+  FileReceiver& operator=(const FileReceiver&) = delete;
+
+  // One TP:File chunk that arrived on `connection` (any key naming the connection).
+  FileOutcome receive(const std::string& connection, const Header& header, std::string_view body);
+  // The connection is gone: its unfinished files are removed.
+  void connection_closed(const std::string& connection);
+  std::size_t in_progress() const { return transfers_.size(); }
+  const std::string& inbox() const { return inbox_; }
+
+ private:
+  // A temporary file in the inbox, removed on destruction unless committed by rename.
+  class PartFile {
+   public:
+    PartFile(int dir, std::string name, Fd file) : dir_(dir), name_(std::move(name)), file_(std::move(file)) {}
+    ~PartFile();
+    PartFile(const PartFile&) = delete;
+    PartFile& operator=(const PartFile&) = delete;
+    void write_all(std::string_view data);  // throws std::system_error
+    void commit(const std::string& final_name);  // closes and renames; throws std::system_error
+   private:
+    int dir_;
+    std::string name_;
+    Fd file_;
+    bool committed_ = false;
+  };
+  struct Transfer {
+    std::uint64_t size = 0;
+    std::uint64_t received = 0;
+    Sha256 hash;
+    std::unique_ptr<PartFile> part;
+  };
+  using Key = std::pair<std::string, std::string>;  // connection, file name
+
+  FileOutcome refuse(const Key& key, std::string name, std::string reason);
+  std::unique_ptr<PartFile> create_part();
+
+  std::string inbox_;
+  Fd dir_;
+  std::map<Key, Transfer> transfers_;
+  std::set<Key> refused_;  // later chunks of a refused file are dropped quietly
+  std::uint64_t part_counter_ = 0;
+};
+
+}  // namespace asyncore::messenger

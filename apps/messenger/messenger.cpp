@@ -1,0 +1,174 @@
+#include "apps/messenger/messenger.h"
+
+#include <sys/socket.h>
+
+#include <cstring>
+#include <system_error>
+#include <vector>
+
+#include "core/channel_map.h"
+
+namespace asyncore::messenger {
+
+Messenger::Messenger(Fd socket, MessengerEvents* owner, MessengerLimits limits, ChannelMap* map)
+    : Dispatcher(std::move(socket), map), owner_(owner), limits_(limits), decoder_(limits.max_body) {
+  id_ = addr.to_string();
+  recv_time_ = send_time_ = Clock::now();
+}
+
+Messenger::Messenger(MessengerEvents* owner, MessengerLimits limits, ChannelMap* map)
+    : Dispatcher(map), owner_(owner), limits_(limits), decoder_(limits.max_body) {}
+
+void Messenger::start_connect(const Address& address) {
+  id_ = address.to_string();
+  awaiting_connect_ = true;
+  create_socket(address.family());
+  connect(address);
+}
+
+MessengerPtr Messenger::self() { return std::static_pointer_cast<Messenger>(shared_from_this()); }
+
+bool Messenger::send(const Header& header, std::string_view body) {
+  return send_frame(std::make_shared<const std::string>(encode_frame(header, body)));
+}
+
+bool Messenger::send_probe() { return send(probe_header()); }
+
+size_t Messenger::send(std::string_view data) {
+  return enqueue(std::make_shared<const std::string>(data)) ? data.size() : 0;
+}
+
+bool Messenger::send_frame(SharedBytes frame) { return enqueue(std::move(frame)); }
+
+bool Messenger::enqueue(SharedBytes frame) {
+  if (!is_open() || (!connected && !awaiting_connect_)) return false;
+  output_.push(std::move(frame));
+  send_time_ = Clock::now();
+  if (connected) flush();  // while connecting the queue waits for handle_connect
+  if (!is_open()) return false;
+  if (output_.size() > limits_.max_output) {
+    std::string reason = "backlog of " + std::to_string(output_.size()) + " bytes passed the bound of " +
+                         std::to_string(limits_.max_output) + " (peer not reading)";
+    log_warning("messenger " + id_ + ": " + reason + "; closing");
+    disconnect(reason);
+    return false;
+  }
+  recheck();
+  return true;
+}
+
+void Messenger::flush() {
+  try {
+    output_.write_to(fileno());
+  } catch (const std::system_error& error) {
+    disconnect(std::string("send failed: ") + error.code().message());
+    return;
+  }
+  recheck();
+  check_drained();
+}
+
+void Messenger::when_drained(std::size_t mark, std::function<void()> callback) {
+  drain_waiters_.push_back({mark, std::move(callback)});
+  check_drained();
+}
+
+void Messenger::check_drained() {
+  if (drain_waiters_.empty() || drain_check_queued_ || !is_open()) return;
+  drain_check_queued_ = true;
+  // Deferred so a callback (typically queueing more) never runs inside send() or a write.
+  map().call_soon([weak = std::weak_ptr<Messenger>(self())] {
+    auto m = weak.lock();
+    if (!m) return;
+    m->drain_check_queued_ = false;
+    if (!m->is_open()) return;
+    std::vector<std::function<void()>> due;
+    std::erase_if(m->drain_waiters_, [&](DrainWaiter& w) {
+      if (m->output_.size() > w.mark) return false;
+      due.push_back(std::move(w.callback));
+      return true;
+    });
+    for (auto& callback : due) callback();
+  });
+}
+
+void Messenger::handle_read() {
+  if (!is_open()) return;  // closed by handle_connect in the same event
+  thread_local std::vector<char> buffer;
+  buffer.resize(limits_.read_size);
+  size_t n = recv_into(buffer.data(), buffer.size());
+  if (n == 0) return;  // nothing yet, or the end (handled by handle_eof)
+  recv_time_ = Clock::now();
+  std::string error;
+  try {
+    decoder_.feed(std::string_view(buffer.data(), n));
+  } catch (const FrameError& e) {
+    error = e.what();
+  }
+  deliver_ready_messages();
+  if (!error.empty() && is_open()) {
+    log_warning("messenger " + id_ + ": malformed frame, closing: " + error);
+    disconnect("malformed frame: " + error);
+  }
+}
+
+void Messenger::deliver_ready_messages() {
+  auto keep = self();  // a callback may drop the owner's reference
+  while (is_open()) {
+    auto message = decoder_.next();
+    if (!message) break;
+    if (message->is_probe()) continue;
+    last_ = std::move(*message);
+    if (owner_) owner_->messenger_message(keep);
+  }
+}
+
+void Messenger::handle_write() { flush(); }
+
+void Messenger::handle_connect() {
+  // A refused connect can show up as "readable" first; only a real peer means success.
+  if (Address::peer_of(fileno()).empty()) {
+    int error = 0;
+    socklen_t len = sizeof error;
+    ::getsockopt(fileno(), SOL_SOCKET, SO_ERROR, &error, &len);
+    connected = false;
+    disconnect("connect " + id_ + ": " + std::strerror(error ? error : ENOTCONN));
+    return;
+  }
+  awaiting_connect_ = false;
+  recv_time_ = send_time_ = Clock::now();
+  if (owner_) owner_->messenger_connected(self());
+  if (is_open() && !output_.empty()) flush();
+}
+
+void Messenger::handle_eof() {
+  disconnect(decoder_.mid_frame() ? "peer closed in the middle of a frame" : "peer closed the connection");
+}
+
+void Messenger::handle_close() { disconnect("connection lost"); }
+
+void Messenger::handle_error(const std::exception& error) {
+  if (awaiting_connect_) {
+    disconnect(error.what());
+    return;
+  }
+  log_warning("messenger " + id_ + ": " + error.what() + "; closing");
+  disconnect(error.what());
+}
+
+void Messenger::disconnect(std::string reason) {
+  const bool was_connecting = awaiting_connect_;
+  awaiting_connect_ = false;
+  if (close_reason_.empty()) close_reason_ = std::move(reason);
+  output_.clear();
+  drain_waiters_.clear();
+  close();
+  if (close_reported_) return;
+  close_reported_ = true;
+  if (!owner_) return;
+  auto keep = self();
+  if (was_connecting) owner_->messenger_connect_failed(keep, close_reason_);
+  else owner_->messenger_closed(keep);
+}
+
+}  // namespace asyncore::messenger

@@ -1,0 +1,113 @@
+// Messenger: one messenger connection (the original module's Messenger), a dispatcher that
+// decodes incoming frames and queues outgoing ones with a bounded backlog. Its owner (a
+// MessengerServer or MessengerClient) hears about everything through MessengerEvents.
+#pragma once
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/asyncore.h"
+#include "apps/messenger/frame.h"
+#include "apps/messenger/output_queue.h"
+
+namespace asyncore::messenger {
+
+class Messenger;
+using MessengerPtr = std::shared_ptr<Messenger>;
+
+struct MessengerLimits {
+  // A peer whose unsent backlog would pass this is closed (it stopped reading).
+  std::size_t max_output = 32 * 1024 * 1024;
+  std::size_t max_body = kDefaultMaxBody;  // larger incoming bodies close the connection
+  std::size_t read_size = 256 * 1024;      // bytes read per readiness event
+};
+
+// What a connection tells its owner. Each call comes at most once per event, on the loop.
+class MessengerEvents {
+ public:
+  virtual void messenger_connected(const MessengerPtr& m) = 0;
+  virtual void messenger_connect_failed(const MessengerPtr& m, const std::string& reason) = 0;
+  virtual void messenger_message(const MessengerPtr& m) = 0;  // m->header(), m->body()
+  virtual void messenger_closed(const MessengerPtr& m) = 0;   // m->close_reason()
+
+ protected:
+  ~MessengerEvents() = default;
+};
+
+class Messenger final : public Dispatcher {
+ public:
+  // An accepted connection (already established).
+  Messenger(Fd socket, MessengerEvents* owner, MessengerLimits limits, ChannelMap* map);
+  // An outgoing connection; call start_connect() once a shared_ptr owns it.
+  Messenger(MessengerEvents* owner, MessengerLimits limits, ChannelMap* map);
+
+  void start_connect(const Address& address);
+
+  // "ip:port" of the other end.
+  const std::string& id() const { return id_; }
+  const Address& peer() const { return addr; }
+  Clock::time_point recv_time() const { return recv_time_; }
+  Clock::time_point send_time() const { return send_time_; }
+  // The last message received (probes excluded).
+  const Header& header() const { return last_.header; }
+  const std::string& body() const { return last_.body; }
+
+  // Queues one message. Throws FrameError, writing nothing, when the header cannot be sent.
+  // Returns false when the connection is closed or this send pushed its backlog past the bound
+  // (it is then closed and its owner told).
+  bool send(const Header& header, std::string_view body = {});
+  // Queues an already encoded frame (shared by every receiver of a broadcast).
+  bool send_frame(SharedBytes frame);
+  bool send_probe();  // TP:Check: keeps the connection known alive; never delivered
+
+  std::size_t pending() const { return output_.size(); }
+  // Runs `callback` once, as soon as the backlog is at most `mark` bytes (on the loop, never
+  // inside this call). Several may wait at once; all are dropped if the connection closes.
+  void when_drained(std::size_t mark, std::function<void()> callback);
+
+  // Closes now, dropping any backlog, and tells the owner with this reason.
+  void disconnect(std::string reason);
+  const std::string& close_reason() const { return close_reason_; }
+  bool established() const { return connected && is_open(); }
+  void detach() { owner_ = nullptr; }  // the owner is going away: report nothing more
+
+  // Dispatcher
+  size_t send(std::string_view data) override;  // raw bytes (tests, foreign protocols)
+  bool writable() override { return !output_.empty(); }
+  void handle_read() override;
+  void handle_write() override;
+  void handle_connect() override;
+  void handle_eof() override;
+  void handle_close() override;
+  void handle_error(const std::exception& error) override;
+
+ private:
+  MessengerPtr self();
+  bool enqueue(SharedBytes frame);
+  void flush();
+  void check_drained();
+  void deliver_ready_messages();
+
+  MessengerEvents* owner_;
+  MessengerLimits limits_;
+  FrameDecoder decoder_;
+  OutputQueue output_;
+  Message last_;
+  std::string id_;
+  std::string close_reason_;
+  Clock::time_point recv_time_{};
+  Clock::time_point send_time_{};
+  struct DrainWaiter {
+    std::size_t mark;
+    std::function<void()> callback;
+  };
+  std::vector<DrainWaiter> drain_waiters_;
+  bool drain_check_queued_ = false;
+  bool close_reported_ = false;
+  bool awaiting_connect_ = false;  // our own flag: the core clears `connecting` on failure
+};
+
+}  // namespace asyncore::messenger

@@ -1,0 +1,41 @@
+// msg-hub: the messenger directory hub. Peers report "ID:<name>;Port:<port>"; every --interval
+// seconds each peer that reported within --alive seconds gets the list of alive peers.
+#include <csignal>
+#include <memory>
+
+#include "apps/messenger/hub.h"
+#include "core/asyncore.h"
+#include "dispatchers/cli.h"
+
+using namespace asyncore;
+
+int main(int argc, char** argv) {
+  std::string host = "127.0.0.1";
+  int port = 9000;
+  messenger::HubOptions options;
+  Cli cli("msg-hub", "[--host H] [--port P] [--interval S] [--alive S]",
+          "The messenger directory: multicasts the list of alive peers to every alive peer.");
+  cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
+  cli.option("--port", &port, "P", "port (default 9000; 0 picks a free one)", 0, 65535);
+  cli.option("--interval", &options.interval, "S", "seconds between directory multicasts (default 2)", 0.01, 86400);
+  cli.option("--alive", &options.alive, "S", "seconds a report keeps a peer listed (default 3000)", 0.01, 1e9);
+  cli.parse(argc, argv);
+
+  ChannelMap& map = socket_map();
+  std::unique_ptr<messenger::Hub> hub;
+  try {
+    hub = std::make_unique<messenger::Hub>(host, static_cast<uint16_t>(port), options, &map);
+  } catch (const std::exception& e) {
+    cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
+  }
+  auto shutdown = [&] {
+    log_info("msg-hub: stopping");
+    hub->stop();
+    map.stop();
+  };
+  map.add_signal_handler(SIGINT, shutdown);
+  map.add_signal_handler(SIGTERM, shutdown);
+  announce_listening("hub", hub->address());  // after the handlers: a script may signal at once
+  map.run();
+  return 0;
+}

@@ -1,0 +1,340 @@
+#include "apps/messenger/peer.h"
+
+#include "apps/messenger/file_protocol.h"
+#include "core/channel_map.h"
+
+namespace asyncore::messenger {
+namespace {
+
+constexpr std::string_view kInboundKey = "in ";
+constexpr std::string_view kOutboundKey = "out ";
+constexpr double kShutdownPollSeconds = 0.02;
+
+std::string describe(const PeerEntry& entry) { return entry.name + "@" + entry.ip + ":" + std::to_string(entry.port); }
+
+}  // namespace
+
+Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
+    : options_(std::move(options)),
+      print_(std::move(print)),
+      inbound_(options_.host, options_.port, map),
+      outbound_(map),
+      hub_(map),
+      receiver_(options_.inbox) {
+  inbound_.on_message = [this](const MessengerPtr& m, const Header& header, const std::string& body) {
+    peer_message(m, std::string(kInboundKey) + m->id(), header, body);
+  };
+  inbound_.on_close = [this](const MessengerPtr& m, std::size_t) {
+    receiver_.connection_closed(std::string(kInboundKey) + m->id());
+    log_debug("peer: inbound " + m->id() + " closed: " + m->close_reason());
+  };
+  outbound_.on_message = [this](const MessengerPtr& m, const Header& header, const std::string& body) {
+    peer_message(m, std::string(kOutboundKey) + m->id(), header, body);
+  };
+  outbound_.on_connect_success = [this](const MessengerPtr& m) { link_up(m); };
+  outbound_.on_connect_fail = [this](const MessengerPtr& m, const std::string& reason) { link_failed(m, reason); };
+  outbound_.on_close = [this](const MessengerPtr& m, std::size_t) { link_closed(m); };
+
+  hub_.on_connect_success = [this](const MessengerPtr& m) {
+    log_info("peer: connected to the hub " + m->id());
+    send_report();
+  };
+  auto retry = [this](const std::string& why) {
+    if (shutting_down_) return;
+    log_warning("peer: hub " + options_.hub_host + ":" + std::to_string(options_.hub_port) + ": " + why +
+                "; retrying in " + std::to_string(options_.report) + " s");
+    reconnect_timer_ = inbound_.map().call_later(options_.report, [this] { connect_hub(); });
+  };
+  hub_.on_connect_fail = [retry](const MessengerPtr&, const std::string& reason) { retry(reason); };
+  hub_.on_close = [retry](const MessengerPtr& m, std::size_t) { retry(m->close_reason()); };
+  hub_.on_message = [this](const MessengerPtr&, const Header& header, const std::string& body) {
+    hub_message(header, body);
+  };
+  connect_hub();
+  report_timer_ = inbound_.map().call_later(options_.report, [this] { send_report(); });
+}
+
+Peer::~Peer() {
+  report_timer_.cancel();
+  reconnect_timer_.cancel();
+  shutdown_timer_.cancel();
+}
+
+// --- the hub ---------------------------------------------------------------------------------
+
+void Peer::connect_hub() {
+  if (shutting_down_) return;
+  hub_link_ = hub_.add_connection(options_.hub_host, options_.hub_port);
+}
+
+void Peer::send_report() {
+  if (shutting_down_) return;
+  report_timer_ = inbound_.map().call_later(options_.report, [this] { send_report(); });
+  if (hub_link_ && hub_link_->established()) {
+    hub_.send(hub_link_, report_header(options_.name, inbound_.address().port()));
+  }
+}
+
+void Peer::hub_message(const Header& header, const std::string& body) {
+  if (!header.contains(kBroadcastKey)) {
+    log_debug("peer: ignoring a hub message without " + std::string(kBroadcastKey));
+    return;
+  }
+  std::size_t skipped = 0;
+  std::map<std::string, PeerEntry> fresh;
+  for (PeerEntry& entry : parse_directory(body, &skipped)) fresh[entry.name] = std::move(entry);
+  if (skipped) log_warning("peer: " + std::to_string(skipped) + " malformed directory entries skipped");
+  if (fresh == directory_) return;
+  directory_ = std::move(fresh);
+  print_("directory" + directory_text());
+}
+
+std::string Peer::directory_text() const {
+  std::string text;
+  for (const auto& [name, entry] : directory_) text += " " + describe(entry);
+  return text;
+}
+
+// --- messages from other peers ---------------------------------------------------------------
+
+void Peer::peer_message(const MessengerPtr& m, const std::string& key, const Header& header, const std::string& body) {
+  const std::string type = header.get(kTypeKey);
+  const std::string from = one_line(header.get(kFromKey, m->id()));
+  if (type == kMessageType) {
+    print_("msg " + from + " " + one_line(body));
+  } else if (type == kFileType) {
+    FileOutcome outcome = receiver_.receive(key, header, body);
+    if (outcome.kind == FileOutcome::Kind::complete) {
+      log_info("peer: received " + outcome.name + " (" + std::to_string(outcome.size) + " bytes) from " + from);
+      print_("file " + from + " " + outcome.name + " " + std::to_string(outcome.size) + " " + outcome.sha256);
+    } else if (outcome.kind == FileOutcome::Kind::refused) {
+      log_warning("peer: refused file '" + one_line(outcome.name) + "' from " + from + " (" + m->id() + "): " + outcome.reason);
+      print_("refused " + from + " " + one_line(outcome.name) + ": " + outcome.reason);
+    }
+  } else {
+    log_debug("peer: ignoring a message of type '" + one_line(type) + "' from " + m->id());
+  }
+}
+
+// --- our connections to other peers ----------------------------------------------------------
+
+void Peer::with_link(const std::string& name, Ready ready, Failed failed) {
+  if (auto it = links_.find(name); it != links_.end()) {
+    if (it->second.connection->established()) {
+      ready(it->second.connection);
+    } else {
+      it->second.on_ready.push_back(std::move(ready));
+      it->second.on_failed.push_back(std::move(failed));
+    }
+    return;
+  }
+  auto entry = directory_.find(name);
+  if (entry == directory_.end()) return failed("unknown peer (not in the directory)");
+  MessengerPtr m = outbound_.add_connection(entry->second.ip, entry->second.port);
+  if (!m->is_open()) return failed(m->close_reason());  // failed at once
+  link_names_[m.get()] = name;
+  Link& link = links_[name];
+  link.connection = m;
+  link.on_ready.push_back(std::move(ready));
+  link.on_failed.push_back(std::move(failed));
+}
+
+std::string Peer::link_name(const MessengerPtr& m) const {
+  auto it = link_names_.find(m.get());
+  return it == link_names_.end() ? std::string() : it->second;
+}
+
+void Peer::link_up(const MessengerPtr& m) {
+  auto it = links_.find(link_name(m));
+  if (it == links_.end()) return;
+  auto waiting = std::move(it->second.on_ready);
+  it->second.on_ready.clear();
+  it->second.on_failed.clear();
+  for (auto& ready : waiting) ready(m);
+}
+
+void Peer::link_failed(const MessengerPtr& m, const std::string& reason) {
+  const std::string name = link_name(m);
+  auto it = links_.find(name);
+  if (it == links_.end()) return;
+  auto waiting = std::move(it->second.on_failed);
+  links_.erase(it);
+  link_names_.erase(m.get());
+  for (auto& failed : waiting) failed(reason);
+}
+
+void Peer::link_closed(const MessengerPtr& m) {
+  const std::string name = link_name(m);
+  auto it = links_.find(name);
+  link_names_.erase(m.get());
+  if (it == links_.end()) return;
+  Link link = std::move(it->second);
+  links_.erase(it);
+  const std::string reason = "connection closed: " + m->close_reason();
+  if (link.active_file) link.active_file->abort(reason);
+  for (const FileJob& job : link.files) print_("error send " + name + " " + one_line(job.path) + ": " + reason);
+}
+
+void Peer::start_next_file(const std::string& name) {
+  auto it = links_.find(name);
+  if (it == links_.end()) return;
+  Link& link = it->second;
+  if ((link.active_file && !link.active_file->finished()) || link.files.empty()) return;
+  FileJob job = std::move(link.files.front());
+  link.files.pop_front();
+  auto done = [this, name, path = job.path](const FileSendResult& result) {
+    if (result.ok) {
+      print_("ok send " + name + " " + result.name + " " + std::to_string(result.size) + " " + result.sha256);
+    } else {
+      print_("error send " + name + " " + one_line(path) + ": " + result.error);
+    }
+    inbound_.map().call_soon([this, name] { start_next_file(name); });
+  };
+  link.active_file = FileSender::start(link.connection, job.path, options_.name, done);
+}
+
+// --- commands --------------------------------------------------------------------------------
+
+void Peer::run_command(const std::string& line) {
+  std::optional<PeerCommand> command;
+  try {
+    command = parse_peer_command(line);
+  } catch (const std::exception& e) {
+    print_(std::string("error ") + e.what());
+    return;
+  }
+  if (!command) return;
+  if (shutting_down_) {
+    print_("error " + std::string(command_word(command->kind)) + ": shutting down");
+    return;
+  }
+  switch (command->kind) {
+    case PeerCommand::Kind::peers:
+      print_("ok peers" + directory_text());
+      break;
+    case PeerCommand::Kind::connect: {
+      const std::string name = command->name;
+      with_link(name, [this, name](const MessengerPtr& m) { print_("ok connect " + name + " " + m->id()); },
+                [this, name](const std::string& reason) { print_("error connect " + name + ": " + reason); });
+      break;
+    }
+    case PeerCommand::Kind::msg:
+      do_msg(*command);
+      break;
+    case PeerCommand::Kind::broadcast:
+      do_broadcast(*command);
+      break;
+    case PeerCommand::Kind::send:
+      do_send(*command);
+      break;
+    case PeerCommand::Kind::help:
+      print_("ok help " + std::string(peer_command_help()));
+      break;
+    case PeerCommand::Kind::quit:
+      print_("ok quit");
+      if (on_quit) on_quit();  // the program decides how it ends
+      break;
+  }
+}
+
+void Peer::do_msg(const PeerCommand& command) {
+  const std::string name = command.name, text = command.text;
+  with_link(
+      name,
+      [this, name, text](const MessengerPtr& m) {
+        Header header{{std::string(kTypeKey), std::string(kMessageType)}, {std::string(kFromKey), options_.name}};
+        if (outbound_.send(m, header, text)) print_("ok msg " + name);
+        else print_("error msg " + name + ": " + m->close_reason());
+      },
+      [this, name](const std::string& reason) { print_("error msg " + name + ": " + reason); });
+}
+
+void Peer::do_broadcast(const PeerCommand& command) {
+  struct Round {
+    std::size_t waiting = 0;
+    std::vector<MessengerPtr> ready;
+    std::string text;
+  };
+  auto round = std::make_shared<Round>();
+  round->text = command.text;
+  std::vector<std::string> names;
+  for (const auto& [name, entry] : directory_) {
+    if (name != options_.name) names.push_back(name);
+  }
+  round->waiting = names.size();
+  // Once every connection is up (or failed), one multicast: the frame is encoded once.
+  auto settle = [this, round] {
+    if (--round->waiting > 0) return;
+    Header header{{std::string(kTypeKey), std::string(kMessageType)}, {std::string(kFromKey), options_.name}};
+    std::size_t sent = outbound_.multicast(round->ready, header, round->text);
+    print_("ok broadcast " + std::to_string(sent));
+  };
+  if (names.empty()) return print_("ok broadcast 0");
+  for (const std::string& name : names) {
+    with_link(
+        name,
+        [round, settle](const MessengerPtr& m) {
+          round->ready.push_back(m);
+          settle();
+        },
+        [name, settle](const std::string& reason) {
+          log_warning("peer: broadcast: cannot reach " + name + ": " + reason);
+          settle();
+        });
+  }
+}
+
+void Peer::do_send(const PeerCommand& command) {
+  const std::string name = command.name, path = command.text;
+  with_link(
+      name,
+      [this, name, path](const MessengerPtr&) {
+        auto it = links_.find(name);
+        if (it == links_.end()) return print_("error send " + name + " " + one_line(path) + ": connection closed");
+        it->second.files.push_back({path});
+        start_next_file(name);
+      },
+      [this, name, path](const std::string& reason) { print_("error send " + name + " " + one_line(path) + ": " + reason); });
+}
+
+// --- shutting down ---------------------------------------------------------------------------
+
+bool Peer::busy() const {
+  if (outbound_.connecting() > 0) return true;
+  for (const auto& [name, link] : links_) {
+    if (!link.files.empty() || (link.active_file && !link.active_file->finished())) return true;
+    if (link.connection->pending() > 0) return true;
+  }
+  return false;
+}
+
+void Peer::shut_down(double max_wait, std::function<void()> done) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  shutdown_done_ = std::move(done);
+  report_timer_.cancel();
+  reconnect_timer_.cancel();
+  shutdown_deadline_ = inbound_.map().now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(max_wait));
+  finish_shutdown();
+}
+
+void Peer::finish_shutdown() {
+  if (busy() && inbound_.map().now() < shutdown_deadline_) {
+    shutdown_timer_ = inbound_.map().call_later(kShutdownPollSeconds, [this] { finish_shutdown(); });
+    return;
+  }
+  if (busy()) log_warning("peer: stopping with transfers still in flight");
+  for (auto& [name, link] : links_) {
+    if (link.active_file) link.active_file->abort("shutting down");
+  }
+  inbound_.stop();
+  outbound_.close_all("shutting down");
+  hub_.close_all("shutting down");
+  if (shutdown_done_) {
+    auto done = std::move(shutdown_done_);
+    shutdown_done_ = nullptr;
+    done();
+  }
+}
+
+}  // namespace asyncore::messenger

@@ -1,0 +1,68 @@
+// The hub's directory: reports, the alive window, and the Broadcast body both ways.
+#include "apps/messenger/directory.h"
+#include "apps/messenger/frame.h"
+
+#include <doctest/doctest.h>
+
+using namespace asyncore;
+using namespace asyncore::messenger;
+
+TEST_CASE("a report header round-trips and bad reports are named") {
+  std::string why;
+  auto report = parse_report(report_header("alice", 4000), &why);
+  REQUIRE(report);
+  CHECK(report->name == "alice");
+  CHECK(report->port == 4000);
+  CHECK_FALSE(parse_report(Header{{"ID", "alice"}}, &why));
+  CHECK(why.find("not a report") != std::string::npos);
+  CHECK_FALSE(parse_report(Header{{"ID", "a,b"}, {"Port", "1"}}, &why));
+  CHECK(why.find("bad ID") != std::string::npos);
+  CHECK_FALSE(parse_report(Header{{"ID", "a"}, {"Port", "0"}}, &why));
+  CHECK_FALSE(parse_report(Header{{"ID", "a"}, {"Port", "70000"}}, &why));
+  CHECK_FALSE(parse_report(Header{{"ID", "a"}, {"Port", "12x"}}, &why));
+  CHECK(why.find("bad Port") != std::string::npos);
+  CHECK_FALSE(parse_report(probe_header(), &why));
+}
+
+TEST_CASE("peer names") {
+  CHECK_FALSE(peer_name_problem("alice"));
+  CHECK_FALSE(peer_name_problem("小明"));
+  CHECK(peer_name_problem(""));
+  CHECK(peer_name_problem("a b"));
+  CHECK(peer_name_problem("a;b"));
+  CHECK(peer_name_problem("a:b"));
+  CHECK(peer_name_problem(std::string(201, 'x')));
+}
+
+TEST_CASE("the Broadcast body encodes and parses") {
+  std::vector<PeerEntry> peers{{"alice", "127.0.0.1", 4000}, {"小明", "10.0.0.2", 65535}};
+  std::string body = encode_directory(peers);
+  CHECK(body == "alice,127.0.0.1,4000;小明,10.0.0.2,65535");
+  CHECK(parse_directory(body) == peers);
+  CHECK(encode_directory({}).empty());
+  CHECK(parse_directory("").empty());
+  std::size_t skipped = 0;
+  auto parsed = parse_directory("bad;alice,127.0.0.1,4000;x,1.2.3.4,0;y,,5;z,1.1.1.1", &skipped);
+  CHECK(parsed == std::vector<PeerEntry>{{"alice", "127.0.0.1", 4000}});
+  CHECK(skipped == 4);
+}
+
+TEST_CASE("alive keeps recent reports in name order and forgets old ones") {
+  Directory directory;
+  auto t0 = Clock::now();
+  using std::chrono::milliseconds;
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "c1", t0));
+  CHECK(directory.report({"alice", "127.0.0.1", 1}, "c2", t0 + milliseconds(500)));
+  CHECK_FALSE(directory.report({"bob", "127.0.0.1", 2}, "c1", t0 + milliseconds(600)));  // same address
+  CHECK(directory.report({"bob", "127.0.0.1", 3}, "c3", t0 + milliseconds(700)));        // moved
+  auto alive = directory.alive(t0 + milliseconds(1000), 1.0);
+  REQUIRE(alive.size() == 2);
+  CHECK(alive[0].entry.name == "alice");
+  CHECK(alive[1].entry.port == 3);
+  CHECK(alive[1].connection_id == "c3");
+  alive = directory.alive(t0 + milliseconds(1600), 1.0);
+  REQUIRE(alive.size() == 1);
+  CHECK(alive[0].entry.name == "bob");
+  CHECK(directory.alive(t0 + milliseconds(1800), 1.0).empty());
+  CHECK(directory.size() == 0);
+}

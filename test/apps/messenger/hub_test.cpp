@@ -1,0 +1,104 @@
+// msg-hub as a program, driven by raw clients: reports, the Broadcast multicast, the alive
+// window, probes, malformed frames, flags and signals.
+#include <doctest/doctest.h>
+
+#include <csignal>
+
+#include "apps/messenger/directory.h"
+#include "test/apps/messenger/messenger_testing.h"
+
+using namespace asyncore::messenger;
+using messenger_testing::read_frame_until;
+
+namespace {
+
+struct HubProcess {
+  testing::Child child;
+  int port;
+  explicit HubProcess(std::vector<std::string> extra = {})
+      : child([&] {
+          std::vector<std::string> argv{testing::bin_path("msg-hub"), "--port", "0"};
+          argv.insert(argv.end(), extra.begin(), extra.end());
+          return argv;
+        }()),
+        port(child.listening_port("hub")) {}
+};
+
+bool is_directory(const Message& m) { return m.header.contains(kBroadcastKey); }
+
+void report(testing::Client& client, const std::string& name, int port) {
+  client.send_all(encode_frame(report_header(name, static_cast<uint16_t>(port))));
+}
+
+}  // namespace
+
+TEST_CASE("flags follow the conventions") {
+  auto help = testing::run({testing::bin_path("msg-hub"), "--help"});
+  CHECK(help.code == 0);
+  CHECK(help.out.find("--interval") != std::string::npos);
+  for (std::vector<std::string> bad : {std::vector<std::string>{"--bogus"}, {"--interval", "soon"}, {"--port", "70000"},
+                                       {"--alive", "-1"}}) {
+    std::vector<std::string> argv{testing::bin_path("msg-hub")};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    auto result = testing::run(argv);
+    CAPTURE(bad[0]);
+    CHECK(result.code == 2);
+    CHECK(result.err.find(bad[0]) != std::string::npos);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+}
+
+TEST_CASE("reporting peers get the directory of alive peers, themselves included") {
+  HubProcess hub({"--interval", "0.1", "--alive", "5"});
+  testing::Client alice(hub.port), bob(hub.port), lurker(hub.port);
+  report(bob, "bob", 4002);
+  report(alice, "alice", 4001);
+  lurker.send_all(encode_frame(probe_header()));  // a probe is not a report
+  const std::string both = "alice,127.0.0.1,4001;bob,127.0.0.1,4002";
+  for (testing::Client* c : {&alice, &bob}) {
+    Message m = read_frame_until(*c, [&](const Message& m) { return is_directory(m) && m.body == both; });
+    CHECK(m.header.get(kBroadcastKey).empty());
+    CHECK(m.header.size() == 1);
+  }
+  // The lurker never reported: it receives nothing.
+  CHECK_THROWS(lurker.recv_some(1, testing::Seconds(0.5)));
+}
+
+TEST_CASE("a peer that stops reporting drops out after the alive window") {
+  HubProcess hub({"--interval", "0.1", "--alive", "0.6"});
+  testing::Client alice(hub.port), bob(hub.port);
+  report(alice, "alice", 4001);
+  report(bob, "bob", 4002);
+  read_frame_until(alice, [](const Message& m) { return is_directory(m) && m.body.find("bob") != std::string::npos; });
+  auto start = std::chrono::steady_clock::now();
+  // Only alice keeps reporting.
+  bool alone = false;
+  while (!alone && std::chrono::steady_clock::now() - start < std::chrono::seconds(5)) {
+    report(alice, "alice", 4001);
+    Message m = read_frame_until(alice, is_directory);
+    alone = m.body == "alice,127.0.0.1,4001";
+  }
+  CHECK(alone);
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(400));
+}
+
+TEST_CASE("a malformed frame closes only that connection") {
+  HubProcess hub({"--interval", "0.1"});
+  testing::Client good(hub.port), bad(hub.port);
+  report(good, "good", 5000);
+  read_frame_until(good, is_directory);
+  bad.send_all(std::string("\x05\x00TP:Ms", 7));  // no CL
+  CHECK(bad.wait_closed(testing::Seconds(5)));
+  report(good, "good", 5000);
+  Message m = read_frame_until(good, is_directory);
+  CHECK(m.body == "good,127.0.0.1,5000");
+  CHECK(hub.child.stderr_text().find("malformed") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM stops the hub with exit code 0") {
+  HubProcess hub;
+  testing::Client client(hub.port);
+  hub.child.signal(SIGTERM);
+  CHECK(hub.child.wait(testing::Seconds(5)) == 0);
+  CHECK(client.wait_closed(testing::Seconds(5)));
+}

@@ -1,0 +1,102 @@
+// A hub and three msg-peer processes: the directory, direct messages, broadcast, a peer that
+// dies, and the stdin command protocol.
+#include <doctest/doctest.h>
+
+#include <csignal>
+
+#include "test/apps/messenger/peer_process.h"
+
+using messenger_testing::Hub;
+using messenger_testing::Peer;
+
+namespace {
+
+bool is_directory_with(const std::string& line, const std::vector<std::string>& entries) {
+  if (line.rfind("directory", 0) != 0) return false;
+  std::string expected = "directory";
+  for (const auto& e : entries) expected += " " + e;
+  return line == expected;
+}
+
+}  // namespace
+
+TEST_CASE("three peers: directory, messages, broadcast, and a peer that dies") {
+  testing::TempDir dir;
+  Hub hub(0.1, 1.0);
+  Peer alice("alice", hub.port, dir.file("alice")), bob("bob", hub.port, dir.file("bob")),
+      carol("carol", hub.port, dir.file("carol"));
+  const std::vector<std::string> all{alice.entry(), bob.entry(), carol.entry()};
+  for (Peer* p : {&alice, &bob, &carol}) {
+    p->line_where([&](const std::string& l) { return is_directory_with(l, all); });
+  }
+  alice.command("peers");
+  CHECK(alice.line_starting("ok peers") == "ok peers " + all[0] + " " + all[1] + " " + all[2]);
+
+  alice.command("msg bob hello bob, 你好");
+  CHECK(alice.line_starting("ok msg") == "ok msg bob");
+  CHECK(bob.line_starting("msg ") == "msg alice hello bob, 你好");
+
+  bob.command("msg alice back at you");
+  CHECK(bob.line_starting("ok msg") == "ok msg alice");
+  CHECK(alice.line_starting("msg ") == "msg bob back at you");
+
+  carol.command("broadcast hi everyone");
+  CHECK(carol.line_starting("ok broadcast") == "ok broadcast 2");
+  CHECK(alice.line_starting("msg ") == "msg carol hi everyone");
+  CHECK(bob.line_starting("msg ") == "msg carol hi everyone");
+
+  alice.command("msg zed anyone?");
+  CHECK(alice.line_starting("error msg") == "error msg zed: unknown peer (not in the directory)");
+  alice.command("dance");
+  CHECK(alice.line_starting("error") == "error unknown command 'dance' (try help)");
+  alice.command("connect carol");
+  CHECK(alice.line_starting("ok connect carol") .rfind("ok connect carol 127.0.0.1:", 0) == 0);
+
+  carol.child.signal(SIGKILL);
+  const std::vector<std::string> two{alice.entry(), bob.entry()};
+  for (Peer* p : {&alice, &bob}) {
+    p->line_where([&](const std::string& l) { return is_directory_with(l, two); }, 10);
+  }
+  // Sending to the dead peer fails and says so; the others still talk.
+  alice.command("msg carol are you there");
+  CHECK(alice.line_starting("error msg carol").rfind("error msg carol: ", 0) == 0);
+  alice.command("msg bob still here");
+  CHECK(alice.line_starting("ok msg") == "ok msg bob");
+  CHECK(bob.line_starting("msg ") == "msg alice still here");
+
+  // End of stdin quits cleanly.
+  alice.child.close_stdin();
+  CHECK(alice.child.wait(testing::Seconds(10)) == 0);
+  bob.command("quit");
+  CHECK(bob.line_starting("ok quit") == "ok quit");
+  CHECK(bob.child.wait(testing::Seconds(10)) == 0);
+}
+
+TEST_CASE("a peer keeps retrying the hub and SIGTERM stops it with 0") {
+  testing::TempDir dir;
+  int hub_port = testing::unused_port();
+  Peer lonely("lonely", hub_port, dir.file("inbox"));
+  CHECK(testing::eventually([&] { return lonely.child.stderr_text().find("retrying") != std::string::npos; }));
+  lonely.command("peers");
+  CHECK(lonely.line_starting("ok peers") == "ok peers");
+  lonely.command("broadcast nobody");
+  CHECK(lonely.line_starting("ok broadcast") == "ok broadcast 0");
+  lonely.child.signal(SIGTERM);
+  CHECK(lonely.child.wait(testing::Seconds(10)) == 0);
+}
+
+TEST_CASE("msg-peer flags follow the conventions") {
+  std::string peer = testing::bin_path("msg-peer");
+  CHECK(testing::run({peer, "--help"}).code == 0);
+  for (std::vector<std::string> argv : {std::vector<std::string>{peer, "--hub", "127.0.0.1:9000"},
+                                        {peer, "--name", "a"},
+                                        {peer, "--name", "a b", "--hub", "127.0.0.1:9000"},
+                                        {peer, "--name", "a", "--hub", "nowhere"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--frobnicate"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--report", "x"}}) {
+    auto result = testing::run(argv);
+    CAPTURE(result.err);
+    CHECK(result.code == 2);
+    CHECK(std::count(result.err.begin(), result.err.end(), '\n') == 1);
+  }
+}
