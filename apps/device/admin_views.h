@@ -1,0 +1,23 @@
+// The JSON the admin API answers with, built from the model cache (no HTTP here).
+#pragma once
+#include <cstddef>
+
+#include "apps/device/device_store.h"
+#include "apps/device/hub.h"
+#include "dispatchers/json.h"
+
+namespace asyncore::device {
+
+json::Value device_json(Imei imei, const DeviceRecord& record);
+// {"total":N,"online":M,"devices":[...]} for every known device, ordered by IMEI.
+json::Value devices_json(const DeviceStore& store, std::size_t online);
+// {"imei":..,"events":[...]} newest first, at most `limit`.
+json::Value events_json(Imei imei, const DeviceRecord& record, std::size_t limit);
+// The body answering a command request, and its HTTP status.
+struct CommandAnswer {
+  int status;
+  json::Value body;
+};
+CommandAnswer command_answer(const CommandResult& result);
+
+}  // namespace asyncore::device

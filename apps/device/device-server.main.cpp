@@ -1,0 +1,82 @@
+// device-server: the long-connection service for smart-watch devices (../shared/protocols/device.md).
+#include <csignal>
+#include <cstdio>
+
+#include "apps/device/device_listener.h"
+#include "apps/device/device_store.h"
+#include "apps/device/hub.h"
+#include "apps/device/registry.h"
+#include "core/asyncore.h"
+#include "dispatchers/cli.h"
+
+using namespace asyncore;
+using namespace asyncore::device;
+
+int main(int argc, char** argv) {
+  std::string host = "127.0.0.1", registry_path, data_dir = "./var/device", admin_token;
+  int port = 7000, admin_port = 7080, max_frame = 65536, events_per_device = 100, compact_records = 50000;
+  double login_timeout = 30, grace = 30;
+  bool auto_register = false;
+  Cli cli("device-server",
+          "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
+          "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN]",
+          "Serves device long connections (login, heartbeats, reports, commands) and an admin HTTP API.");
+  cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
+  cli.option("--port", &port, "P", "device port (default 7000; 0 picks a free one)", 0, 65535);
+  cli.option("--admin-port", &admin_port, "P", "admin HTTP port (default 7080; 0 picks a free one)", 0, 65535);
+  cli.option("--registry", &registry_path, "FILE", "device registry: 'IMEI SECRET [locked]' per line");
+  cli.flag("--auto-register", &auto_register, "accept unknown IMEIs (no token) and record them");
+  cli.option("--data-dir", &data_dir, "DIR", "durable state (default ./var/device)");
+  cli.option("--max-frame", &max_frame, "BYTES", "largest frame body accepted (default 65536)", 1, 16 * 1024 * 1024);
+  cli.option("--login-timeout", &login_timeout, "S", "seconds a new connection has to log in (default 30)", 0.01, 86400);
+  cli.option("--heartbeat-grace", &grace, "S", "seconds of silence allowed past the heartbeat (default 30)", 0, 86400);
+  cli.option("--admin-token", &admin_token, "TOKEN", "require 'Authorization: Bearer TOKEN' on the admin API");
+  cli.option("--events-per-device", &events_per_device, "N", "event history kept per device (default 100)", 1, 100000);
+  cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 50000)", 1, 1 << 30);
+  cli.parse(argc, argv);
+
+  std::vector<RegistryEntry> registry;
+  if (!registry_path.empty()) {
+    try {
+      registry = load_registry(registry_path);
+    } catch (const RegistryError& e) {
+      cli.fail(std::string("registry: ") + e.what());
+    }
+  }
+
+  ChannelMap map;
+  std::unique_ptr<DeviceStore> store;
+  try {
+    store = std::make_unique<DeviceStore>(
+        StoreOptions{data_dir, static_cast<std::size_t>(events_per_device), static_cast<std::size_t>(compact_records)}, registry,
+        DeviceHub::unix_now());
+  } catch (const std::exception& e) {
+    log_error(std::string("device-server: cannot open the data dir: ") + e.what());
+    return 1;
+  }
+  Metrics metrics;
+  ServerOptions options{static_cast<std::uint32_t>(max_frame), login_timeout, grace, auto_register};
+  DeviceHub hub(map, options, *store, metrics);
+
+  std::shared_ptr<DeviceListener> listener;
+  try {
+    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub);
+  } catch (const std::exception& e) {
+    cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
+  }
+  announce_listening("device", listener->addr);
+
+  auto stop = [&] {
+    log_info("device-server: stopping");
+    listener->close();
+    hub.shutdown();
+    map.stop();
+  };
+  map.add_signal_handler(SIGINT, stop);
+  map.add_signal_handler(SIGTERM, stop);
+  map.run();
+  hub.shutdown();
+  map.close_all();
+  log_info("device-server: stopped");
+  return 0;
+}

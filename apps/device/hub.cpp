@@ -1,0 +1,243 @@
+#include "apps/device/hub.h"
+
+#include <chrono>
+
+#include "apps/device/commands.h"
+#include "apps/device/session.h"
+
+namespace asyncore::device {
+
+std::string_view to_string(CommandMode mode) {
+  switch (mode) {
+    case CommandMode::interact: return "interact";
+    case CommandMode::send: return "send";
+    case CommandMode::queue: return "queue";
+  }
+  return "?";
+}
+
+std::string_view to_string(CommandOutcome outcome) {
+  switch (outcome) {
+    case CommandOutcome::ok: return "OK";
+    case CommandOutcome::timeout: return "TIMEOUT";
+    case CommandOutcome::no: return "NO";
+    case CommandOutcome::sent: return "SENT";
+    case CommandOutcome::queued: return "QUEUED";
+  }
+  return "?";
+}
+
+DeviceHub::DeviceHub(ChannelMap& map, ServerOptions options, DeviceStore& store, Metrics& metrics)
+    : map_(map), options_(options), store_(store), metrics_(metrics), scratch_(64 * 1024 + 4096) {}
+
+DeviceHub::~DeviceHub() {
+  for (auto& [id, waiter] : waiters_) waiter.timer.cancel();
+}
+
+double DeviceHub::unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+void DeviceHub::session_destroyed(DeviceSession& session) {
+  --connections_;
+  if (!session.logged_in()) return;
+  DeviceRecord* record = store_.find(session.imei());
+  if (record && record->session == &session) {
+    // Only reachable when the loop tore the connection down without a close callback.
+    record->session = nullptr;
+    --online_;
+    if (!shutting_down_) {
+      try {
+        record_event(session.imei(), *record, Event::offline(unix_now(), OfflineReason::closed));
+      } catch (const std::exception& e) {
+        log_error(std::string("device hub: cannot record offline: ") + e.what());
+      }
+    }
+  }
+}
+
+void DeviceHub::go_online(DeviceSession& session, Imei imei, DeviceRecord& record, int heartbeat) {
+  if (DeviceSession* older = record.session; older && older != &session) {
+    // Newest wins: point the record at the new connection first, so the old one's close
+    // cannot mark the device offline.
+    record.session = nullptr;
+    --online_;
+    metrics_.count_takeover();
+    older->log_info("device " + imei.str() + " logged in again from " + session.addr.to_string() + "; closing this older connection");
+    older->end(OfflineReason::takeover);
+  }
+  record.session = &session;
+  record.peer = session.addr.to_string();
+  ++online_;
+  metrics_.count_login();
+  record_event(imei, record, Event::online(unix_now(), heartbeat));
+}
+
+void DeviceHub::go_offline(DeviceSession& session, OfflineReason reason) {
+  if (!session.logged_in()) return;
+  DeviceRecord* record = store_.find(session.imei());
+  if (!record || record->session != &session) return;
+  record->session = nullptr;
+  --online_;
+  metrics_.count_offline(to_string(reason));
+  if (!shutting_down_ || reason == OfflineReason::shutdown) {
+    record_event(session.imei(), *record, Event::offline(unix_now(), reason));
+  }
+}
+
+void DeviceHub::record_event(Imei imei, DeviceRecord& record, const Event& event) {
+  store_.record_event(imei, record, event);
+  schedule_commit();
+}
+
+void DeviceHub::hold_until_durable(DeviceSession& session) {
+  held_.push_back(session.weak_from_this());
+  schedule_commit();
+}
+
+void DeviceHub::schedule_commit() {
+  if (commit_scheduled_ || shutting_down_) return;
+  commit_scheduled_ = true;
+  // At the next pass: everything appended while handling this pass's events shares one fsync.
+  map_.call_soon([this] { commit(); });
+}
+
+void DeviceHub::commit() {
+  commit_scheduled_ = false;
+  std::vector<std::weak_ptr<Dispatcher>> held;
+  held.swap(held_);
+  try {
+    store_.sync();
+  } catch (const std::exception& e) {
+    // Not durable, so not acknowledged: drop those connections; their devices will retry.
+    log_error(std::string("device hub: journal sync failed: ") + e.what());
+    for (auto& weak : held) {
+      if (auto session = std::static_pointer_cast<DeviceSession>(weak.lock())) session->end(OfflineReason::error);
+    }
+    return;
+  }
+  for (auto& weak : held) {
+    if (auto session = std::static_pointer_cast<DeviceSession>(weak.lock())) session->release_held();
+  }
+  try {
+    store_.compact_if_due();
+  } catch (const std::exception& e) {
+    log_error(std::string("device hub: journal compaction failed: ") + e.what());
+  }
+}
+
+std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCallback done) {
+  const std::uint64_t id = next_waiter_++;
+  Waiter& waiter = waiters_[id];
+  waiter.done = std::move(done);
+  waiter.mode = mode;
+  waiter.timer = map_.call_later(timeout, [this, id, mode] {
+    finish(id, {mode == CommandMode::queue ? CommandOutcome::queued : CommandOutcome::timeout, {}});
+  });
+  return id;
+}
+
+void DeviceHub::finish(std::uint64_t id, CommandResult result) {
+  auto it = waiters_.find(id);
+  if (it == waiters_.end()) return;
+  Waiter waiter = std::move(it->second);
+  waiters_.erase(it);
+  waiter.timer.cancel();
+  metrics_.count_command(to_string(waiter.mode), to_string(result.outcome));
+  waiter.done(std::move(result));
+}
+
+void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+  DeviceRecord* record = store_.find(imei);
+  DeviceSession* session = record ? record->session : nullptr;
+  auto answer = [&](CommandOutcome outcome) {
+    metrics_.count_command(to_string(mode), to_string(outcome));
+    done({outcome, {}});
+  };
+  const int type = static_cast<int>(command["type"].as_int());
+  PendingCommand pending{0, 0, static_cast<std::uint16_t>(type), 0, 0};
+  if (type == set_heartbeat) pending.heartbeat = static_cast<std::uint16_t>(clamp_heartbeat(command["interval"].as_int()));
+  if (mode == CommandMode::queue) {
+    if (!record || !record->known()) return answer(CommandOutcome::no);
+    // Stored and synced before anything is sent or answered: QUEUED is a promise.
+    pending.queue_id = store_.enqueue(imei, json::dump(command), unix_now());
+    store_.sync();
+    if (!session) return answer(CommandOutcome::queued);
+  }
+  if (!session) return answer(CommandOutcome::no);
+  if (mode == CommandMode::send) {
+    session->send_command(command, pending);
+    return answer(CommandOutcome::sent);
+  }
+  pending.waiter = add_waiter(mode, timeout, std::move(done));
+  session->send_command(command, pending);
+}
+
+void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack) {
+  if (pending.queue_id) {
+    store_.complete(session.imei(), pending.queue_id);
+    schedule_commit();
+  }
+  const json::Value* status = ack.get("status");
+  const bool accepted = status && status->is_int() && status->as_int() == 200;
+  if (accepted && pending.type == set_heartbeat && pending.heartbeat) {
+    session.set_heartbeat(pending.heartbeat);
+    if (DeviceRecord* record = store_.find(session.imei())) record->heartbeat = pending.heartbeat;
+  }
+  if (pending.waiter && waiters_.count(pending.waiter)) {
+    finish(pending.waiter, {CommandOutcome::ok, std::move(ack)});
+  } else if (!pending.queue_id) {
+    metrics_.count_dropped_ack();  // fire-and-forget, or its caller already gave up
+  }
+}
+
+void DeviceHub::deliver_queued(DeviceSession& session) {
+  // Oldest first; each stays stored until its ack.
+  for (const QueuedCommand& queued : store_.queued(session.imei())) {
+    json::ParseResult command = json::try_parse(queued.command);
+    if (!command || !command.value->is_object()) continue;
+    const json::Value* type = command.value->get("type");
+    if (!type || !type->is_int()) continue;
+    PendingCommand pending{0, queued.id, static_cast<std::uint16_t>(type->as_int()), 0, 0};
+    if (pending.type == set_heartbeat) {
+      if (const json::Value* interval = command.value->get("interval"); interval && interval->is_int()) {
+        pending.heartbeat = static_cast<std::uint16_t>(clamp_heartbeat(interval->as_int()));
+      }
+    }
+    session.send_command(*command.value, pending);
+  }
+}
+
+void DeviceHub::shutdown() {
+  if (shutting_down_) return;
+  const double now = unix_now();
+  std::vector<std::shared_ptr<Dispatcher>> sessions;
+  for (auto& [imei, record] : store_.devices()) {
+    if (!record.session) continue;
+    sessions.push_back(record.session->shared_from_this());
+    store_.record_event(imei, record, Event::offline(now, OfflineReason::shutdown));
+    metrics_.count_offline(to_string(OfflineReason::shutdown));
+    record.session = nullptr;
+  }
+  online_ = 0;
+  shutting_down_ = true;
+  for (auto& [id, waiter] : waiters_) waiter.timer.cancel();
+  waiters_.clear();  // their HTTP connections close with the admin server
+  store_.sync();
+  for (auto& session : sessions) session->close();
+  log_info("device hub: " + std::to_string(sessions.size()) + " devices recorded offline; journal synced");
+}
+
+Gauges DeviceHub::gauges() const {
+  Gauges g;
+  g.online = online_;
+  g.known = store_.known_count();
+  g.connections = connections_;
+  g.queued_commands = store_.queued_total();
+  g.pending_interactions = waiters_.size();
+  g.journal_records = store_.journal().record_count();
+  g.compactions = store_.compactions();
+  return g;
+}
+
+}  // namespace asyncore::device

@@ -1,0 +1,113 @@
+// DeviceHub: what the device connections share (the seed's run.py and device.py module state):
+// the model cache and journal, who is online on which connection, online/offline actions,
+// the commands waiting for acks (interact / sendtodev / queue), group commit and metrics.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "apps/device/device_store.h"
+#include "apps/device/metrics.h"
+#include "core/channel_map.h"
+#include "dispatchers/json.h"
+
+namespace asyncore::device {
+
+struct ServerOptions {
+  std::uint32_t max_frame = 65536;
+  double login_timeout = 30;
+  double heartbeat_grace = 30;
+  bool auto_register = false;
+};
+
+enum class CommandMode { interact, send, queue };
+enum class CommandOutcome { ok, timeout, no, sent, queued };
+std::string_view to_string(CommandMode mode);
+std::string_view to_string(CommandOutcome outcome);
+
+struct CommandResult {
+  CommandOutcome outcome = CommandOutcome::no;
+  json::Value ack;  // outcome ok: the device's ack
+};
+using CommandCallback = std::function<void(CommandResult)>;
+
+// A command sent to a device that an ack may complete.
+struct PendingCommand {
+  std::uint64_t waiter = 0;    // an interact/queue caller waiting, 0: none
+  std::uint64_t queue_id = 0;  // the stored copy to delete on ack, 0: none
+  std::uint16_t type = 0;
+  std::uint16_t ident = 0;
+  std::uint16_t heartbeat = 0;  // set_heartbeat: the interval it asks for
+};
+
+class DeviceSession;
+
+class DeviceHub {
+ public:
+  DeviceHub(ChannelMap& map, ServerOptions options, DeviceStore& store, Metrics& metrics);
+  ~DeviceHub();
+  DeviceHub(const DeviceHub&) = delete;
+  DeviceHub& operator=(const DeviceHub&) = delete;
+
+  ChannelMap& map() { return map_; }
+  const ServerOptions& options() const { return options_; }
+  DeviceStore& store() { return store_; }
+  Metrics& metrics() { return metrics_; }
+  // One read buffer for every connection: frames are handled straight out of it.
+  char* scratch() { return scratch_.data(); }
+  std::size_t scratch_size() const { return scratch_.size(); }
+  static double unix_now();
+
+  // --- sessions ------------------------------------------------------------------------------
+  void session_opened() { ++connections_; }
+  void session_destroyed(DeviceSession& session);
+  // Makes `session` the device's connection (closing an older one) and records it online.
+  void go_online(DeviceSession& session, Imei imei, DeviceRecord& record, int heartbeat);
+  // Records the device offline, but only if `session` is still its connection.
+  void go_offline(DeviceSession& session, OfflineReason reason);
+  void record_event(Imei imei, DeviceRecord& record, const Event& event);
+  // The session holds its replies until what was appended so far is durable.
+  void hold_until_durable(DeviceSession& session);
+  void ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack);
+
+  // --- interact / sendtodev / queue -------------------------------------------------------------
+  // `command` passed check_command(). The callback runs exactly once, maybe before this returns.
+  void command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  void deliver_queued(DeviceSession& session);
+
+  // Graceful stop: every connected device is recorded offline, the journal synced.
+  void shutdown();
+  bool shutting_down() const { return shutting_down_; }
+
+  std::size_t online_count() const { return online_; }
+  Gauges gauges() const;
+
+ private:
+  struct Waiter {
+    CommandCallback done;
+    TimerHandle timer;
+    CommandMode mode;
+  };
+  void schedule_commit();
+  void commit();
+  void finish(std::uint64_t waiter, CommandResult result);
+  std::uint64_t add_waiter(CommandMode mode, double timeout, CommandCallback done);
+
+  ChannelMap& map_;
+  ServerOptions options_;
+  DeviceStore& store_;
+  Metrics& metrics_;
+  std::vector<char> scratch_;
+  std::vector<std::weak_ptr<Dispatcher>> held_;  // sessions waiting for the next commit
+  bool commit_scheduled_ = false;
+  bool shutting_down_ = false;
+  std::unordered_map<std::uint64_t, Waiter> waiters_;
+  std::uint64_t next_waiter_ = 1;
+  std::size_t online_ = 0;
+  std::size_t connections_ = 0;
+};
+
+}  // namespace asyncore::device

@@ -1,0 +1,32 @@
+// One frame body as a message: a JSON object with an integer `type` (1..65535) and, normally,
+// an `ident`. parse_message() says exactly why a body is refused, for the 400 reply and the log.
+#pragma once
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "dispatchers/json.h"
+
+namespace asyncore::device {
+
+struct Message {
+  int type = 0;
+  std::optional<int> ident;  // nullopt when missing or not an integer 1..65535
+  json::Value body;          // always an object
+};
+
+// A body the connection cannot survive (the contract's "bad frame").
+struct BadBody {
+  std::string reason;
+};
+
+std::variant<Message, BadBody> parse_message(std::string_view body);
+
+// A reply or command body with the common keys first: {"type":T,"ident":I,"status":S<extra>}.
+// `extra_members` is either empty or starts with ',' (already-encoded members).
+std::string status_reply(int type, int ident, int status, std::string_view extra_members = {});
+// The bad-frame / bad-request reply with an "error" member.
+std::string error_reply(int type, int ident, int status, std::string_view error);
+
+}  // namespace asyncore::device

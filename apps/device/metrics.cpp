@@ -1,0 +1,72 @@
+#include "apps/device/metrics.h"
+
+namespace asyncore::device {
+namespace {
+
+void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
+  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
+  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+}
+
+void sample(std::string& out, std::string_view name, std::uint64_t value, std::string_view labels = {}) {
+  out.append(name);
+  if (!labels.empty()) out.append("{").append(labels).append("}");
+  out.append(" ").append(std::to_string(value)).append("\n");
+}
+
+void labelled(std::string& out, std::string_view name, std::string_view label, const std::map<std::string, std::uint64_t>& values) {
+  for (const auto& [key, value] : values) sample(out, name, value, std::string(label) + "=\"" + key + "\"");
+}
+
+}  // namespace
+
+std::uint64_t Metrics::bad_frames_total() const {
+  std::uint64_t total = 0;
+  for (const auto& [kind, n] : bad_frames_) total += n;
+  return total;
+}
+
+std::string Metrics::prometheus(const Gauges& g) const {
+  std::string out;
+  family(out, "device_online", "gauge", "Devices online now.");
+  sample(out, "device_online", g.online);
+  family(out, "device_known", "gauge", "Devices in the registry or auto-registered.");
+  sample(out, "device_known", g.known);
+  family(out, "device_connections", "gauge", "Device connections open now (logged in or not).");
+  sample(out, "device_connections", g.connections);
+  family(out, "device_connections_accepted_total", "counter", "Device connections accepted.");
+  sample(out, "device_connections_accepted_total", accepted_);
+  family(out, "device_logins_total", "counter", "Successful logins.");
+  sample(out, "device_logins_total", logins_);
+  family(out, "device_login_failures_total", "counter", "Refused or abandoned logins, by reason.");
+  labelled(out, "device_login_failures_total", "reason", login_failures_);
+  family(out, "device_takeovers_total", "counter", "Logins that replaced an older connection of the same device.");
+  sample(out, "device_takeovers_total", takeovers_);
+  family(out, "device_offline_total", "counter", "Devices going offline, by reason.");
+  labelled(out, "device_offline_total", "reason", offline_);
+  family(out, "device_frames_in_total", "counter", "Frames received from devices.");
+  sample(out, "device_frames_in_total", frames_in_);
+  family(out, "device_frames_out_total", "counter", "Frames sent to devices.");
+  sample(out, "device_frames_out_total", frames_out_);
+  family(out, "device_bad_frames_total", "counter", "Frames that closed their connection, by kind.");
+  labelled(out, "device_bad_frames_total", "kind", bad_frames_);
+  family(out, "device_bad_requests_total", "counter", "Reports answered 400 (connection kept).");
+  sample(out, "device_bad_requests_total", bad_requests_);
+  family(out, "device_unknown_instructions_total", "counter", "Reports answered 404.");
+  sample(out, "device_unknown_instructions_total", unknown_instructions_);
+  family(out, "device_dropped_acks_total", "counter", "Acks nobody waited for.");
+  sample(out, "device_dropped_acks_total", dropped_acks_);
+  family(out, "device_commands_total", "counter", "Commands by mode and result.");
+  for (const auto& [key, value] : commands_) sample(out, "device_commands_total", value, "mode=\"" + key + "\"");
+  family(out, "device_queued_commands", "gauge", "Commands stored for offline devices.");
+  sample(out, "device_queued_commands", g.queued_commands);
+  family(out, "device_pending_interactions", "gauge", "Commands waiting for an ack.");
+  sample(out, "device_pending_interactions", g.pending_interactions);
+  family(out, "device_journal_records", "gauge", "Records in the journal since the last compaction.");
+  sample(out, "device_journal_records", g.journal_records);
+  family(out, "device_journal_compactions_total", "counter", "Journal compactions.");
+  sample(out, "device_journal_compactions_total", g.compactions);
+  return out;
+}
+
+}  // namespace asyncore::device

@@ -1,0 +1,48 @@
+// The server's counters, and their Prometheus text form for GET /metrics.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+
+namespace asyncore::device {
+
+struct Gauges {
+  std::size_t online = 0;
+  std::size_t known = 0;
+  std::size_t connections = 0;
+  std::size_t queued_commands = 0;
+  std::size_t pending_interactions = 0;
+  std::uint64_t journal_records = 0;
+  std::uint64_t compactions = 0;
+};
+
+class Metrics {
+ public:
+  void count_login() { ++logins_; }
+  void count_login_failure(std::string_view reason) { ++login_failures_[std::string(reason)]; }
+  void count_frame_in() { ++frames_in_; }
+  void count_frame_out() { ++frames_out_; }
+  void count_bad_frame(std::string_view kind) { ++bad_frames_[std::string(kind)]; }
+  void count_bad_request() { ++bad_requests_; }
+  void count_unknown_instruction() { ++unknown_instructions_; }
+  void count_dropped_ack() { ++dropped_acks_; }
+  void count_command(std::string_view mode, std::string_view result) { ++commands_[std::string(mode) + "\",result=\"" + std::string(result)]; }
+  void count_accepted() { ++accepted_; }
+  void count_offline(std::string_view reason) { ++offline_[std::string(reason)]; }
+  void count_takeover() { ++takeovers_; }
+
+  std::uint64_t logins() const { return logins_; }
+  std::uint64_t frames_in() const { return frames_in_; }
+  std::uint64_t dropped_acks() const { return dropped_acks_; }
+  std::uint64_t bad_frames_total() const;
+
+  std::string prometheus(const Gauges& gauges) const;
+
+ private:
+  std::uint64_t logins_ = 0, frames_in_ = 0, frames_out_ = 0, bad_requests_ = 0, unknown_instructions_ = 0,
+                dropped_acks_ = 0, accepted_ = 0, takeovers_ = 0;
+  std::map<std::string, std::uint64_t> login_failures_, bad_frames_, commands_, offline_;
+};
+
+}  // namespace asyncore::device

@@ -1,0 +1,32 @@
+// The device registry file: one device a line, "IMEI SECRET" or "IMEI SECRET locked",
+// separated by white space; blank lines and lines starting with '#' are ignored.
+#pragma once
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "apps/device/imei.h"
+
+namespace asyncore::device {
+
+struct RegistryEntry {
+  Imei imei;
+  std::string secret;
+  bool locked = false;
+};
+
+// what(): "<file>:<line>: <reason>", the message start-up prints before exiting 2.
+class RegistryError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::vector<RegistryEntry> parse_registry(std::string_view text, std::string_view file_name);
+std::vector<RegistryEntry> load_registry(const std::string& path);  // throws RegistryError
+
+// Compares a presented token with a secret in time that depends only on their lengths'
+// maximum, never on where they differ.
+bool tokens_equal(std::string_view presented, std::string_view secret);
+
+}  // namespace asyncore::device

@@ -1,0 +1,245 @@
+#include "apps/device/session.h"
+
+#include <cmath>
+#include <variant>
+
+#include "apps/device/commands.h"
+#include "apps/device/fields.h"
+#include "apps/device/instructions.h"
+
+namespace asyncore::device {
+namespace {
+
+constexpr std::size_t kMaxPendingCommands = 64;
+
+// Devices send little; a device that does not read must not pin much memory either.
+StreamLimits device_limits() {
+  StreamLimits limits;
+  limits.high_water = 64 * 1024;
+  limits.low_water = 16 * 1024;
+  limits.max_output = 1024 * 1024;
+  return limits;
+}
+
+}  // namespace
+
+DeviceSession::DeviceSession(Fd socket, DeviceHub& hub)
+    : BufferedStream(std::move(socket), &hub.map()), hub_(hub), extractor_(hub.options().max_frame) {
+  limits = device_limits();
+  hub_.session_opened();
+  hub_.metrics().count_accepted();
+  last_frame_ = Clock::now();
+  arm_deadline(hub_.options().login_timeout);
+}
+
+DeviceSession::~DeviceSession() {
+  deadline_.cancel();
+  hub_.session_destroyed(*this);
+}
+
+double DeviceSession::idle_limit() const {
+  return logged_in_ ? heartbeat_ + hub_.options().heartbeat_grace : hub_.options().login_timeout;
+}
+
+void DeviceSession::arm_deadline(double seconds) {
+  deadline_ = map().call_later(seconds, [this] { on_deadline(); });
+}
+
+void DeviceSession::on_deadline() {
+  if (!is_open() || ended_) return;
+  // The timer is not moved on every frame (that would cost a heap operation per frame): it
+  // fires at the earliest possible deadline and re-arms itself for the rest.
+  const double idle = std::chrono::duration<double>(Clock::now() - last_frame_).count();
+  const double limit = idle_limit();
+  if (idle + 1e-3 < limit) return arm_deadline(limit - idle);
+  if (!logged_in_) {
+    hub_.metrics().count_login_failure("timeout");
+    log_info("no login within " + std::to_string(limit) + " s from " + addr.to_string() + "; closing", LogLevel::info);
+  } else {
+    log_info("device " + imei_.str() + " silent for " + std::to_string(static_cast<int>(idle)) + " s; closing", LogLevel::info);
+  }
+  end(OfflineReason::idle);
+}
+
+void DeviceSession::handle_read() {
+  const std::size_t n = recv_into(hub_.scratch(), hub_.scratch_size());
+  if (n == 0 || ended_) return;
+  last_frame_ = Clock::now();
+  extractor_.feed(std::string_view(hub_.scratch(), n));
+  while (!ended_) {
+    FrameEvent event = extractor_.next();
+    switch (event.kind) {
+      case FrameEvent::need_more:
+        return;
+      case FrameEvent::zero_length:
+        return bad_frame("zero_length", "zero-length frame");
+      case FrameEvent::oversized:
+        return bad_frame("oversized", "frame length " + std::to_string(event.length) + " exceeds max_frame " +
+                                          std::to_string(extractor_.max_frame()));
+      case FrameEvent::frame:
+        handle_frame(event.body);
+        break;
+    }
+  }
+}
+
+void DeviceSession::handle_frame(std::string_view body) {
+  hub_.metrics().count_frame_in();
+  std::variant<Message, BadBody> parsed = parse_message(body);
+  if (auto* bad = std::get_if<BadBody>(&parsed)) {
+    const std::string_view kind = bad->reason.starts_with("invalid JSON") ? "invalid_json"
+                                  : bad->reason.starts_with("body") ? "not_object"
+                                                                    : "bad_type";
+    return bad_frame(kind, bad->reason);
+  }
+  const Message& message = std::get<Message>(parsed);
+  if (!logged_in_) return handle_login(message);
+  if (message.type >= 100) return handle_ack(message);
+  handle_report(message);
+}
+
+void DeviceSession::bad_frame(std::string_view kind, std::string_view reason) {
+  hub_.metrics().count_bad_frame(kind);
+  log_warning("device connection " + addr.to_string() + (logged_in_ ? " (" + imei_.str() + ")" : std::string()) +
+              ": bad frame: " + std::string(reason) + "; closing");
+  if (!logged_in_) hub_.metrics().count_login_failure("bad_frame");
+  send_body(error_reply(0, 0, 400, reason));
+  end_after_reply(OfflineReason::bad_frame);
+}
+
+void DeviceSession::refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error) {
+  hub_.metrics().count_login_failure(reason_metric);
+  log_info("login refused for " + addr.to_string() + ": " + std::string(error));
+  send_body(error_reply(type, ident, status, error));
+  end_after_reply(OfflineReason::closed);
+}
+
+void DeviceSession::handle_login(const Message& message) {
+  const int ident = message.ident.value_or(0);
+  if (message.type != 1) return refuse_login("not_first", message.type, ident, 400, "the first frame must be a login (type 1)");
+  FieldReader fields(message.body);
+  fields.integer("ident", 1, 65535, Need::required);
+  std::optional<std::string_view> imei_text = fields.string("imei", Need::required);
+  std::optional<std::int64_t> heartbeat = fields.integer("heartbeat", 1, 1'000'000'000, Need::required);
+  std::optional<std::string_view> token = fields.string("token", Need::optional);
+  fields.string("fw", Need::optional);
+  fields.string("imsi", Need::optional);
+  fields.string("model", Need::optional);
+  std::optional<Imei> imei = imei_text ? Imei::parse(*imei_text) : std::nullopt;
+  if (fields.ok() && !imei) return refuse_login("bad_request", 1, ident, 400, "imei must be a string of 15 digits");
+  if (!fields.ok()) return refuse_login("bad_request", 1, ident, 400, fields.problem());
+
+  DeviceStore& store = hub_.store();
+  DeviceRecord* record = store.find(*imei);
+  if (!record || !record->known()) {
+    if (!hub_.options().auto_register) return refuse_login("unknown_device", 1, ident, 401, "unknown device");
+    record = &store.auto_register(*imei, DeviceHub::unix_now());
+  }
+  if (!record->secret.empty() && !(token && tokens_equal(*token, record->secret))) {
+    return refuse_login("bad_token", 1, ident, 401, token ? "bad token" : "token required");
+  }
+  if (record->locked) return refuse_login("locked", 1, ident, 403, "device locked");
+
+  imei_ = *imei;
+  heartbeat_ = static_cast<std::uint16_t>(clamp_heartbeat(*heartbeat));
+  logged_in_ = true;
+  hub_.go_online(*this, imei_, *record, heartbeat_);
+  log_info("device " + imei_.str() + " online from " + addr.to_string(), LogLevel::debug);
+  send_body(status_reply(1, ident, 200, ",\"time\":" + std::to_string(static_cast<long long>(DeviceHub::unix_now()))), true);
+  hub_.deliver_queued(*this);
+}
+
+void DeviceSession::handle_report(const Message& message) {
+  if (!message.ident) {
+    hub_.metrics().count_bad_request();
+    return send_body(error_reply(message.type, 0, 400, "ident must be an integer 1..65535"));
+  }
+  ReportHandler handler = find_report_handler(message.type);
+  if (!handler) {
+    hub_.metrics().count_unknown_instruction();
+    return send_body(error_reply(message.type, *message.ident, 404, "unknown instruction"));
+  }
+  DeviceRecord* record = hub_.store().find(imei_);
+  if (!record || record->session != this) return end(OfflineReason::takeover);
+  record->last_seen = DeviceHub::unix_now();
+  FieldReader fields(message.body);
+  ReportContext context{hub_, *this, *record, imei_, record->last_seen, fields};
+  ReportReply reply = handler(context);
+  if (reply.status == 400) {
+    hub_.metrics().count_bad_request();
+    if (reply.extra.empty()) return send_body(error_reply(message.type, *message.ident, 400, fields.problem()));
+  }
+  send_body(status_reply(message.type, *message.ident, reply.status, reply.extra), reply.durable);
+  if (reply.close_after) end_after_reply(OfflineReason::poweroff);
+}
+
+void DeviceSession::handle_ack(const Message& message) {
+  if (DeviceRecord* record = hub_.store().find(imei_)) record->last_seen = DeviceHub::unix_now();
+  for (auto it = pending_.begin(); it != pending_.end(); ++it) {
+    if (it->type == message.type && message.ident && it->ident == *message.ident) {
+      PendingCommand pending = *it;
+      pending_.erase(it);
+      if (pending_.empty()) std::vector<PendingCommand>().swap(pending_);
+      return hub_.ack_received(*this, pending, message.body);
+    }
+  }
+  hub_.metrics().count_dropped_ack();
+}
+
+void DeviceSession::send_command(const json::Value& command, PendingCommand pending) {
+  next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
+  pending.ident = next_ident_;
+  if (pending_.size() >= kMaxPendingCommands) pending_.erase(pending_.begin());  // its caller has long timed out
+  pending_.push_back(pending);
+  send_body(command_body(command, pending.ident));
+}
+
+void DeviceSession::send_body(std::string_view body, bool durable) {
+  if (!is_open() || closing) return;
+  if (durable && !holding_ && hub_.store().unsynced()) {
+    holding_ = true;
+    hub_.hold_until_durable(*this);
+  }
+  hub_.metrics().count_frame_out();
+  // Later frames wait behind a held one, so replies keep their order.
+  if (holding_) return append_frame(held_, body);
+  std::string frame;
+  frame.reserve(kFrameHeaderSize + body.size());
+  append_frame(frame, body);
+  send(frame);
+}
+
+void DeviceSession::release_held() {
+  holding_ = false;
+  if (!is_open()) return;
+  std::string frames;
+  frames.swap(held_);
+  send(frames);
+  if (close_after_held_) close_when_done();
+}
+
+void DeviceSession::end(OfflineReason reason) {
+  if (!ended_) {
+    ended_ = true;
+    deadline_.cancel();
+    hub_.go_offline(*this, reason);
+  }
+  close();
+}
+
+void DeviceSession::end_after_reply(OfflineReason reason) {
+  if (ended_) return;
+  ended_ = true;
+  deadline_.cancel();
+  hub_.go_offline(*this, reason);
+  // "Close" means at once after the reply is written, not at some later timer.
+  if (holding_) close_after_held_ = true;
+  else close_when_done();
+}
+
+void DeviceSession::handle_error(const std::exception& error) {
+  log_warning("device connection " + addr.to_string() + ": " + error.what());
+  end(OfflineReason::error);
+}
+
+}  // namespace asyncore::device

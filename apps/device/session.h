@@ -1,0 +1,68 @@
+// DeviceSession: one device connection (the seed's DeviceConnect). Reads into the hub's shared
+// scratch buffer, extracts frames keeping only leftover bytes, logs the device in, then answers
+// each report through the instruction table and matches acks to the commands it sent.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "apps/device/frame.h"
+#include "apps/device/hub.h"
+#include "apps/device/imei.h"
+#include "apps/device/message.h"
+#include "dispatchers/buffered_stream.h"
+
+namespace asyncore::device {
+
+class DeviceSession final : public BufferedStream {
+ public:
+  DeviceSession(Fd socket, DeviceHub& hub);
+  ~DeviceSession() override;
+
+  void handle_read() override;
+  void handle_eof() override { end(OfflineReason::closed); }
+  void handle_close() override { end(OfflineReason::closed); }
+  void handle_error(const std::exception& error) override;
+
+  bool logged_in() const { return logged_in_; }
+  Imei imei() const { return imei_; }
+  int heartbeat() const { return heartbeat_; }
+  void set_heartbeat(int seconds) { heartbeat_ = static_cast<std::uint16_t>(seconds); }
+
+  // Frames out. A reply that acknowledges durable state waits for the group commit.
+  void send_body(std::string_view body, bool durable = false);
+  void send_command(const json::Value& command, PendingCommand pending);
+  // After the commit the hub waited for: what was held goes out.
+  void release_held();
+  // Goes offline (if this is still the device's connection) and closes at once.
+  void end(OfflineReason reason);
+  // The same, but only after the replies already queued are written.
+  void end_after_reply(OfflineReason reason);
+
+ private:
+  void handle_frame(std::string_view body);
+  void handle_login(const Message& message);
+  void handle_report(const Message& message);
+  void handle_ack(const Message& message);
+  void refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error);
+  void bad_frame(std::string_view kind, std::string_view reason);
+  void arm_deadline(double seconds);
+  void on_deadline();
+  double idle_limit() const;
+
+  DeviceHub& hub_;
+  FrameExtractor extractor_;
+  std::vector<PendingCommand> pending_;  // commands sent, waiting for acks
+  std::string held_;                     // frames waiting for the group commit
+  TimerHandle deadline_;
+  Clock::time_point last_frame_;
+  Imei imei_;
+  std::uint16_t heartbeat_ = 0;
+  std::uint16_t next_ident_ = 0;
+  bool logged_in_ = false;
+  bool ended_ = false;
+  bool holding_ = false;
+  bool close_after_held_ = false;
+};
+
+}  // namespace asyncore::device

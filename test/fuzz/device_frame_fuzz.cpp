@@ -1,0 +1,77 @@
+// libFuzzer target for the device frame extractor and message parser. The input is split into
+// chunks (lengths taken from the first bytes), and whatever comes out of the chunked stream must
+// be exactly what comes out of the whole stream in one feed: no byte lost, none invented.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "apps/device/frame.h"
+#include "apps/device/message.h"
+
+using namespace asyncore::device;
+
+namespace {
+
+void require(bool condition, const char* what) {
+  if (!condition) {
+    std::fprintf(stderr, "device_frame_fuzz: %s\n", what);
+    std::abort();
+  }
+}
+
+struct Outcome {
+  std::vector<std::string> bodies;
+  FrameEvent::Kind end = FrameEvent::need_more;
+  std::size_t leftover = 0;
+};
+
+Outcome extract(std::string_view stream, const std::vector<std::size_t>& cuts, std::uint32_t max_frame) {
+  Outcome out;
+  FrameExtractor extractor(max_frame);
+  std::size_t at = 0;
+  for (std::size_t i = 0; i <= cuts.size() && out.end == FrameEvent::need_more; ++i) {
+    std::size_t n = i < cuts.size() ? std::min(cuts[i], stream.size() - at) : stream.size() - at;
+    extractor.feed(stream.substr(at, n));
+    at += n;
+    for (;;) {
+      FrameEvent event = extractor.next();
+      if (event.kind != FrameEvent::frame) {
+        out.end = event.kind;
+        break;
+      }
+      require(event.body.size() == event.length && event.length > 0 && event.length <= max_frame, "bad frame size");
+      out.bodies.emplace_back(event.body);
+      (void)parse_message(event.body);  // must never crash, whatever the body
+    }
+  }
+  out.leftover = extractor.leftover();
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return 0;
+  const std::uint32_t max_frame = 1u + (data[0] % 200);  // small, so oversize paths are reached
+  const std::size_t cut_count = data[1] % 16;
+  std::vector<std::size_t> cuts;
+  std::size_t header = 2;
+  for (std::size_t i = 0; i < cut_count && header < size; ++i, ++header) cuts.push_back(data[header] % 64);
+  const std::string_view stream(reinterpret_cast<const char*>(data) + header, size - header);
+
+  const Outcome whole = extract(stream, {}, max_frame);
+  const Outcome chunked = extract(stream, cuts, max_frame);
+  require(whole.bodies == chunked.bodies, "chunking changed the frames");
+  require(whole.end == chunked.end, "chunking changed how the stream ends");
+  if (whole.end == FrameEvent::need_more) {
+    std::size_t consumed = 0;
+    for (const std::string& b : whole.bodies) consumed += kFrameHeaderSize + b.size();
+    require(consumed + whole.leftover == stream.size(), "bytes lost or invented");
+    require(chunked.leftover == whole.leftover, "chunking changed the leftover");
+  }
+  return 0;
+}
