@@ -26,8 +26,10 @@ class EpollBackend final : public Backend {
   BackendKind kind() const override { return BackendKind::epoll; }
 
   void update(int fd, uint32_t generation, uint32_t old_interest, uint32_t interest) override {
-    if (always_ready_.erase(fd) && interest) {
-      always_ready_[fd] = {generation, interest};
+    if (always_ready_.erase(fd)) {
+      // Never in the epoll set (epoll_ctl said EPERM): nothing to tell the kernel, not even DEL,
+      // which would fail with EPERM again.
+      if (interest) always_ready_[fd] = {generation, interest};
       return;
     }
     epoll_event ev{};
