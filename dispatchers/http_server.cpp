@@ -1,0 +1,26 @@
+#include "dispatchers/http_server.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+namespace asyncore::http {
+
+HttpServer::HttpServer(const Address& address, Router router, HttpServerOptions options, ChannelMap* map)
+    : Dispatcher(map), service_(std::make_shared<HttpService>(HttpService{std::move(router), std::move(options), 0})) {
+  create_socket(address.family(), SOCK_STREAM);
+  set_reuse_addr();
+  bind(address);
+  listen(service_->options.backlog);
+}
+
+void HttpServer::handle_accepted(Fd socket, const Address&) {
+  if (addr.is_inet()) {
+    // Answers are small and written whole: Nagle would only hold them back.
+    int one = 1;
+    ::setsockopt(socket.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  auto connection = make<HttpConnection>(std::move(socket), service_, &map());
+  connection->start();
+}
+
+}  // namespace asyncore::http
