@@ -2,6 +2,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "apps/device/admin_api.h"
 #include "apps/device/device_listener.h"
 #include "apps/device/device_store.h"
 #include "apps/device/hub.h"
@@ -64,11 +65,20 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
   }
+  std::shared_ptr<http::HttpServer> admin;
+  try {
+    admin = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(admin_port)), admin_router(hub, admin_token),
+                                   http::HttpServerOptions{}, &map);
+  } catch (const std::exception& e) {
+    cli.fail("cannot listen on " + host + ":" + std::to_string(admin_port) + " (admin): " + e.what());
+  }
   announce_listening("device", listener->addr);
+  announce_listening("admin", admin->address());
 
   auto stop = [&] {
     log_info("device-server: stopping");
     listener->close();
+    admin->close();
     hub.shutdown();
     map.stop();
   };
