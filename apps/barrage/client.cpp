@@ -1,0 +1,243 @@
+#include "apps/barrage/client.h"
+
+#include "dispatchers/buffered_stream.h"
+
+namespace asyncore::barrage {
+
+const char* state_name(ClientState state) {
+  switch (state) {
+    case ClientState::idle: return "idle";
+    case ClientState::connecting: return "connecting";
+    case ClientState::logging_in: return "logging_in";
+    case ClientState::joining: return "joining";
+    case ClientState::running: return "running";
+    case ClientState::logging_out: return "logging_out";
+    case ClientState::waiting: return "waiting";
+    case ClientState::closed: return "closed";
+  }
+  return "?";
+}
+
+// The socket of one attempt. It reports to its client until detached, so a connection that is
+// being replaced or flushed after logout can never call into a client that moved on.
+class Client::Connection final : public BufferedStream {
+ public:
+  Connection(Client* owner, ChannelMap* map) : BufferedStream(map), owner_(owner) {}
+  void detach() { owner_ = nullptr; }
+
+  void handle_connect() override {
+    if (owner_) owner_->connected();
+  }
+  void handle_read() override {
+    // One buffer per thread: thousands of clients in one loop share it.
+    thread_local char buffer[64 * 1024];
+    size_t n = recv_into(buffer, sizeof buffer);
+    if (n > 0 && owner_) owner_->received(std::string_view(buffer, n));
+  }
+  void handle_close() override { end("connection closed by the server"); }
+  void handle_error(const std::exception& error) override { end(error.what()); }
+
+ private:
+  void end(const std::string& reason) {
+    close();
+    if (Client* owner = std::exchange(owner_, nullptr)) owner->lost(reason);
+  }
+  Client* owner_;
+};
+
+Client::Client(ClientOptions options, ChannelMap* map)
+    : options_(std::move(options)), map_(map ? map : &socket_map()), backoff_(options_.backoff) {}
+
+Client::~Client() {
+  cancel_timers();
+  drop_connection();
+}
+
+void Client::start() {
+  if (state_ != ClientState::idle && state_ != ClientState::closed) return;
+  backoff_.reset();
+  connect_now();
+}
+
+void Client::set_state(ClientState state) {
+  if (state == state_) return;
+  state_ = state;
+  log_debug("barrage client room " + options_.room + ": " + state_name(state));
+  if (on_state) on_state(state);
+}
+
+void Client::connect_now() {
+  drop_connection();
+  carry_.clear();
+  set_state(ClientState::connecting);
+  connection_ = std::make_shared<Connection>(this, map_);
+  try {
+    Address address = Address::resolve(options_.host, options_.port);
+    connection_->create_socket(address.family());
+    connection_->connect(address);  // may report success (or failure) at once
+  } catch (const std::exception& error) {
+    lost(std::string("cannot connect to ") + options_.host + ":" + std::to_string(options_.port) + ": " + error.what());
+  }
+}
+
+void Client::connected() {
+  ++connections_;
+  set_state(ClientState::logging_in);
+  send_text("type@=loginreq/roomid@=" + escape(options_.room) + "/");
+  login_timer_ = map_->call_later(options_.login_timeout, [this] { lost("no loginres from the server in time"); });
+  if (options_.heartbeat > 0) {
+    heartbeat_timer_ = map_->call_later(options_.heartbeat, [this] { heartbeat(); });
+  }
+}
+
+void Client::heartbeat() {
+  send_text("type@=mrkl/");
+  ++heartbeats_;
+  heartbeat_timer_ = map_->call_later(options_.heartbeat, [this] { heartbeat(); });
+}
+
+void Client::received(std::string_view bytes) {
+  const uint64_t serial = connection_serial_;
+  // A decoder per read, fed the unfinished packet the last read left: between reads a client
+  // holds only that tail, not a decoder's largest buffer (thousands of clients may share a loop).
+  PacketDecoder decoder(options_.max_packet);
+  try {
+    if (!carry_.empty()) decoder.feed(carry_);
+    decoder.feed(bytes);
+    while (serial == connection_serial_) {
+      auto packet = decoder.next();
+      if (!packet) break;
+      handle_packet(packet->text);
+    }
+  } catch (const PacketError& error) {
+    if (serial == connection_serial_) lost(std::string("bad packet from the server: ") + error.what());
+    return;
+  }
+  if (serial != connection_serial_) return;
+  // What the decoder still holds is the end of carry_ followed by bytes.
+  const size_t left = decoder.buffered();
+  if (left <= bytes.size()) {
+    carry_.assign(bytes.substr(bytes.size() - left));
+  } else {
+    carry_.erase(0, carry_.size() - (left - bytes.size()));
+    carry_.append(bytes);
+  }
+  if (carry_.capacity() > 64 * 1024 && carry_.size() < 4096) carry_.shrink_to_fit();
+}
+
+void Client::handle_packet(std::string_view text) {
+  try {
+    decode_map_into(text, fields_, Mode::lenient);
+  } catch (const SttError& error) {
+    report(0, std::string("undecodable message skipped: ") + error.what());
+    return;
+  }
+  ++messages_;
+  const uint64_t serial = connection_serial_;
+  const std::string_view type = fields_.get("type");
+  if (type == "loginres" && state_ == ClientState::logging_in) {
+    login_timer_.cancel();
+    set_state(ClientState::joining);
+    send_text("type@=joingroup/rid@=" + escape(options_.room) + "/gid@=-9999/");
+    backoff_.reset();  // a session got through: the next outage starts from the first delay
+    set_state(ClientState::running);
+  }
+  if (on_message) on_message(type, fields_);
+  if (serial != connection_serial_) return;  // the callback logged out or closed
+  if (type == "chatmsg") {
+    if (on_chat) {
+      std::string_view room = fields_.get("rid", options_.room);
+      on_chat(ChatMessage{room, fields_.get("nn"), fields_.get("txt"), fields_.get("uid"), fields_.get("level"), fields_});
+    }
+  } else if (type == "error") {
+    handle_server_error();
+  }
+}
+
+void Client::handle_server_error() {
+  const int code = static_cast<int>(fields_.get_int("code").value_or(-1));
+  std::string text = "server error " + std::to_string(code);
+  switch (code) {
+    case error_transmission: text += " (transmission error)"; break;
+    case error_server_closing: text += " (server closing)"; break;
+    case error_bad_room: text += " (bad room id " + options_.room + ")"; break;
+    default: break;
+  }
+  if (code == error_transmission || code == error_server_closing) {
+    lost(text, code);
+  } else if (code == error_bad_room) {
+    fail(code, text);  // asking again cannot make the room exist
+  } else {
+    report(code, text);
+  }
+}
+
+void Client::lost(const std::string& reason, int code) {
+  if (state_ == ClientState::closed || state_ == ClientState::logging_out) return;
+  cancel_timers();
+  drop_connection();
+  report(code, reason);
+  std::optional<double> delay = options_.reconnect ? backoff_.next_delay() : std::nullopt;
+  if (delay) {
+    log_debug("barrage client room " + options_.room + ": reconnecting in " + std::to_string(*delay) + " s");
+    set_state(ClientState::waiting);
+    retry_timer_ = map_->call_later(*delay, [this] { connect_now(); });
+  } else {  // not asked to reconnect, or the policy's max_retries are used up
+    set_state(ClientState::closed);
+  }
+}
+
+void Client::fail(int code, const std::string& text) {
+  cancel_timers();
+  drop_connection();
+  report(code, text);
+  set_state(ClientState::closed);
+}
+
+void Client::logout() {
+  if (state_ == ClientState::idle || state_ == ClientState::closed) return;
+  cancel_timers();
+  if (connection_ && connection_->connected) {
+    set_state(ClientState::logging_out);
+    send_text("type@=logout/");
+    // The connection flushes the logout on its own (the map owns it) and closes.
+    connection_->detach();
+    connection_->close_when_done();
+    connection_.reset();
+    ++connection_serial_;
+  } else {
+    drop_connection();
+  }
+  set_state(ClientState::closed);
+}
+
+void Client::close() {
+  cancel_timers();
+  drop_connection();
+  if (state_ != ClientState::idle) set_state(ClientState::closed);
+}
+
+void Client::drop_connection() {
+  if (!connection_) return;
+  ++connection_serial_;
+  connection_->detach();
+  connection_->close();
+  connection_.reset();
+}
+
+void Client::cancel_timers() {
+  heartbeat_timer_.cancel();
+  login_timer_.cancel();
+  retry_timer_.cancel();
+}
+
+void Client::send_text(std::string_view text) {
+  if (connection_) connection_->send(encode_packet(text));
+}
+
+void Client::report(int code, const std::string& text) {
+  log_debug("barrage client room " + options_.room + ": " + text);
+  if (on_error) on_error(ClientError{code, text});
+}
+
+}  // namespace asyncore::barrage

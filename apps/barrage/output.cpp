@@ -1,0 +1,77 @@
+#include "apps/barrage/output.h"
+
+#include <algorithm>
+#include <array>
+
+#include "dispatchers/json.h"
+
+namespace asyncore::barrage {
+namespace {
+
+void append_one_line(std::string& out, std::string_view value) {
+  for (char c : value) out += (c == '\n' || c == '\r') ? ' ' : c;
+}
+
+// Fills "{name}" markers from the fields; everything else is copied.
+void append_template(std::string& out, std::string_view pattern, const Fields& fields) {
+  while (!pattern.empty()) {
+    size_t open = pattern.find('{');
+    if (open == std::string_view::npos) break;
+    size_t close = pattern.find('}', open);
+    out.append(pattern.substr(0, open));
+    append_one_line(out, fields.get(pattern.substr(open + 1, close - open - 1)));
+    pattern.remove_prefix(close + 1);
+  }
+  out.append(pattern);
+}
+
+}  // namespace
+
+bool is_control_type(std::string_view type) {
+  constexpr std::array<std::string_view, 5> control = {"loginres", "pingreq", "mrkl", "keeplive", "error"};
+  return std::find(control.begin(), control.end(), type) != control.end();
+}
+
+void append_text_line(std::string& out, std::string_view room, const Fields& fields) {
+  out += '[';
+  append_one_line(out, fields.get("rid", room));
+  out += "] ";
+  const std::string_view type = fields.get("type");
+  if (type == "chatmsg") {
+    append_template(out, "{nn}: {txt}", fields);
+  } else if (type == "uenter") {
+    append_template(out, "{nn} entered (level {level})", fields);
+  } else if (type == "dgb") {
+    append_template(out, "{nn} sent gift {gfid} x{gfcnt}", fields);
+  } else if (type == "spbc") {
+    append_template(out, "{sn} gave {dn} {gn} x{gc}", fields);
+  } else {
+    append_one_line(out, type.empty() ? "(no type)" : type);
+    for (auto [key, value] : fields) {
+      if (key == "type" || key == "rid") continue;
+      out += ' ';
+      append_one_line(out, key);
+      out += '=';
+      append_one_line(out, value);
+    }
+  }
+}
+
+void append_json_line(std::string& out, const Fields& fields) {
+  out += '{';
+  bool first = true;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const auto entry = fields[i];
+    bool repeated = false;
+    for (size_t j = 0; j < i && !repeated; ++j) repeated = fields[j].key == entry.key;
+    if (repeated) continue;
+    if (!first) out += ',';
+    first = false;
+    json::append_quoted(out, entry.key);
+    out += ':';
+    json::append_quoted(out, entry.value);
+  }
+  out += '}';
+}
+
+}  // namespace asyncore::barrage

@@ -1,0 +1,65 @@
+#include "apps/barrage/simulator.h"
+
+#include <algorithm>
+#include <charconv>
+#include <vector>
+
+#include "apps/barrage/session.h"
+
+namespace asyncore::barrage {
+
+Simulator::Simulator(ServerOptions options, ChannelMap* map)
+    : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large) {
+  Address address = Address::resolve(options_.host, options_.port);
+  create_socket(address.family());
+  set_reuse_addr();  // a restarted simulator takes its port back at once
+  bind(address);
+  listen(4096);
+  accept_batch = 256;  // thousands of clients arrive together in the fan-out benchmark
+}
+
+Simulator::~Simulator() {
+  for (Session* session : sessions_) session->detach();
+  sessions_.clear();
+}
+
+void Simulator::handle_accepted(Fd socket, const Address& peer) {
+  if (shutting_down_) return;
+  auto session = make<Session>(std::move(socket), *this);
+  session->start();
+  log_debug("connection from " + peer.to_string());
+}
+
+void Simulator::shutdown() {
+  shutting_down_ = true;
+  close();
+  for (auto& [id, room] : rooms_) room->stop();
+  std::vector<Session*> everyone(sessions_.begin(), sessions_.end());
+  for (Session* session : everyone) session->say_goodbye();
+}
+
+uint64_t Simulator::deliveries() const {
+  uint64_t total = 0;
+  for (const auto& [id, room] : rooms_) total += room->deliveries();
+  return total;
+}
+
+std::optional<long long> Simulator::served_room(std::string_view text) const {
+  long long id = 0;
+  if (text.empty() || text.size() > 18 || !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  std::from_chars(text.data(), text.data() + text.size(), id);
+  if (!options_.rooms.empty() && std::find(options_.rooms.begin(), options_.rooms.end(), id) == options_.rooms.end()) {
+    return std::nullopt;
+  }
+  return id;
+}
+
+Room& Simulator::room(long long id) {
+  auto& slot = rooms_[id];
+  if (!slot) slot = std::make_unique<Room>(id, options_, source_, map());
+  return *slot;
+}
+
+}  // namespace asyncore::barrage

@@ -1,0 +1,51 @@
+// Simulator: the Douyu barrage server as it is known to behave, for tests, demos and load. The
+// listener owns the rooms and knows every session, so it can say goodbye (error 52) to all of
+// them when it stops.
+#pragma once
+#include <map>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <unordered_set>
+
+#include "apps/barrage/generator.h"
+#include "apps/barrage/room.h"
+#include "apps/barrage/server_options.h"
+#include "core/asyncore.h"
+
+namespace asyncore::barrage {
+
+class Session;
+
+class Simulator final : public Dispatcher {
+ public:
+  explicit Simulator(ServerOptions options, ChannelMap* map = nullptr);
+  ~Simulator() override;
+
+  void handle_accepted(Fd socket, const Address& peer) override;
+  // Stops accepting and broadcasting, sends error 52 to every client and closes each once its
+  // output is flushed.
+  void shutdown();
+
+  const ServerOptions& options() const { return options_; }
+  const MessageSource& source() const { return source_; }
+  size_t session_count() const { return sessions_.size(); }
+  uint64_t deliveries() const;
+
+  // The room id when `text` names a room this server serves.
+  std::optional<long long> served_room(std::string_view text) const;
+  Room& room(long long id);
+
+  // Sessions register themselves.
+  void add(Session& session) { sessions_.insert(&session); }
+  void forget(Session& session) { sessions_.erase(&session); }
+
+ private:
+  ServerOptions options_;
+  MessageSource source_;
+  std::map<long long, std::unique_ptr<Room>> rooms_;
+  std::unordered_set<Session*> sessions_;
+  bool shutting_down_ = false;
+};
+
+}  // namespace asyncore::barrage

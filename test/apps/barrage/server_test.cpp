@@ -1,0 +1,193 @@
+// barrage-server over 127.0.0.1, spoken to byte by byte.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "apps/barrage/generator.h"
+#include "test/apps/barrage/barrage_testing.h"
+
+using namespace asyncore::barrage;
+using namespace barrage_testing;
+
+TEST_CASE("login answers loginres with anonymous fields, then pingreq") {
+  Server server({"--rate", "0"});
+  RawClient client(server.port);
+  client.send("type@=loginreq/roomid@=58839/");
+  Fields login = client.next_of_type("loginres");
+  CHECK(login.contains("username"));
+  CHECK(login.get("username") == "");
+  Fields ping = decode_map(client.next().value());
+  CHECK(ping.get("type") == "pingreq");
+  CHECK(ping.get_int("tick").value_or(0) > 0);
+}
+
+TEST_CASE("joined clients receive numbered broadcasts of every kind") {
+  Server server({"--rate", "200"});
+  RawClient client(server.port);
+  client.login_and_join("7");
+  std::vector<std::string> types;
+  for (int seq = 0; seq < 16; ++seq) {
+    Fields message = decode_map(client.next().value());
+    while (!message.contains("seq")) message = decode_map(client.next().value());
+    CHECK(message.get_int("seq") == seq);
+    CHECK(message.get("rid") == "7");
+    types.emplace_back(message.get("type"));
+  }
+  for (std::string_view kind : {"chatmsg", "uenter", "dgb", "spbc"}) {
+    CHECK(std::count(types.begin(), types.end(), kind) > 0);
+  }
+}
+
+TEST_CASE("mrkl and keeplive are echoed; unknown types are ignored") {
+  Server server({"--rate", "0"});
+  RawClient client(server.port);
+  client.send("type@=loginreq/roomid@=1/");
+  client.next_of_type("pingreq");
+  client.send("type@=whatever/x@=1/");
+  client.send("type@=mrkl/");
+  CHECK(client.next().value() == "type@=mrkl/");
+  client.send("type@=keeplive/tick@=12345/");
+  CHECK(client.next().value() == "type@=keeplive/tick@=12345/");
+}
+
+TEST_CASE("a room that is not numeric or not served gets error 204 and a close") {
+  Server server({"--rooms", "1,2", "--rate", "0"});
+  for (std::string room : {"abc", "3", ""}) {
+    RawClient client(server.port);
+    client.send("type@=loginreq/roomid@=" + room + "/");
+    CHECK(client.next().value() == "type@=error/code@=204/");
+    CHECK_FALSE(client.next().has_value());
+  }
+  RawClient served(server.port);
+  served.send("type@=loginreq/roomid@=2/");
+  CHECK(served.next_of_type("loginres").get("type") == "loginres");
+}
+
+TEST_CASE("a malformed packet gets error 51 and a close; other clients carry on") {
+  Server server({"--rate", "100"});
+  RawClient good(server.port);
+  good.login_and_join("5");
+  good.next_of_type("chatmsg");
+
+  RawClient garbage(server.port);
+  garbage.send_bytes("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(garbage.next().value() == "type@=error/code@=51/");
+  CHECK_FALSE(garbage.next().has_value());
+
+  RawClient mismatch(server.port);  // both lengths must agree
+  mismatch.send_bytes(std::string("\x0d\0\0\0\x0e\0\0\0\xb1\x02\0\0abcd\0", 17));
+  CHECK(mismatch.next().value() == "type@=error/code@=51/");
+
+  RawClient bad_escape(server.port);  // framed right, but the STT text breaks the rules
+  bad_escape.send("type@=mrkl/x@=a@B/");
+  CHECK(bad_escape.next().value() == "type@=error/code@=51/");
+
+  // The good client still gets every broadcast, in order.
+  long long last = *good.next_of_type("chatmsg").get_int("seq");
+  for (int i = 0; i < 20; ++i) {
+    auto text = good.next().value();
+    Fields message = decode_map(text);
+    if (!message.contains("seq")) continue;
+    long long seq = *message.get_int("seq");
+    if (last >= 0) CHECK(seq == last + 1);
+    last = seq;
+  }
+}
+
+TEST_CASE("a silent client is kicked after --idle-timeout; any packet keeps it") {
+  Server server({"--idle-timeout", "0.6", "--rate", "0"});
+  RawClient silent(server.port);
+  RawClient talker(server.port);
+  silent.send("type@=loginreq/roomid@=1/");
+  talker.send("type@=loginreq/roomid@=1/");
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 8; ++i) {  // 1.6 s of keeplives every 0.2 s
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    talker.send("type@=keeplive/tick@=1/");
+  }
+  CHECK(silent.wait_closed(Seconds(3)));
+  double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  CHECK(waited < 3.0);
+  talker.send("type@=mrkl/");
+  CHECK(talker.next_of_type("mrkl").get("type") == "mrkl");
+  CHECK(server.child.stderr_text().find("kicking") != std::string::npos);
+}
+
+TEST_CASE("logout closes the connection") {
+  Server server({"--rate", "0"});
+  RawClient client(server.port);
+  client.send("type@=loginreq/roomid@=1/");
+  client.next_of_type("pingreq");
+  client.send("type@=logout/");
+  CHECK(client.wait_closed(Seconds(3)));
+}
+
+TEST_CASE("modes: coalesce puts many packets in one write; large sends chat packets over 4 KiB") {
+  SUBCASE("coalesce") {
+    Server server({"--mode", "coalesce", "--rate", "80", "--batch", "0.25"});
+    RawClient client(server.port);
+    client.login_and_join("3");
+    for (int i = 0; i < 30; ++i) client.next();
+    CHECK(client.packets_per_read_max >= 5);
+  }
+  SUBCASE("large") {
+    Server server({"--mode", "large", "--rate", "50"});
+    RawClient client(server.port);
+    client.login_and_join("3");
+    Fields chat = client.next_of_type("chatmsg");
+    CHECK(chat.get("txt").size() > 4096);
+    CHECK(chat.get("txt") == generated_chat_text(static_cast<uint64_t>(*chat.get_int("seq")), true));
+  }
+  SUBCASE("split") {
+    Server server({"--mode", "split", "--rate", "20"});
+    RawClient client(server.port);
+    client.login_and_join("3");
+    for (int i = 0; i < 3; ++i) client.next_of_type("chatmsg");
+    // A byte a write: the three chat packets alone are hundreds of bytes, so many reads.
+    CHECK(client.reads > 30);
+  }
+}
+
+TEST_CASE("a client that does not read is dropped; the others get everything") {
+  Server server({"--mode", "large", "--rate", "2000", "--max-queue", "65536", "--total", "4000"});
+  RawClient stuck(server.port);
+  stuck.login_and_join("9");
+  RawClient reader(server.port);
+  reader.login_and_join("9");
+  int64_t expected = -1;
+  int received = 0;
+  while (received < 600) {
+    Fields message = decode_map(reader.next(Seconds(10)).value());
+    if (!message.contains("seq")) continue;
+    int64_t seq = *message.get_int("seq");
+    if (expected >= 0) REQUIRE(seq == expected);
+    expected = seq + 1;
+    ++received;
+  }
+  CHECK(testing::eventually([&] { return server.child.stderr_text().find("output queue over") != std::string::npos; }));
+}
+
+TEST_CASE("SIGTERM tells every client error 52 and exits 0") {
+  Server server({"--rate", "0"});
+  RawClient client(server.port);
+  client.send("type@=loginreq/roomid@=1/");
+  client.next_of_type("pingreq");
+  server.child.signal(SIGTERM);
+  CHECK(client.next_of_type("error").get("code") == "52");
+  CHECK(server.child.wait(Seconds(5)) == 0);
+}
+
+TEST_CASE("command line: --help, unknown flags and bad values") {
+  auto help = testing::run({testing::bin_path("barrage-server"), "--help"});
+  CHECK(help.code == 0);
+  CHECK(help.out.find("--idle-timeout") != std::string::npos);
+  for (auto bad : std::vector<std::vector<std::string>>{{"--bogus"}, {"--mode", "fast"}, {"--rooms", "a,b"}, {"--rate", "-1"}}) {
+    std::vector<std::string> argv{testing::bin_path("barrage-server")};
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    auto result = testing::run(argv);
+    CHECK(result.code == 2);
+    CHECK(result.err.find(bad[0]) != std::string::npos);
+  }
+}
