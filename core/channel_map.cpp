@@ -198,7 +198,11 @@ void ChannelMap::dispatch(const ReadyEvent& event) {
     if (e & kEventRead) d->handle_read_event();
     if ((e & kEventWrite) && still_same(*d, fd, generation)) d->handle_write_event();
     if ((e & kEventPriority) && still_same(*d, fd, generation)) d->handle_expt_event();
-    if ((e & (kEventHangup | kEventError | kEventInvalid)) && still_same(*d, fd, generation)) d->handle_close();
+    // A hangup that comes with readable data (both directions shut: the peer's FIN after our
+    // shutdown_write) is not the end yet: the bytes still buffered are read in the next passes
+    // until recv() finds end of stream and calls handle_eof(). Closing here would drop them.
+    const bool hangup = (e & kEventHangup) && !((e & kEventRead) && !d->eof_);
+    if ((hangup || (e & (kEventError | kEventInvalid))) && still_same(*d, fd, generation)) d->handle_close();
   } catch (const std::system_error& error) {
     if (!still_same(*d, fd, generation)) return;
     if (error.code().category() == std::generic_category() && is_disconnect_error(error.code().value())) {

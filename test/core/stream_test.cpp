@@ -5,6 +5,8 @@
 #include <netinet/tcp.h>
 #include <signal.h>
 
+#include <fcntl.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -182,5 +184,75 @@ TEST_CASE("no spin after EOF when handle_eof keeps the socket, nor after a Dispa
     CHECK(seconds_since(start) >= 0.19);
     CHECK(half.is_open());
     CHECK(half.reads == 1);  // the read that found EOF
+  });
+}
+
+namespace {
+// Sends a request, half-closes, then reads the reply (4 KiB per handle_read) until EOF.
+class HalfCloseClient : public Dispatcher {
+ public:
+  HalfCloseClient(ChannelMap& map, const Address& to) : Dispatcher(&map) {
+    create_socket();
+    connect(to);
+  }
+  void handle_connect() override {
+    send("request");
+    shutdown_write();
+  }
+  void handle_read() override {
+    char buf[4096];
+    got += std::string_view(buf, recv_into(buf, sizeof buf));
+  }
+  void handle_eof() override {
+    ++eofs;
+    close();
+  }
+  void handle_close() override {
+    ++closes;
+    close();
+  }
+  std::string got;
+  int eofs = 0, closes = 0;
+};
+}  // namespace
+
+TEST_CASE("after our own shutdown_write, a hangup does not cut off the unread rest of the reply") {
+  // Both directions shut (our FIN and the peer's) makes epoll and poll report HUP together with
+  // IN while reply bytes still wait in the socket: they must all be read, then handle_eof.
+  each_backend([](ChannelMap& map, BackendKind) {
+    Listener listener(map);
+    HalfCloseClient client(map, listener.addr);
+    REQUIRE(pump(map, [&] { return listener.accepted.size() == 1 && client.connected; }));
+    Fd server = std::move(listener.accepted[0]);
+    const std::string reply = pattern(100000);
+    std::atomic<bool> sent{false};
+    std::thread peer([&] {
+      int flags = ::fcntl(server.get(), F_GETFL);
+      ::fcntl(server.get(), F_SETFL, flags & ~O_NONBLOCK);
+      char req[7];
+      size_t have = 0;
+      while (have < sizeof req) {
+        ssize_t n = ::recv(server.get(), req + have, sizeof req - have, 0);
+        if (n <= 0) break;
+        have += static_cast<size_t>(n);
+      }
+      std::string_view rest = reply;
+      while (!rest.empty()) {
+        ssize_t n = ::send(server.get(), rest.data(), rest.size(), MSG_NOSIGNAL);
+        if (n <= 0) break;
+        rest.remove_prefix(static_cast<size_t>(n));
+      }
+      server.reset();  // FIN after the whole reply
+      sent = true;
+    });
+    // Let the whole reply and the FIN arrive before the loop reads any of it (bounded: if the
+    // socket buffers cannot hold it all, the loop starts reading anyway).
+    testing::eventually([&] { return sent.load(); }, testing::Seconds(3));
+    REQUIRE(pump(map, [&] { return !client.is_open(); }, 10.0));
+    peer.join();
+    CHECK(client.got.size() == reply.size());
+    CHECK((client.got == reply));
+    CHECK(client.eofs == 1);
+    CHECK(client.closes == 0);
   });
 }
