@@ -107,6 +107,8 @@ void DeviceStore::replay(std::string_view payload) {
     device.battery = static_cast<std::int8_t>(number_or(record, "battery", device.battery));
     device.since = number_or(record, "since", device.since);
     device.last_seen = number_or(record, "last_seen", device.last_seen);
+    const json::Value* online = record.get("online");
+    replay_online_[*imei] = online && online->is_bool() && online->as_bool();
     if (record.get("lat") && record.get("lon")) {
       device.has_location = true;
       device.lat = number_or(record, "lat", 0);
@@ -217,6 +219,8 @@ std::vector<std::string> DeviceStore::snapshot() const {
   for (const auto& [imei, device] : devices_) {
     json::Object dev{{"r", "dev"}, {"imei", imei.str()}};
     if (device.auto_registered) dev.append("auto", true);
+    // Its "online" event may have left the history: say so, so a crash is still noticed.
+    if (device.online()) dev.append("online", true);
     if (device.heartbeat) dev.append("heartbeat", static_cast<int>(device.heartbeat));
     if (device.battery >= 0) dev.append("battery", static_cast<int>(device.battery));
     dev.append("since", device.since);
