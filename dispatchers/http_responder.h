@@ -3,8 +3,8 @@
 // requests are answered meanwhile but held back until this one is sent. Use it on the loop's
 // thread only (from a timer, another connection's event, ...).
 //
-// If the client disconnects first, send() does nothing, client_gone() turns true and callbacks
-// given to on_client_gone() run. A responder destroyed without answering sends 500, so a
+// If the client disconnects first (or closes its sending side while waiting, as a vanished client
+// does), send() does nothing, client_gone() turns true and callbacks given to on_client_gone() run. A responder destroyed without answering sends 500, so a
 // forgotten answer never stalls the connection.
 #pragma once
 #include <cstdint>

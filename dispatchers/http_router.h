@@ -9,6 +9,7 @@
 // (const Request& works for each.) A path that matches no route gets 404; one that matches
 // only other methods gets 405 with Allow. GET routes also answer HEAD.
 #pragma once
+#include <deque>
 #include <functional>
 #include <optional>
 #include <string>
@@ -78,12 +79,12 @@ class Router {
   Lookup find(Request& request) const;
   // The first guard's refusal, if any.
   std::optional<Response> check_guards(const Request& request) const;
-  const std::vector<Route>& routes() const { return routes_; }
+  const std::deque<Route>& routes() const { return routes_; }
 
  private:
   void add(std::string_view method, std::string_view pattern, SyncHandler sync, AsyncHandler async);
   static bool matches(const Route& route, std::string_view raw_path, std::vector<Request::Param>& params);
-  std::vector<Route> routes_;
+  std::deque<Route> routes_;  // a deque: adding a route while serving moves no existing one
   std::vector<Guard> guards_;
 };
 
