@@ -20,8 +20,9 @@ else
   OPT    ?= -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
+WERROR   ?= -Werror
 CXXFLAGS ?= $(OPT) -g
-CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -pthread -I. -MMD -MP
+CXXFLAGS += -std=c++20 -Wall -Wextra $(WERROR) -pthread -I. -MMD -MP
 LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 TESTFLAGS = -DTEST_BUILD_DIR='"$(abspath $(BUILD))"' -DTEST_SOURCE_DIR='"$(abspath .)"'
 
@@ -43,8 +44,9 @@ HELPERS  := $(foreach m,$(HELPER_SRC),$(BUILD)/test-bin/$(notdir $(m:.main.cpp=)
 BENCH_SRC := $(sort $(shell find test/bench -name '*.main.cpp' 2>/dev/null))
 BENCHES  := $(foreach m,$(BENCH_SRC),$(BUILD)/bench-bin/$(notdir $(m:.main.cpp=)))
 
-.PHONY: all test check-doctest bench install clean demo fuzz soak
+.PHONY: all libs test check-doctest bench install clean demo fuzz fuzz-build fuzz-replay soak
 all: $(LIB) $(BINS)
+libs: $(LIB) $(foreach a,$(APPS),$(BUILD)/lib/libapp_$(a).a)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(@D)
@@ -106,6 +108,30 @@ bench: all $(BENCHES)
 
 demo: all
 	@apps/demo.sh
+
+# libFuzzer targets (clang): test/fuzz/<name>_fuzz.cpp -> build/fuzz/bin/<name>_fuzz, linked with a
+# clang build of the library and of every app's library. `make fuzz` runs each for FUZZ_SECONDS;
+# `make fuzz-replay` runs each once over its seed corpus (CI does, so a found crash stays fixed).
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_SRC     := $(sort $(wildcard test/fuzz/*_fuzz.cpp))
+FUZZ_BINS    := $(FUZZ_SRC:test/fuzz/%.cpp=build/fuzz/bin/%)
+fuzz-build:
+	@command -v clang++ >/dev/null || { echo "make fuzz needs clang: apt-get install clang libclang-rt-14-dev" >&2; exit 1; }
+	$(MAKE) --no-print-directory CXX=clang++ BUILD=build/fuzz WERROR= OPT="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" SANITIZE= libs
+	$(MAKE) --no-print-directory $(FUZZ_BINS)
+build/fuzz/bin/%: test/fuzz/%.cpp $(wildcard build/fuzz/lib/*.a)
+	@mkdir -p $(@D)
+	clang++ -std=c++20 -I. $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(wildcard build/fuzz/lib/libapp_*.a) build/fuzz/lib/libasyncore.a -pthread
+fuzz: fuzz-build
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f _fuzz); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n test/fuzz/corpus/$$n 2>&1 | \
+	    grep -E 'stat::number_of_executed_units|cov:|ERROR|SUMMARY' | tail -3 || exit 1; done
+fuzz-replay: fuzz-build
+	@for f in $(FUZZ_BINS); do n=$$(basename $$f _fuzz); \
+	  $$f -runs=0 test/fuzz/corpus/$$n >build/fuzz/$$n.replay.log 2>&1 && echo "replayed $$n" || \
+	  { echo "fuzz-replay: $$n failed"; tail -30 build/fuzz/$$n.replay.log; exit 1; }; done
 
 install: $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/include/asyncore/core $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers $(DESTDIR)$(PREFIX)/lib/pkgconfig

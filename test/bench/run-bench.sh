@@ -53,7 +53,13 @@ start() {
   SPORT=$(grep -m1 '^listening' "$out" | awk -F: '{print $NF}')
   [ -n "$SPORT" ] || { log "$name did not start"; return 1; }
 }
-stop() { kill -TERM "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; }
+# Tracers (strace) are stopped through their tracee, so they write their summary.
+stop() {
+  local child
+  child=$(pgrep -P "$SPID" | head -1)
+  if [ -n "$child" ] && [ "$(ps -o comm= -p "$SPID")" = strace ]; then kill -TERM "$child"; else kill -TERM "$SPID"; fi
+  wait "$SPID" 2>/dev/null
+}
 rss_kib() { awk '/VmRSS/{print $2}' /proc/$1/status; }
 cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 load() { taskset -c $LOAD_CPU "$B/bench-bin/echo-load" "$@"; }
