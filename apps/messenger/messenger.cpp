@@ -44,8 +44,6 @@ bool Messenger::enqueue(SharedBytes frame) {
   if (!is_open() || (!connected && !awaiting_connect_)) return false;
   output_.push(std::move(frame));
   send_time_ = Clock::now();
-  if (connected) flush();  // while connecting the queue waits for handle_connect
-  if (!is_open()) return false;
   if (output_.size() > limits_.max_output) {
     std::string reason = "backlog of " + std::to_string(output_.size()) + " bytes passed the bound of " +
                          std::to_string(limits_.max_output) + " (peer not reading)";
@@ -53,8 +51,21 @@ bool Messenger::enqueue(SharedBytes frame) {
     disconnect(reason);
     return false;
   }
-  recheck();
+  schedule_flush();
   return true;
+}
+
+void Messenger::schedule_flush() {
+  if (flush_scheduled_ || !connected) return;  // while connecting the queue waits for handle_connect
+  flush_scheduled_ = true;
+  // Corked: every frame queued during this pass goes out in one gathered send at its end,
+  // so a burst of broadcasts costs one syscall per connection, not one per frame.
+  map().call_soon([weak = std::weak_ptr<Messenger>(self())] {
+    auto m = weak.lock();
+    if (!m) return;
+    m->flush_scheduled_ = false;
+    if (m->is_open() && m->connected) m->flush();
+  });
 }
 
 void Messenger::flush() {
@@ -138,7 +149,7 @@ void Messenger::handle_connect() {
   awaiting_connect_ = false;
   recv_time_ = send_time_ = Clock::now();
   if (owner_) owner_->messenger_connected(self());
-  if (is_open() && !output_.empty()) flush();
+  if (is_open() && !output_.empty()) schedule_flush();
 }
 
 void Messenger::handle_eof() {

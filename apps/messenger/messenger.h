@@ -55,9 +55,10 @@ class Messenger final : public Dispatcher {
   const Header& header() const { return last_.header; }
   const std::string& body() const { return last_.body; }
 
-  // Queues one message. Throws FrameError, writing nothing, when the header cannot be sent.
-  // Returns false when the connection is closed or this send pushed its backlog past the bound
-  // (it is then closed and its owner told).
+  // Queues one message; it is written at the end of the current loop pass, together with
+  // whatever else was queued meanwhile. Throws FrameError, queueing nothing, when the header
+  // cannot be sent. Returns false when the connection is closed or this send pushed its backlog
+  // past the bound (it is then closed and its owner told).
   bool send(const Header& header, std::string_view body = {});
   // Queues an already encoded frame (shared by every receiver of a broadcast).
   bool send_frame(SharedBytes frame);
@@ -87,6 +88,7 @@ class Messenger final : public Dispatcher {
  private:
   MessengerPtr self();
   bool enqueue(SharedBytes frame);
+  void schedule_flush();
   void flush();
   void check_drained();
   void deliver_ready_messages();
@@ -106,6 +108,7 @@ class Messenger final : public Dispatcher {
   };
   std::vector<DrainWaiter> drain_waiters_;
   bool drain_check_queued_ = false;
+  bool flush_scheduled_ = false;
   bool close_reported_ = false;
   bool awaiting_connect_ = false;  // our own flag: the core clears `connecting` on failure
 };

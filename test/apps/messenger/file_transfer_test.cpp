@@ -93,11 +93,15 @@ TEST_CASE("a 50 MiB file arrives intact even when the receiver freezes mid-trans
   CHECK(pair.bob.line_starting("file ", 60) == "file alice" + expected);
   CHECK(sha256sum(pair.dir.file("bob-inbox/big.bin")) == sha);
   CHECK(entries(pair.dir.file("bob-inbox")) == 1);  // no temporary file left
-  // Flow control: the sender never held the file in memory.
+  // Flow control: the sender never held the file in memory. (AddressSanitizer's quarantine keeps
+  // freed chunks around, so the figure means nothing in a sanitizer build.)
   long peak = peak_rss_kib(pair.alice.child.pid());
   CAPTURE(peak);
+  MESSAGE("sender peak RSS KiB: " << peak);
   CHECK(peak > 0);
+#if !defined(__SANITIZE_ADDRESS__)
   CHECK(peak < 32 * 1024);
+#endif
 }
 
 TEST_CASE("killing the sender mid-transfer leaves no file under the final name") {

@@ -150,6 +150,7 @@ TEST_CASE("every refused send throws, writes nothing and keeps the connection") 
   CHECK(m->is_open());
   // The first bytes the peer sees are the next valid frame: nothing leaked before it.
   CHECK(f.server.send(m, Header{{"OK", "1"}}, "fine"));
+  REQUIRE(pump_until(f.map, [&] { return m->pending() == 0; }));
   Message first = read_frame(raw);
   CHECK(first.header.get("OK") == "1");
   CHECK(first.body == "fine");
