@@ -115,7 +115,13 @@ std::optional<Accepted> Dispatcher::accept() {
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   int fd = ::accept4(socket_.get(), reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd >= 0) return Accepted{Fd(fd), Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)};
+  if (fd >= 0) {
+    if (accept_starved_) {
+      accept_starved_ = false;
+      log_info(describe() + ": accepting again");
+    }
+    return Accepted{Fd(fd), Address::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len)};
+  }
   switch (errno) {
     case EAGAIN:
     case ECONNABORTED:
@@ -137,8 +143,14 @@ void Dispatcher::pause_accepting() {
   // Out of fds: stop asking for readability (a pending connection would wake us at once,
   // forever) and try again shortly; the connections we have keep being served meanwhile.
   if (accept_paused_) return;
-  log_warning(describe() + ": accept: " + std::strerror(errno) + "; pausing accepts for " +
-              std::to_string(static_cast<int>(kAcceptRetrySeconds * 1000)) + " ms");
+  const int error = errno;  // before anything else can change it
+  // One warning per episode: the retries every 100 ms while still out of fds stay quiet (a
+  // server out of fds for an hour must not write 36,000 log lines), until accept() works again.
+  if (!accept_starved_) {
+    log_warning(describe() + ": accept: " + std::strerror(error) + "; pausing accepts, retrying every " +
+                std::to_string(static_cast<int>(kAcceptRetrySeconds * 1000)) + " ms");
+  }
+  accept_starved_ = true;
   accept_paused_ = true;
   recheck();
   // The timer names the channel by fd and generation, so it is harmless if this dispatcher is

@@ -113,6 +113,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   Fd socket_;
   bool eof_ = false;
   bool accept_paused_ = false;
+  bool accept_starved_ = false;  // out of fds since the last accept that worked (logged once)
 };
 
 // Creates a dispatcher that the map owns once it has a socket, so it may be forgotten, as in
