@@ -12,6 +12,7 @@ namespace asyncore::device {
 namespace {
 
 const std::vector<QueuedCommand> kNoCommands;
+constexpr std::size_t kMaxBatchBytes = 1 << 20;
 
 void make_directories(const std::string& path) {
   for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
@@ -58,6 +59,7 @@ DeviceStore::DeviceStore(StoreOptions options, const std::vector<RegistryEntry>&
                              [this](std::string_view payload) { replay(payload); });
       }()) {
   const ReplayStats& stats = journal_.replay_stats();
+  records_since_compaction_ -= std::min(records_since_compaction_, stats.snapshot_records);  // one line each
   if (stats.bytes_dropped > 0) {
     log_warning("device store: dropped " + std::to_string(stats.bytes_dropped) + " bytes of a torn journal tail (" +
                 stats.reason + ")");
@@ -73,6 +75,16 @@ DeviceStore::DeviceStore(StoreOptions options, const std::vector<RegistryEntry>&
 }
 
 void DeviceStore::replay(std::string_view payload) {
+  for (std::size_t start = 0; start <= payload.size();) {
+    std::size_t end = payload.find('\n', start);
+    if (end == std::string_view::npos) end = payload.size();
+    if (end > start) replay_line(payload.substr(start, end - start));
+    ++records_since_compaction_;
+    start = end + 1;
+  }
+}
+
+void DeviceStore::replay_line(std::string_view payload) {
   json::ParseResult parsed = json::try_parse(payload);
   if (!parsed || !parsed.value->is_object()) {
     log_warning("device store: skipping an unreadable journal record");
@@ -212,7 +224,24 @@ const std::vector<QueuedCommand>& DeviceStore::queued(Imei imei) const {
   return it == queue_.end() ? kNoCommands : it->second;
 }
 
-void DeviceStore::append(const json::Object& record) { journal_.append(json::dump(record)); }
+void DeviceStore::append(const json::Object& record) {
+  if (!batch_.empty()) batch_.push_back('\n');
+  json::dump_to(batch_, record);  // compact JSON has no raw newline
+  ++records_since_compaction_;
+  if (batch_.size() >= kMaxBatchBytes) write_batch();
+}
+
+void DeviceStore::write_batch() {
+  if (batch_.empty()) return;
+  journal_.append(batch_);
+  batch_.clear();
+  if (batch_.capacity() > kMaxBatchBytes) batch_.shrink_to_fit();
+}
+
+void DeviceStore::sync() {
+  write_batch();
+  journal_.sync();
+}
 
 std::vector<std::string> DeviceStore::snapshot() const {
   std::vector<std::string> records;
@@ -248,7 +277,7 @@ std::vector<std::string> DeviceStore::snapshot() const {
 }
 
 bool DeviceStore::compact_if_due() {
-  if (journal_.record_count() < std::max(options_.compact_min_records, journal_.snapshot_record_count())) return false;
+  if (records_since_compaction_ < std::max(options_.compact_min_records, journal_.snapshot_record_count())) return false;
   compact();
   return true;
 }
@@ -257,6 +286,7 @@ void DeviceStore::compact() {
   sync();
   std::vector<std::string> records = snapshot();
   journal_.compact(records);
+  records_since_compaction_ = 0;
   ++compactions_;
   log_info("device store: compacted the journal into " + std::to_string(records.size()) + " snapshot records");
 }

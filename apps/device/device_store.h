@@ -7,6 +7,9 @@
 // it once per loop pass: group commit). Compaction rewrites the history as one snapshot of the
 // current state once the journal has grown past the snapshot, so it stays proportional to the
 // number of devices, not to uptime.
+//
+// Records are batched in memory and written as one journal record (newline-separated JSON
+// lines) at sync(), so a pass that logs in thousands of devices costs one write and one fsync.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -69,8 +72,8 @@ class DeviceStore {
   const std::vector<QueuedCommand>& queued(Imei imei) const;
   std::size_t queued_total() const { return queued_total_; }
 
-  bool unsynced() const { return journal_.unsynced_records() > 0; }
-  void sync() { journal_.sync(); }
+  bool unsynced() const { return !batch_.empty() || journal_.unsynced_records() > 0; }
+  void sync();
   bool compact_if_due();
   void compact();
 
@@ -78,11 +81,14 @@ class DeviceStore {
   std::unordered_map<Imei, DeviceRecord, ImeiHash>& devices() { return devices_; }
   std::size_t known_count() const { return known_count_; }
   const Journal& journal() const { return journal_; }
+  std::size_t records_since_compaction() const { return records_since_compaction_; }
   const StoreOptions& options() const { return options_; }
   std::uint64_t compactions() const { return compactions_; }
 
  private:
   void replay(std::string_view payload);
+  void replay_line(std::string_view line);
+  void write_batch();
   bool complete_in_memory(Imei imei, std::uint64_t id);
   void apply(DeviceRecord& record, const Event& event);
   void append(const json::Object& record);
@@ -96,6 +102,8 @@ class DeviceStore {
   std::size_t queued_total_ = 0;
   std::size_t known_count_ = 0;
   std::uint64_t compactions_ = 0;
+  std::size_t records_since_compaction_ = 0;
+  std::string batch_;  // records not yet handed to the journal, '\n'-separated
   Journal journal_;  // last: replay fills the members above
 };
 

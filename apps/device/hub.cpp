@@ -235,7 +235,7 @@ Gauges DeviceHub::gauges() const {
   g.connections = connections_;
   g.queued_commands = store_.queued_total();
   g.pending_interactions = waiters_.size();
-  g.journal_records = store_.journal().record_count();
+  g.journal_records = store_.records_since_compaction();
   g.compactions = store_.compactions();
   return g;
 }
