@@ -1,0 +1,40 @@
+// One connection to the command port: UTF-8 lines of at most kMaxCommandLine bytes (the '\n'
+// included), each answered by one JSON line, in order. A last command without '\n' still runs
+// when the client half-closes. An over-long line is answered with an error and the connection
+// closes (after reading what the client still sends for a moment, so that closing with unread
+// input does not reset the connection and destroy the error before the client reads it); a
+// line that is not UTF-8 gets an error and the connection goes on.
+#pragma once
+#include <string>
+
+#include "apps/sync/service.h"
+#include "core/timer_queue.h"
+#include "dispatchers/async_chat.h"
+
+namespace asyncore::sync {
+
+inline constexpr std::size_t kMaxCommandLine = 4096;
+inline constexpr double kDrainSeconds = 2.0;
+
+class CommandChannel : public AsyncChat {
+ public:
+  CommandChannel(Fd socket, SyncService& service, ChannelMap* map);
+
+  void collect_incoming_data(std::string_view data) override;
+  void found_terminator() override;
+  void handle_eof() override;
+  void handle_write() override;
+
+ protected:
+  void handle_incoming_overflow() override;
+
+ private:
+  void run_command(std::string_view line);
+  void finish_reply_then_drain();
+  bool draining_ = false;     // after an over-long line: input is dropped until EOF
+  bool write_shut_ = false;
+  SyncService& service_;
+  std::string line_;
+};
+
+}  // namespace asyncore::sync

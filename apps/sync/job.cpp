@@ -1,0 +1,64 @@
+#include "apps/sync/job.h"
+
+#include <array>
+#include <chrono>
+#include <cmath>
+
+namespace asyncore::sync {
+namespace {
+
+constexpr std::array<const char*, 7> kStateNames{"queued", "running", "succeeded", "failed",
+                                                 "timeout", "cancelled", "interrupted"};
+
+json::Value optional_time(const std::optional<double>& t) { return t ? json::Value(*t) : json::Value(); }
+
+}  // namespace
+
+const char* state_name(JobState state) { return kStateNames[static_cast<std::size_t>(state)]; }
+
+std::optional<JobState> parse_state(std::string_view name) {
+  for (std::size_t i = 0; i < kStateNames.size(); ++i) {
+    if (name == kStateNames[i]) return static_cast<JobState>(i);
+  }
+  return std::nullopt;
+}
+
+json::Object status_fields(const Job& job) {
+  json::Object o;
+  o.append("ok", true);
+  o.append("job", job.number);
+  o.append("type", job.type);
+  o.append("id", job.id);
+  o.append("state", state_name(job.state));
+  o.append("progress", job.progress);
+  o.append("created", job.created);
+  o.append("started", optional_time(job.started));
+  o.append("ended", optional_time(job.ended));
+  o.append("exit", job.exit_code ? json::Value(*job.exit_code) : json::Value());
+  if (job.signal) o.append("signal", *job.signal);
+  o.append("lines", job.lines.size());
+  return o;
+}
+
+json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines) {
+  json::Array lines;
+  const std::size_t end = from >= job.lines.size() ? from : std::min(job.lines.size(), from + max_lines);
+  for (std::size_t n = from; n < end; ++n) {
+    lines.push_back(json::Object{{"n", n}, {"t", job.lines[n].t}, {"text", job.lines[n].text}});
+  }
+  json::Object o;
+  o.append("ok", true);
+  o.append("job", job.number);
+  o.append("lines", std::move(lines));
+  o.append("next", std::max(end, from));
+  o.append("state", state_name(job.state));
+  o.append("progress", job.progress);
+  return o;
+}
+
+double unix_now() {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch());
+  return static_cast<double>(ms.count()) / 1000.0;
+}
+
+}  // namespace asyncore::sync

@@ -1,0 +1,77 @@
+// The job queue: at most `max_jobs` sync programs run at once, the rest wait in order. A record
+// (TYPE, ID) has at most one job queued or running; asking again returns that job. Each program
+// runs through the process runner in its own process group; its output lines become log lines
+// (or progress), its exit the job's final state. Timeout, cancel and shutdown end the whole
+// group: SIGTERM, then SIGKILL after kKillGrace seconds.
+#pragma once
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "apps/sync/config.h"
+#include "apps/sync/job_store.h"
+#include "core/channel_map.h"
+#include "dispatchers/process.h"
+
+namespace asyncore::sync {
+
+inline constexpr double kKillGrace = 2.0;
+
+struct Submitted {
+  std::uint64_t job = 0;
+  bool dedup = false;  // an existing queued or running job of the same record
+};
+
+class JobRunner {
+ public:
+  JobRunner(ChannelMap& map, JobStore& store, SyncPrograms programs, std::size_t max_jobs);
+  ~JobRunner();
+  JobRunner(const JobRunner&) = delete;
+  JobRunner& operator=(const JobRunner&) = delete;
+
+  bool knows_type(std::string_view type) const { return programs_.contains(type); }
+  // The caller has checked the names and the type.
+  Submitted submit(std::string_view type, std::string_view id);
+  // Cancels a queued or running job (recorded at once; the program is then terminated).
+  // Returns false when the job has already ended.
+  bool cancel(std::uint64_t number);
+
+  // Graceful stop: queued jobs become interrupted at once; running ones get `grace` seconds to
+  // finish, then are recorded interrupted and terminated. `done` runs once no program is left.
+  void shutdown(double grace, std::function<void()> done);
+  bool shutting_down() const { return shutting_down_; }
+
+  std::size_t running_count() const { return running_.size(); }
+  std::size_t queued_count() const { return waiting_.size(); }
+
+ private:
+  struct Running {
+    std::unique_ptr<Process> process;
+    bool ended_early = false;  // cancelled or interrupted: the state is already recorded
+  };
+  void start_next();
+  void start(Job& job);
+  void on_line(std::uint64_t number, std::string_view line);
+  void on_exit(std::uint64_t number, const ExitStatus& status);
+  void release_record(const Job& job);
+  void end_shutdown_if_idle();
+  void interrupt_running();
+
+  ChannelMap& map_;
+  JobStore& store_;
+  SyncPrograms programs_;
+  std::size_t max_jobs_;
+  std::deque<std::uint64_t> waiting_;
+  std::map<std::uint64_t, Running> running_;
+  std::map<std::pair<std::string, std::string>, std::uint64_t> active_records_;  // queued or running
+  bool shutting_down_ = false;
+  std::function<void()> on_idle_;
+  TimerHandle grace_timer_;
+};
+
+}  // namespace asyncore::sync

@@ -1,0 +1,292 @@
+#include "apps/sync/job_store.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <limits>
+
+#include "apps/sync/utf8.h"
+#include "core/log.h"
+
+namespace asyncore::sync {
+namespace {
+
+void make_directories(const std::string& path) {
+  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw JournalError("cannot create " + prefix, errno);
+    }
+    if (slash == std::string::npos) break;
+  }
+}
+
+JournalOptions journal_options() {
+  JournalOptions options;
+  // The store decides when to fsync (before a reply, or from its flush timer), never the journal.
+  options.sync = SyncPolicy::batched;
+  options.batch_max_records = std::numeric_limits<std::size_t>::max();
+  options.batch_max_delay = std::chrono::hours(24);
+  return options;
+}
+
+std::optional<double> number_of(const json::Value& record, std::string_view key) {
+  const json::Value* v = record.get(key);
+  return v && v->is_number() ? std::optional<double>(v->as_double()) : std::nullopt;
+}
+
+std::optional<int> int_of(const json::Value& record, std::string_view key) {
+  const json::Value* v = record.get(key);
+  return v && v->is_int() ? std::optional<int>(static_cast<int>(v->as_int())) : std::nullopt;
+}
+
+std::string string_of(const json::Value& record, std::string_view key) {
+  const json::Value* v = record.get(key);
+  return v && v->is_string() ? v->as_string() : std::string();
+}
+
+json::Value or_null(const std::optional<int>& v) { return v ? json::Value(*v) : json::Value(); }
+json::Value or_null(const std::optional<double>& v) { return v ? json::Value(*v) : json::Value(); }
+
+// The whole job except its log lines: what a snapshot holds per job.
+json::Object job_record(const Job& job) {
+  return json::Object{{"k", "job"},
+                      {"job", job.number},
+                      {"type", job.type},
+                      {"id", job.id},
+                      {"created", job.created},
+                      {"state", state_name(job.state)},
+                      {"progress", job.progress},
+                      {"started", or_null(job.started)},
+                      {"ended", or_null(job.ended)},
+                      {"exit", or_null(job.exit_code)},
+                      {"signal", or_null(job.signal)}};
+}
+
+json::Object line_record(const Job& job, const LogLine& line) {
+  return json::Object{{"k", "log"}, {"job", job.number}, {"t", line.t}, {"text", line.text}};
+}
+
+}  // namespace
+
+JobStore::JobStore(StoreOptions options, ChannelMap& map)
+    : options_(std::move(options)),
+      map_(map),
+      journal_([&]() {
+        make_directories(options_.data_dir);
+        return Journal::open(options_.data_dir + "/jobs.journal", journal_options(),
+                             [this](std::string_view payload) { replay(payload); });
+      }()) {
+  const ReplayStats& stats = journal_.replay_stats();
+  if (stats.bytes_dropped > 0) {
+    log_warning("job store: dropped " + std::to_string(stats.bytes_dropped) + " bytes of a torn journal tail (" +
+                stats.reason + ")");
+  }
+  for (Job* job : unfinished()) {
+    finish(*job, JobState::interrupted);
+    ++interrupted_at_start_;
+  }
+  sync();
+  log_info("job store: " + std::to_string(stats.records) + " records replayed, " + std::to_string(jobs_.size()) +
+           " jobs, " + std::to_string(interrupted_at_start_) + " marked interrupted");
+}
+
+JobStore::~JobStore() {
+  flush_timer_.cancel();
+  try {
+    journal_.close();
+  } catch (const std::exception& e) {
+    log_error(std::string("job store: closing the journal: ") + e.what());
+  }
+}
+
+void JobStore::replay(std::string_view payload) {
+  json::ParseResult parsed = json::try_parse(payload);
+  if (!parsed || !parsed.value->is_object()) {
+    log_warning("job store: skipping an unreadable journal record");
+    return;
+  }
+  const json::Value& r = *parsed.value;
+  const std::string kind = string_of(r, "k");
+  const json::Value* number_value = r.get("job");
+  if (!number_value || !number_value->is_integer()) return;
+  const std::uint64_t number = number_value->as_uint();
+  last_number_ = std::max(last_number_, number);
+  if (kind == "next") return;
+  if (kind == "job") {
+    Job& job = jobs_[number];
+    job.number = number;
+    job.type = string_of(r, "type");
+    job.id = string_of(r, "id");
+    job.created = number_of(r, "created").value_or(0);
+    job.state = parse_state(string_of(r, "state")).value_or(JobState::queued);
+    job.progress = int_of(r, "progress").value_or(0);
+    job.started = number_of(r, "started");
+    job.ended = number_of(r, "ended");
+    job.exit_code = int_of(r, "exit");
+    job.signal = int_of(r, "signal");
+    return;
+  }
+  auto it = jobs_.find(number);
+  if (it == jobs_.end()) return;  // a record of a forgotten job
+  Job& job = it->second;
+  if (kind == "state") {
+    auto state = parse_state(string_of(r, "state"));
+    if (!state) return;
+    job.state = *state;
+    const double t = number_of(r, "t").value_or(0);
+    if (*state == JobState::running) job.started = t;
+    if (is_final(*state) && !job.ended) job.ended = t;
+    if (auto p = int_of(r, "progress")) job.progress = *p;
+    if (auto e = int_of(r, "exit")) job.exit_code = e;
+    if (auto s = int_of(r, "signal")) job.signal = s;
+  } else if (kind == "progress") {
+    if (auto p = int_of(r, "p")) job.progress = *p;
+  } else if (kind == "log") {
+    job.lines.push_back(LogLine{number_of(r, "t").value_or(0), string_of(r, "text")});
+    ++line_count_;
+  } else if (kind == "forget") {
+    line_count_ -= job.lines.size();
+    jobs_.erase(it);
+  }
+}
+
+void JobStore::append(const json::Object& record) {
+  journal_.append(json::dump(record));
+  if (!flush_timer_.active()) {
+    flush_timer_ = map_.call_later(options_.flush_delay, [this] {
+      try {
+        sync();
+      } catch (const std::exception& e) {
+        log_error(std::string("job store: ") + e.what());
+      }
+    });
+  }
+}
+
+Job& JobStore::create(std::string_view type, std::string_view id) {
+  Job& job = jobs_[++last_number_];
+  job.number = last_number_;
+  job.type = std::string(type);
+  job.id = std::string(id);
+  job.created = unix_now();
+  append(json::Object{{"k", "job"}, {"job", job.number}, {"type", job.type}, {"id", job.id}, {"created", job.created}});
+  forget_old_jobs();
+  return job;
+}
+
+void JobStore::start(Job& job) {
+  job.state = JobState::running;
+  job.started = unix_now();
+  append(json::Object{{"k", "state"}, {"job", job.number}, {"state", "running"}, {"t", *job.started}});
+}
+
+void JobStore::finish(Job& job, JobState state, std::optional<int> exit_code, std::optional<int> signal) {
+  job.state = state;
+  job.ended = unix_now();
+  if (state == JobState::succeeded) job.progress = 100;
+  job.exit_code = exit_code;
+  job.signal = signal;
+  json::Object record{{"k", "state"}, {"job", job.number}, {"state", state_name(state)}, {"t", *job.ended},
+                      {"progress", job.progress}};
+  if (exit_code) record.append("exit", *exit_code);
+  if (signal) record.append("signal", *signal);
+  append(record);
+}
+
+void JobStore::record_exit(Job& job, std::optional<int> exit_code, std::optional<int> signal) {
+  if (!exit_code && !signal) return;
+  job.exit_code = exit_code;
+  job.signal = signal;
+  json::Object record{{"k", "state"}, {"job", job.number}, {"state", state_name(job.state)}, {"t", job.ended.value_or(0)}};
+  if (exit_code) record.append("exit", *exit_code);
+  if (signal) record.append("signal", *signal);
+  append(record);
+}
+
+void JobStore::set_progress(Job& job, int progress) {
+  if (progress == job.progress) return;
+  job.progress = progress;
+  append(json::Object{{"k", "progress"}, {"job", job.number}, {"p", progress}});
+}
+
+void JobStore::append_line(Job& job, std::string_view text) {
+  if (job.lines.size() > options_.max_lines_per_job) return;  // the truncation note is already there
+  LogLine line{unix_now(), job.lines.size() == options_.max_lines_per_job
+                               ? "[sync-server: more than " + std::to_string(options_.max_lines_per_job) +
+                                     " log lines; the rest is not kept]"
+                               : to_valid_utf8(text)};
+  append(line_record(job, line));
+  job.lines.push_back(std::move(line));
+  ++line_count_;
+}
+
+Job* JobStore::find(std::uint64_t number) {
+  auto it = jobs_.find(number);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+const Job* JobStore::find(std::uint64_t number) const {
+  auto it = jobs_.find(number);
+  return it == jobs_.end() ? nullptr : &it->second;
+}
+
+std::vector<const Job*> JobStore::newest(std::size_t limit) const {
+  std::vector<const Job*> out;
+  for (auto it = jobs_.rbegin(); it != jobs_.rend() && out.size() < limit; ++it) out.push_back(&it->second);
+  return out;
+}
+
+std::vector<Job*> JobStore::unfinished() {
+  std::vector<Job*> out;
+  for (auto& [number, job] : jobs_) {
+    if (!is_final(job.state)) out.push_back(&job);
+  }
+  return out;
+}
+
+void JobStore::forget_old_jobs() {
+  for (auto it = jobs_.begin(); jobs_.size() > options_.keep_jobs && it != jobs_.end();) {
+    if (!is_final(it->second.state)) {
+      ++it;
+      continue;
+    }
+    append(json::Object{{"k", "forget"}, {"job", it->first}});
+    line_count_ -= it->second.lines.size();
+    it = jobs_.erase(it);
+  }
+}
+
+void JobStore::sync() {
+  flush_timer_.cancel();
+  journal_.sync();
+}
+
+std::size_t JobStore::live_records() const { return 1 + jobs_.size() + line_count_; }
+
+bool JobStore::compact_if_due() {
+  const std::size_t records = journal_.record_count();
+  if (records < options_.compact_min_records || records < live_records()) return false;
+  compact();
+  return true;
+}
+
+void JobStore::compact() {
+  const std::vector<std::string> records = snapshot();
+  journal_.compact(records);
+  log_info("job store: compacted into " + std::to_string(records.size()) + " records");
+}
+
+std::vector<std::string> JobStore::snapshot() const {
+  std::vector<std::string> records;
+  records.reserve(live_records());
+  records.push_back(json::dump(json::Object{{"k", "next"}, {"job", last_number_}}));
+  for (const auto& [number, job] : jobs_) {
+    records.push_back(json::dump(job_record(job)));
+    for (const LogLine& line : job.lines) records.push_back(json::dump(line_record(job, line)));
+  }
+  return records;
+}
+
+}  // namespace asyncore::sync

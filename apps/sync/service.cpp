@@ -1,0 +1,184 @@
+#include "apps/sync/service.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+#include <vector>
+
+#include "apps/sync/names.h"
+#include "core/log.h"
+
+namespace asyncore::sync {
+namespace {
+
+std::vector<std::string_view> words(std::string_view line) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    const std::size_t start = i;
+    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
+    if (i > start) out.push_back(line.substr(start, i - start));
+  }
+  return out;
+}
+
+std::string quoted(std::string_view text) {
+  std::string out;
+  json::append_quoted(out, text.substr(0, 64));
+  return out;
+}
+
+Reply no_such_job(std::uint64_t job) { return SyncService::error("no job " + std::to_string(job), 404); }
+
+}  // namespace
+
+SyncService::SyncService(JobStore& store, JobRunner& runner, std::function<void()> request_quit)
+    : store_(store), runner_(runner), request_quit_(std::move(request_quit)) {}
+
+Reply SyncService::error(std::string_view reason, int http_status) {
+  return Reply{json::Object{{"ok", false}, {"error", reason}}, http_status};
+}
+
+std::optional<std::uint64_t> SyncService::parse_job_number(std::string_view text) {
+  auto n = parse_count(text, static_cast<std::size_t>(INT64_MAX));
+  if (!n || *n == 0) return std::nullopt;
+  return *n;
+}
+
+std::optional<std::size_t> SyncService::parse_count(std::string_view text, std::size_t max) {
+  if (text.empty() || text.size() > 19) return std::nullopt;
+  std::uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value > max) return std::nullopt;
+  return static_cast<std::size_t>(value);
+}
+
+Reply SyncService::durable(Reply reply) {
+  try {
+    store_.sync();
+  } catch (const std::exception& e) {
+    log_error(std::string("job store: ") + e.what());
+    return error("the job store cannot save: " + std::string(e.what()), 500);
+  }
+  return reply;
+}
+
+Reply SyncService::sync(std::string_view type, std::string_view id) {
+  if (!valid_name(type)) return error("bad TYPE " + quoted(type) + ": must match " + std::string(kNamePattern));
+  if (!valid_name(id)) return error("bad ID " + quoted(id) + ": must match " + std::string(kNamePattern));
+  if (!runner_.knows_type(type)) return error("unknown type " + quoted(type), 404);
+  if (runner_.shutting_down()) return error("the server is shutting down", 503);
+  Submitted submitted;
+  try {
+    submitted = runner_.submit(type, id);
+  } catch (const std::exception& e) {
+    log_error(std::string("job store: ") + e.what());
+    return error("the job store cannot save: " + std::string(e.what()), 500);
+  }
+  const Job* job = store_.find(submitted.job);
+  json::Object body{{"ok", true}, {"job", submitted.job}, {"state", job ? state_name(job->state) : "queued"}};
+  if (submitted.dedup) body.append("dedup", true);
+  return durable(Reply{std::move(body), 200});
+}
+
+Reply SyncService::status(std::uint64_t number) {
+  const Job* job = store_.find(number);
+  if (!job) return no_such_job(number);
+  return durable(Reply{status_fields(*job), 200});
+}
+
+Reply SyncService::log(std::uint64_t number, std::size_t from) {
+  const Job* job = store_.find(number);
+  if (!job) return no_such_job(number);
+  return durable(Reply{log_fields(*job, from, kMaxLinesPerReply), 200});
+}
+
+Reply SyncService::cancel(std::uint64_t number) {
+  const Job* job = store_.find(number);
+  if (!job) return no_such_job(number);
+  if (is_final(job->state)) {
+    return error("job " + std::to_string(number) + " has already ended (" + state_name(job->state) + ")", 409);
+  }
+  runner_.cancel(number);
+  return durable(Reply{json::Object{{"ok", true}, {"job", number}, {"state", state_name(job->state)}}, 200});
+}
+
+Reply SyncService::jobs(std::size_t limit) {
+  json::Array list;
+  for (const Job* job : store_.newest(limit)) {
+    json::Object fields = status_fields(*job);
+    fields.erase("ok");
+    list.push_back(std::move(fields));
+  }
+  return durable(Reply{json::Object{{"ok", true}, {"jobs", std::move(list)}}, 200});
+}
+
+Reply SyncService::quit(const Address& peer) {
+  if (!is_loopback(peer)) return error("quit is accepted from loopback peers only", 403);
+  if (request_quit_) request_quit_();
+  return durable(Reply{json::Object{{"ok", true}}, 200});
+}
+
+Reply SyncService::execute(std::string_view line, const Address& peer) {
+  const auto w = words(line);
+  if (w.empty()) return error("empty command");
+  const std::string_view verb = w[0];
+  auto job_argument = [&](std::uint64_t& number) -> std::optional<Reply> {
+    auto parsed = parse_job_number(w[1]);
+    if (!parsed) return error("bad job number " + quoted(w[1]));
+    number = *parsed;
+    return std::nullopt;
+  };
+  std::uint64_t number = 0;
+  if (verb == "sync") {
+    if (w.size() != 3) return error("usage: sync TYPE ID");
+    return sync(w[1], w[2]);
+  }
+  if (verb == "status") {
+    if (w.size() != 2) return error("usage: status N");
+    if (auto bad = job_argument(number)) return *bad;
+    return status(number);
+  }
+  if (verb == "log") {
+    if (w.size() != 2 && w.size() != 3) return error("usage: log N [FROM]");
+    if (auto bad = job_argument(number)) return *bad;
+    std::size_t from = 0;
+    if (w.size() == 3) {
+      auto parsed = parse_count(w[2], SIZE_MAX / 2);
+      if (!parsed) return error("bad FROM " + quoted(w[2]) + ": a line number, 0 or more");
+      from = *parsed;
+    }
+    return log(number, from);
+  }
+  if (verb == "cancel") {
+    if (w.size() != 2) return error("usage: cancel N");
+    if (auto bad = job_argument(number)) return *bad;
+    return cancel(number);
+  }
+  if (verb == "jobs") {
+    if (w.size() > 2) return error("usage: jobs [LIMIT]");
+    std::size_t limit = kDefaultJobsLimit;
+    if (w.size() == 2) {
+      auto parsed = parse_count(w[1], kMaxJobsLimit);
+      if (!parsed || *parsed == 0) return error("bad LIMIT " + quoted(w[1]) + ": 1 to " + std::to_string(kMaxJobsLimit));
+      limit = *parsed;
+    }
+    return jobs(limit);
+  }
+  if (verb == "quit") {
+    if (w.size() != 1) return error("usage: quit");
+    return quit(peer);
+  }
+  return error("unknown command " + quoted(verb));
+}
+
+bool is_loopback(const Address& peer) {
+  if (peer.family() == AF_UNIX) return true;
+  const std::string host = peer.host();
+  if (peer.family() == AF_INET) return host.starts_with("127.");
+  if (peer.family() == AF_INET6) return host == "::1" || host.starts_with("::ffff:127.");
+  return false;
+}
+
+}  // namespace asyncore::sync

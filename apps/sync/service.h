@@ -1,0 +1,57 @@
+// The relay's operations, shared by the command port and the JSON API so both give the same
+// fields: sync, status, log, cancel, jobs. Every reply is made only after the store has synced,
+// so nothing reported can be lost by a crash.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "apps/sync/job_runner.h"
+#include "apps/sync/job_store.h"
+#include "core/address.h"
+#include "dispatchers/json.h"
+
+namespace asyncore::sync {
+
+struct Reply {
+  json::Object body;       // always has "ok"; an error has "error" too
+  int http_status = 200;   // what the JSON API answers with it
+  std::string line() const { return json::dump(body); }
+};
+
+inline constexpr std::size_t kDefaultJobsLimit = 20;
+inline constexpr std::size_t kMaxJobsLimit = 1000;
+inline constexpr std::size_t kMaxLinesPerReply = 1000;  // a log reply; `next` says where to go on
+
+class SyncService {
+ public:
+  SyncService(JobStore& store, JobRunner& runner, std::function<void()> request_quit);
+
+  Reply sync(std::string_view type, std::string_view id);
+  Reply status(std::uint64_t job);
+  Reply log(std::uint64_t job, std::size_t from);
+  Reply cancel(std::uint64_t job);
+  Reply jobs(std::size_t limit);
+  // The `quit` command: refused unless the peer is on this machine.
+  Reply quit(const Address& peer);
+
+  // One command-port line (without its '\n') -> one reply.
+  Reply execute(std::string_view line, const Address& peer);
+
+  static Reply error(std::string_view reason, int http_status = 400);
+  // A job number, "1".."9223372036854775807"; nullopt for anything else.
+  static std::optional<std::uint64_t> parse_job_number(std::string_view text);
+  static std::optional<std::size_t> parse_count(std::string_view text, std::size_t max);
+
+ private:
+  Reply durable(Reply reply);  // syncs the store first; a failed sync is an error reply
+
+  JobStore& store_;
+  JobRunner& runner_;
+  std::function<void()> request_quit_;
+};
+
+bool is_loopback(const Address& peer);
+
+}  // namespace asyncore::sync

@@ -1,0 +1,120 @@
+// sync-server: the sync relay (../shared/protocols/sync-relay.md). A command port for
+// sync-client and scripts, a web page with a JSON API, a queue of sync programs run as
+// separate processes, and a durable job store.
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "apps/sync/command_channel.h"
+#include "apps/sync/config.h"
+#include "apps/sync/demo.h"
+#include "apps/sync/http_api.h"
+#include "apps/sync/job_runner.h"
+#include "apps/sync/job_store.h"
+#include "apps/sync/service.h"
+#include "core/asyncore.h"
+#include "dispatchers/cli.h"
+#include "dispatchers/http_server.h"
+#include "dispatchers/tcp_server.h"
+
+using namespace asyncore;
+using namespace asyncore::sync;
+
+namespace {
+
+std::string own_executable(const char* argv0) {
+  char path[4096];
+  const ssize_t n = ::readlink("/proc/self/exe", path, sizeof(path) - 1);
+  return n > 0 ? std::string(path, static_cast<size_t>(n)) : std::string(argv0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // The built-in demo sync re-executes this program with a hidden flag (see demo.h).
+  if (argc == 4 && argv[1] == kDemoFlag) return run_demo(argv[2], argv[3]);
+
+  std::string host = "127.0.0.1", config_path, data_dir = "./var/sync";
+  int port = 8081, http_port = 8080, max_jobs = 4, keep_jobs = 1000;
+  double grace = 10;
+  Cli cli("sync-server",
+          "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--grace S]",
+          "Runs record syncs handed in on a command port or from its web page, with durable logs and status.");
+  cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
+  cli.option("--port", &port, "P", "command port (default 8081; 0 picks a free one)", 0, 65535);
+  cli.option("--http-port", &http_port, "P", "web page and JSON API port (default 8080; 0 picks a free one)", 0, 65535);
+  cli.option("--config", &config_path, "FILE",
+             "record types, one a line: TYPE TIMEOUT_SECONDS PROGRAM ARG... ({type} and {id} are replaced); "
+             "default: the built-in 'demo' type");
+  cli.option("--data-dir", &data_dir, "DIR", "jobs, states and logs (default ./var/sync)");
+  cli.option("--max-jobs", &max_jobs, "N", "syncs running at once (default 4)", 1, 1000);
+  cli.option("--grace", &grace, "S", "seconds running jobs get to finish at shutdown (default 10)", 0, 86400);
+  cli.option("--keep-jobs", &keep_jobs, "N", "finished jobs kept in the store (default 1000)", 1, 1000000);
+  cli.parse(argc, argv);
+
+  SyncPrograms programs;
+  try {
+    programs = config_path.empty() ? demo_programs(own_executable(argv[0])) : load_config(config_path);
+  } catch (const ConfigError& e) {
+    cli.fail(e.what());
+  }
+
+  ChannelMap map;
+  std::unique_ptr<JobStore> store;
+  try {
+    StoreOptions options;
+    options.data_dir = data_dir;
+    options.keep_jobs = static_cast<size_t>(keep_jobs);
+    store = std::make_unique<JobStore>(options, map);
+  } catch (const std::exception& e) {
+    log_error(std::string("sync-server: cannot open the data dir: ") + e.what());
+    return 1;
+  }
+  JobRunner runner(map, *store, std::move(programs), static_cast<size_t>(max_jobs));
+
+  std::shared_ptr<TcpServer> commands;
+  std::shared_ptr<http::HttpServer> web;
+  bool stopping = false;
+  auto begin_shutdown = [&](const char* why) {
+    if (stopping) return;
+    stopping = true;
+    log_info(std::string("sync-server: stopping (") + why + ")");
+    if (commands) commands->server_close();
+    if (web) web->close();
+    runner.shutdown(grace, [&] { map.stop(); });
+  };
+  // quit's reply goes out first; the shutdown starts at the next pass.
+  SyncService service(*store, runner, [&] { map.call_soon([&] { begin_shutdown("quit"); }); });
+
+  try {
+    commands = std::make_shared<TcpServer>(
+        Address::resolve(host, static_cast<uint16_t>(port)),
+        [&](Fd socket, const Address&) { make<CommandChannel>(std::move(socket), service, &map); }, &map);
+    commands->start();
+  } catch (const std::exception& e) {
+    cli.fail("cannot listen on " + host + ":" + std::to_string(port) + " (command): " + e.what());
+  }
+  try {
+    web = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(http_port)), make_router(service),
+                                 http::HttpServerOptions{}, &map);
+  } catch (const std::exception& e) {
+    cli.fail("cannot listen on " + host + ":" + std::to_string(http_port) + " (http): " + e.what());
+  }
+  announce_listening("command", commands->server_address);
+  announce_listening("http", web->address());
+
+  map.add_signal_handler(SIGINT, [&] { begin_shutdown("SIGINT"); });
+  map.add_signal_handler(SIGTERM, [&] { begin_shutdown("SIGTERM"); });
+  map.run();
+  try {
+    store->sync();
+  } catch (const std::exception& e) {
+    log_error(std::string("sync-server: saving the job store: ") + e.what());
+  }
+  map.close_all();
+  log_info("sync-server: stopped");
+  return 0;
+}
