@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   if (argc == 4 && argv[1] == kDemoFlag) return run_demo(argv[2], argv[3]);
 
   std::string host = "127.0.0.1", config_path, data_dir = "./var/sync";
-  int port = 8081, http_port = 8080, max_jobs = 4, keep_jobs = 1000;
+  int port = 8081, http_port = 8080, max_jobs = 4, keep_jobs = 1000, compact_records = 20000;
   double grace = 10;
   Cli cli("sync-server",
           "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--grace S]",
@@ -53,6 +53,8 @@ int main(int argc, char** argv) {
   cli.option("--max-jobs", &max_jobs, "N", "syncs running at once (default 4)", 1, 1000);
   cli.option("--grace", &grace, "S", "seconds running jobs get to finish at shutdown (default 10)", 0, 86400);
   cli.option("--keep-jobs", &keep_jobs, "N", "finished jobs kept in the store (default 1000)", 1, 1000000);
+  cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 20000)",
+             1, 1 << 30);
   cli.parse(argc, argv);
 
   SyncPrograms programs;
@@ -68,6 +70,7 @@ int main(int argc, char** argv) {
     StoreOptions options;
     options.data_dir = data_dir;
     options.keep_jobs = static_cast<size_t>(keep_jobs);
+    options.compact_min_records = static_cast<size_t>(compact_records);
     store = std::make_unique<JobStore>(options, map);
   } catch (const std::exception& e) {
     log_error(std::string("sync-server: cannot open the data dir: ") + e.what());
