@@ -31,7 +31,8 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   button.primary { background: var(--accent); color: #fff; font-weight: 600; }
   button.primary:hover { background: #1d4ed8; }
   button.small { padding: 3px 10px; font-size: 13px; background: #eef0f3; color: var(--text); }
-  .message { min-height: 20px; margin: 10px 0 0; color: var(--failed); font-size: 14px; }
+  .message { margin: 10px 0 0; color: var(--failed); font-size: 14px; }
+  .message:empty { display: none; }
   h2 { font-size: 16px; margin: 26px 0 10px; }
   .empty { color: var(--muted); }
   .job-head { display: flex; align-items: center; gap: 10px; flex-wrap: wrap; }
