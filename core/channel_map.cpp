@@ -153,9 +153,13 @@ void ChannelMap::apply_interest_changes() {
     if (!d) continue;
     try {
       uint32_t want = wanted_interest(*d);
-      if (want != slot.interest) {
-        backend_->update(fd, slot.generation, slot.interest, want);
-        slots_[static_cast<size_t>(fd)].interest = static_cast<uint8_t>(want);
+      // readable()/writable() are user code: they may have opened channels (so slots_ may have
+      // moved: `slot` is stale) or closed this one.
+      Slot& now = slots_[static_cast<size_t>(fd)];
+      if (now.dispatcher != d) continue;
+      if (want != now.interest) {
+        backend_->update(fd, now.generation, now.interest, want);
+        now.interest = static_cast<uint8_t>(want);
       }
     } catch (const std::exception& e) {
       report_error(*d, e);
@@ -222,9 +226,22 @@ void ChannelMap::dispatch(const ReadyEvent& event) {
   if (still_same(*d, fd, generation)) mark_dirty(fd);
 }
 
+namespace {
+// Marks the part of a pass that runs user callbacks: channels closed meanwhile are released
+// only afterwards, never under a running callback.
+struct PassGuard {
+  bool& flag;
+  explicit PassGuard(bool& f) : flag(f) { flag = true; }
+  ~PassGuard() { flag = false; }
+};
+}  // namespace
+
 size_t ChannelMap::poll_once(double timeout) {
   ensure_backend();
-  apply_interest_changes();
+  {
+    PassGuard guard(in_pass_);  // readable()/writable() are callbacks too
+    apply_interest_changes();
+  }
 
   timespec wait{}, *wait_ptr = nullptr;
   if (timeout >= 0) {
@@ -245,11 +262,6 @@ size_t ChannelMap::poll_once(double timeout) {
 
   ready_.clear();
   backend_->wait(wait_ptr, ready_);
-  struct PassGuard {
-    bool& flag;
-    explicit PassGuard(bool& f) : flag(f) { flag = true; }
-    ~PassGuard() { flag = false; }
-  };
   {
     PassGuard guard(in_pass_);
     for (const ReadyEvent& event : ready_) dispatch(event);

@@ -442,3 +442,40 @@ TEST_CASE("map.size(), close_all, and loop() ending when the map is empty or aft
     CHECK_FALSE(d.is_open());
   });
 }
+
+TEST_CASE("readable() that opens another channel (the map grows while it is asked) is safe") {
+  struct Spawner : Dispatcher {
+    using Dispatcher::Dispatcher;
+    bool readable() override {
+      if (!spawned) {
+        // A socket on a high fd number makes the map's fd-indexed table grow (and move).
+        int pair[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+        int high = ::fcntl(pair[0], F_DUPFD_CLOEXEC, 900 + 50 * round);
+        ::close(pair[0]);
+        peer_end.reset(pair[1]);
+        spawned = std::make_unique<Recorder>(Fd(high), &map());
+      }
+      return true;
+    }
+    void handle_read() override { got += recv(100); }
+    std::unique_ptr<Recorder> spawned;
+    Fd peer_end;
+    std::string got;
+    int round = 0;
+  };
+  int round = 0;
+  each_backend([&](ChannelMap& map, BackendKind) {
+    Listener listener(map);
+    testing::Client c(listener.port());
+    REQUIRE(pump(map, [&] { return listener.accepted.size() == 1; }));
+    Spawner s(std::move(listener.accepted[0]), &map);
+    s.round = round++;
+    map.poll_once(0);
+    REQUIRE(s.spawned);
+    c.send_all("to the spawner");
+    REQUIRE(pump(map, [&] { return s.got == "to the spawner"; }));
+    REQUIRE(::write(s.peer_end.get(), "to the spawned", 14) == 14);
+    REQUIRE(pump(map, [&] { return s.spawned->data == "to the spawned"; }));
+  });
+}
