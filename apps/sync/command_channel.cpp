@@ -22,6 +22,27 @@ void CommandChannel::found_terminator() {
   run_command(line);
 }
 
+void CommandChannel::handle_read() {
+  reading_ = true;
+  AsyncChat::handle_read();
+  reading_ = false;
+  send_replies();
+}
+
+void CommandChannel::send_replies() {
+  if (replies_.empty()) return;
+  std::string out;
+  if (auto problem = service_.make_durable()) {
+    // Nothing of this batch may be reported as done: every reply becomes the error.
+    const std::string error = SyncService::error(*problem, 500).line() + "\n";
+    for (size_t i = 0; i < replies_.size(); ++i) out += error;
+  } else {
+    for (const std::string& reply : replies_) out += reply;
+  }
+  replies_.clear();
+  push(out);
+}
+
 void CommandChannel::handle_eof() {
   if (draining_) {
     close();
@@ -32,12 +53,14 @@ void CommandChannel::handle_eof() {
     line_.clear();
     run_command(line);
   }
+  send_replies();  // end of input can come inside handle_read: the replies go before the close
   close_when_done();
 }
 
 void CommandChannel::handle_incoming_overflow() {
   if (draining_) return;
   line_.clear();
+  send_replies();  // the lines before it were answered first
   draining_ = true;
   push(SyncService::error("command line longer than " + std::to_string(kMaxCommandLine) + " bytes").line() + "\n");
   log_info(describe() + ": over-long command line; closing");
@@ -62,8 +85,9 @@ void CommandChannel::finish_reply_then_drain() {
 
 void CommandChannel::run_command(std::string_view line) {
   if (line.ends_with('\r')) line.remove_suffix(1);  // telnet and friends send CRLF
-  Reply reply = valid_utf8(line) ? service_.execute(line, addr) : SyncService::error("command is not valid UTF-8");
-  push(reply.line() + "\n");
+  Reply reply = valid_utf8(line) ? service_.execute(line, addr, true) : SyncService::error("command is not valid UTF-8");
+  replies_.push_back(reply.line() + "\n");
+  if (!reading_) send_replies();
 }
 
 }  // namespace asyncore::sync

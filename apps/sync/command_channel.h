@@ -3,9 +3,11 @@
 // when the client half-closes. An over-long line is answered with an error and the connection
 // closes (after reading what the client still sends for a moment, so that closing with unread
 // input does not reset the connection and destroy the error before the client reads it); a
-// line that is not UTF-8 gets an error and the connection goes on.
+// line that is not UTF-8 gets an error and the connection goes on. The commands of one read
+// share one fsync before their replies go out (group commit).
 #pragma once
 #include <string>
+#include <vector>
 
 #include "apps/sync/service.h"
 #include "core/timer_queue.h"
@@ -22,6 +24,7 @@ class CommandChannel : public AsyncChat {
 
   void collect_incoming_data(std::string_view data) override;
   void found_terminator() override;
+  void handle_read() override;
   void handle_eof() override;
   void handle_write() override;
 
@@ -31,6 +34,9 @@ class CommandChannel : public AsyncChat {
  private:
   void run_command(std::string_view line);
   void finish_reply_then_drain();
+  void send_replies();  // after one fsync for all of them
+  std::vector<std::string> replies_;  // made while reading, not yet durable
+  bool reading_ = false;
   bool draining_ = false;     // after an over-long line: input is dropped until EOF
   bool write_shut_ = false;
   SyncService& service_;

@@ -54,13 +54,19 @@ std::optional<std::size_t> SyncService::parse_count(std::string_view text, std::
   return static_cast<std::size_t>(value);
 }
 
-Reply SyncService::durable(Reply reply) {
+std::optional<std::string> SyncService::make_durable() {
   try {
     store_.sync();
   } catch (const std::exception& e) {
     log_error(std::string("job store: ") + e.what());
-    return error("the job store cannot save: " + std::string(e.what()), 500);
+    return "the job store cannot save: " + std::string(e.what());
   }
+  return std::nullopt;
+}
+
+Reply SyncService::durable(Reply reply) {
+  if (caller_syncs_) return reply;
+  if (auto problem = make_durable()) return error(*problem, 500);
   return reply;
 }
 
@@ -120,7 +126,13 @@ Reply SyncService::quit(const Address& peer) {
   return durable(Reply{json::Object{{"ok", true}}, 200});
 }
 
-Reply SyncService::execute(std::string_view line, const Address& peer) {
+Reply SyncService::execute(std::string_view line, const Address& peer, bool caller_syncs) {
+  struct Restore {
+    bool& flag;
+    bool saved;
+    ~Restore() { flag = saved; }
+  } restore{caller_syncs_, caller_syncs_};
+  caller_syncs_ = caller_syncs;
   const auto w = words(line);
   if (w.empty()) return error("empty command");
   const std::string_view verb = w[0];

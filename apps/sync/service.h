@@ -36,8 +36,12 @@ class SyncService {
   // The `quit` command: refused unless the peer is on this machine.
   Reply quit(const Address& peer);
 
-  // One command-port line (without its '\n') -> one reply.
-  Reply execute(std::string_view line, const Address& peer);
+  // One command-port line (without its '\n') -> one reply. With `caller_syncs` the reply is
+  // not yet durable: the caller calls make_durable() before sending it, so that many commands
+  // arriving together share one fsync (group commit).
+  Reply execute(std::string_view line, const Address& peer, bool caller_syncs = false);
+  // fsyncs the store; the error text when it cannot.
+  std::optional<std::string> make_durable();
 
   static Reply error(std::string_view reason, int http_status = 400);
   // A job number, "1".."9223372036854775807"; nullopt for anything else.
@@ -49,6 +53,7 @@ class SyncService {
 
   JobStore& store_;
   JobRunner& runner_;
+  bool caller_syncs_ = false;
   std::function<void()> request_quit_;
 };
 
