@@ -41,7 +41,9 @@ CommandCheck check_command(std::string_view body) {
 }
 
 std::string command_body(const json::Value& command, int ident) {
-  json::Object out{{"type", command["type"]}, {"ident", ident}};
+  json::Object out;
+  out.append("type", command["type"]);
+  out.append("ident", ident);
   for (const json::Member& m : command.as_object()) {
     if (m.key != "type" && m.key != "ident") out.append(m.key, m.value);
   }

@@ -64,7 +64,6 @@ void DeviceSession::on_deadline() {
 void DeviceSession::handle_read() {
   const std::size_t n = recv_into(hub_.scratch(), hub_.scratch_size());
   if (n == 0 || ended_) return;
-  last_frame_ = Clock::now();
   extractor_.feed(std::string_view(hub_.scratch(), n));
   while (!ended_) {
     FrameEvent event = extractor_.next();
@@ -85,6 +84,9 @@ void DeviceSession::handle_read() {
 
 void DeviceSession::handle_frame(std::string_view body) {
   hub_.metrics().count_frame_in();
+  // Only whole frames count as life after login; before it, the deadline runs from the accept,
+  // so trickling bytes cannot stretch either.
+  if (logged_in_) last_frame_ = Clock::now();
   std::variant<Message, BadBody> parsed = parse_message(body);
   if (auto* bad = std::get_if<BadBody>(&parsed)) {
     const std::string_view kind = bad->reason.starts_with("invalid JSON") ? "invalid_json"
@@ -143,6 +145,7 @@ void DeviceSession::handle_login(const Message& message) {
   imei_ = *imei;
   heartbeat_ = static_cast<std::uint16_t>(clamp_heartbeat(*heartbeat));
   logged_in_ = true;
+  last_frame_ = Clock::now();
   hub_.go_online(*this, imei_, *record, heartbeat_);
   log_info("device " + imei_.str() + " online from " + addr.to_string(), LogLevel::debug);
   send_body(status_reply(1, ident, 200, ",\"time\":" + std::to_string(static_cast<long long>(DeviceHub::unix_now()))), true);

@@ -154,6 +154,23 @@ TEST_CASE("silence past the login deadline closes without a reply") {
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
 }
 
+TEST_CASE("trickling bytes do not stretch the login deadline") {
+  RawDevice d(world().server.port);
+  const std::string bytes = frame(json::dump(login_body("861000000000010")));
+  auto start = std::chrono::steady_clock::now();
+  std::optional<double> refused_after;  // when a send first failed: the server had closed
+  for (std::size_t i = 0; i < 20 && !refused_after; ++i) {
+    try {
+      d.send_raw(bytes.substr(i, 1));
+    } catch (const std::exception&) {
+      refused_after = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  REQUIRE(refused_after);
+  CHECK(*refused_after < 1.5);  // the 0.5 s deadline held although a byte came every 150 ms
+}
+
 TEST_CASE("silence past heartbeat + grace goes offline") {
   RawDevice d(world().server.port);
   CHECK(d.login("861000000000004", 10)["status"] == 200);  // the server's minimum heartbeat
