@@ -42,8 +42,8 @@ admin_port=$(wait_line "$work/server.out" "listening admin" | sed 's/.*://')
 admin="http://127.0.0.1:$admin_port"
 echo "device port $device_port, admin API $admin"
 
-step "start 20 emulated devices (heartbeat every 10 s, a location every 2 s)"
-"$bin/device-emulator" --port "$device_port" --devices 20 --heartbeat 10 --report 2 \
+step "start 20 emulated devices (heartbeat every 2 s, a location every 2 s)"
+"$bin/device-emulator" --port "$device_port" --devices 20 --heartbeat 2 --report 2 \
   >"$work/fleet.out" 2>"$work/fleet.log" &
 pids+=($!)
 fleet_pid=$!

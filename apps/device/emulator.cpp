@@ -89,7 +89,6 @@ void DeviceLink::handle_message(const json::Value& message) {
     if (s == 200) {
       logged_in_ = true;
       fleet_.logged_in(device_);
-      send_message(json::Object{{"type", 6}, {"percent", device_.battery}});  // as a watch does on connecting
       schedule_heartbeat(fleet_.random(0.2, 1.0) * device_.heartbeat);
       if (fleet_.options().report > 0) schedule_report(fleet_.random(0.2, 1.0) * fleet_.options().report);
       return;

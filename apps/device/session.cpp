@@ -147,7 +147,7 @@ void DeviceSession::handle_login(const Message& message) {
   logged_in_ = true;
   last_frame_ = Clock::now();
   hub_.go_online(*this, imei_, *record, heartbeat_);
-  log_info("device " + imei_.str() + " online from " + addr.to_string(), LogLevel::debug);
+  if (log_enabled(LogLevel::debug)) log_info("device " + imei_.str() + " online from " + addr.to_string(), LogLevel::debug);
   send_body(status_reply(1, ident, 200, ",\"time\":" + std::to_string(static_cast<long long>(DeviceHub::unix_now()))), true);
   hub_.deliver_queued(*this);
 }

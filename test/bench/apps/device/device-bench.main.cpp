@@ -93,6 +93,7 @@ int main(int argc, char** argv) {
 
   // --- login storm -------------------------------------------------------------------------------
   std::vector<std::unique_ptr<testing::Child>> fleet;
+  const long storm_ticks = cpu_ticks(server.pid());
   const auto storm_start = Clock::now();
   for (int i = 0; i < emulators; ++i) {
     const int share = devices / emulators + (i < devices % emulators ? 1 : 0);
@@ -107,11 +108,15 @@ int main(int argc, char** argv) {
     slowest = std::max(slowest, std::stod(line.substr(line.rfind(" in ") + 4)));
   }
   const double storm_seconds = since(storm_start);
+  const double storm_cpu = static_cast<double>(cpu_ticks(server.pid()) - storm_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
   long online = metric(admin, "device_online");
   progress("all " + std::to_string(devices) + " logged in; server says " + std::to_string(online) + " online");
   figure("devices_held", static_cast<double>(online), "devices");
   figure("login_storm_rate", devices / slowest, "logins/s (slowest emulator's own clock)");
   figure("login_storm_rate_wall", devices / storm_seconds, "logins/s (incl. process start)");
+  // The emulators share the cores with the server; this is what the server alone would sustain.
+  figure("server_cpu_per_login", 1e6 * storm_cpu / devices, "us of server CPU per login");
+  figure("server_login_capacity", devices / std::max(storm_cpu, 1e-3), "logins/s per core of server CPU");
 
   // --- hold: memory, idle CPU, drops -------------------------------------------------------------
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
