@@ -16,8 +16,8 @@ namespace {
 
 bool process_gone(int pid) {
   if (::kill(pid, 0) != 0) return true;
-  // A zombie nobody has reaped yet is gone for our purposes only if it is not ours to reap:
-  // read its state from /proc.
+  // An orphaned grandchild stays a zombie until init reaps it (some containers' init never
+  // does): it has exited, which is what counts.
   std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
   const size_t close_paren = stat.rfind(')');
   return stat.empty() || (close_paren != std::string::npos && stat.substr(close_paren + 2, 1) == "Z");
