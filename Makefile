@@ -17,7 +17,8 @@ ifeq ($(SANITIZE),)
   OPT    ?= -O2
 else
   BUILD  ?= build/san
-  OPT    ?= -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  # GCC 12 reports false "maybe uninitialized" warnings at -O1 with sanitizers.
+  OPT    ?= -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -Wno-maybe-uninitialized
 endif
 
 WERROR   ?= -Werror

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -41,9 +42,9 @@ class Backend {
   virtual BackendKind kind() const = 0;
   // Sets fd's interest; 0 stops watching it. May throw (e.g. select and FD_SETSIZE).
   virtual void update(int fd, uint32_t generation, uint32_t old_interest, uint32_t interest) = 0;
-  // Waits until something is ready or the timeout passes (nullptr: no limit) and appends
-  // the ready fds to `out`.
-  virtual void wait(const timespec* timeout, std::vector<ReadyEvent>& out) = 0;
+  // Waits until something is ready or the timeout passes (nullptr: no limit). The events stay
+  // valid until the next wait(); update() may be called meanwhile.
+  virtual std::span<const ReadyEvent> wait(const timespec* timeout) = 0;
 };
 
 std::unique_ptr<Backend> make_select_backend();

@@ -42,7 +42,9 @@ class PollBackend final : public Backend {
     generations_[static_cast<size_t>(pos)] = generation;
   }
 
-  void wait(const timespec* timeout, std::vector<ReadyEvent>& out) override {
+  std::span<const ReadyEvent> wait(const timespec* timeout) override {
+    std::vector<ReadyEvent>& out = ready_;
+    out.clear();
     int n = ::ppoll(fds_.data(), fds_.size(), timeout, nullptr);
     if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
     for (size_t i = 0; n > 0 && i < fds_.size(); ++i) {
@@ -58,12 +60,14 @@ class PollBackend final : public Backend {
       if (r & POLLNVAL) bits |= kEventInvalid;
       out.push_back({fds_[i].fd, generations_[i], bits});
     }
+    return out;
   }
 
  private:
   std::vector<pollfd> fds_;
   std::vector<uint32_t> generations_;  // parallel to fds_
   std::vector<int> position_;          // fd -> index in fds_, or -1
+  std::vector<ReadyEvent> ready_;
 };
 
 }  // namespace

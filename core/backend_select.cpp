@@ -52,7 +52,9 @@ class SelectBackend final : public Backend {
     }
   }
 
-  void wait(const timespec* timeout, std::vector<ReadyEvent>& out) override {
+  std::span<const ReadyEvent> wait(const timespec* timeout) override {
+    std::vector<ReadyEvent>& out = ready_;
+    out.clear();
     fd_set r = read_, w = write_, e = except_;
     int max_fd = fds_.empty() ? -1 : *std::max_element(fds_.begin(), fds_.end());
     int n = ::pselect(max_fd + 1, &r, &w, &e, timeout, nullptr);
@@ -61,22 +63,24 @@ class SelectBackend final : public Backend {
       for (size_t i = 0; i < fds_.size(); ++i) {
         if (::fcntl(fds_[i], F_GETFD) < 0) out.push_back({fds_[i], generations_[i], kEventInvalid});
       }
-      return;
+      return out;
     }
     if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "select");
-    if (n <= 0) return;
+    if (n <= 0) return out;
     for (size_t i = 0; i < fds_.size(); ++i) {
       int fd = fds_[i];
       uint32_t bits = (FD_ISSET(fd, &r) ? kEventRead : 0u) | (FD_ISSET(fd, &w) ? kEventWrite : 0u) |
                       (FD_ISSET(fd, &e) ? kEventPriority : 0u);
       if (bits) out.push_back({fd, generations_[i], bits});
     }
+    return out;
   }
 
  private:
   fd_set read_, write_, except_;
   std::vector<int> fds_;
   std::vector<uint32_t> generations_;
+  std::vector<ReadyEvent> ready_;
 };
 
 }  // namespace

@@ -78,7 +78,7 @@ void ChannelMap::add_channel(Dispatcher& d) {
   slot.interest = 0;
   slot.internal = false;
   ++channel_count_;
-  mark_dirty(static_cast<int>(fd));
+  push_dirty(static_cast<int>(fd));  // even when it reuses the fd being dispatched
 }
 
 void ChannelMap::add_internal_channel(Dispatcher& d) {
@@ -118,6 +118,7 @@ void ChannelMap::del_channel(Dispatcher& d) {
 
 void ChannelMap::use_backend(BackendKind kind) {
   if (backend_ && backend_kind_ == kind) return;
+  if (in_pass_) throw std::logic_error("use_backend: cannot switch backends from inside a callback");
   backend_kind_ = kind;
   backend_.reset();
   ensure_backend();
@@ -149,23 +150,7 @@ void ChannelMap::apply_interest_changes() {
     Slot& slot = slots_[static_cast<size_t>(fd)];
     if (!slot.dirty) continue;
     slot.dirty = false;
-    Dispatcher* d = slot.dispatcher;
-    if (!d) continue;
-    try {
-      uint32_t want = wanted_interest(*d);
-      // readable()/writable() are user code: they may have opened channels (so slots_ may have
-      // moved: `slot` is stale) or closed this one.
-      Slot& now = slots_[static_cast<size_t>(fd)];
-      if (now.dispatcher != d) continue;
-      if (want != now.interest) {
-        backend_->update(fd, now.generation, now.interest, want);
-        now.interest = static_cast<uint8_t>(want);
-      }
-    } catch (const std::exception& e) {
-      report_error(*d, e);
-    } catch (...) {
-      report_error(*d, std::runtime_error("unknown exception"));
-    }
+    if (Dispatcher* d = slot.dispatcher) refresh_interest(fd, *d);
   }
   dirty_.clear();
 }
@@ -198,17 +183,23 @@ void ChannelMap::dispatch(const ReadyEvent& event) {
   const int fd = event.fd;
   const uint32_t generation = event.generation;
   const uint32_t e = event.events;
+  dispatching_fd_ = fd;
   try {
     if (e & kEventRead) d->handle_read_event();
-    if ((e & kEventWrite) && still_same(*d, fd, generation)) d->handle_write_event();
-    if ((e & kEventPriority) && still_same(*d, fd, generation)) d->handle_expt_event();
-    // A hangup that comes with readable data (both directions shut: the peer's FIN after our
-    // shutdown_write) is not the end yet: the bytes still buffered are read in the next passes
-    // until recv() finds end of stream and calls handle_eof(). Closing here would drop them.
-    const bool hangup = (e & kEventHangup) && !((e & kEventRead) && !d->eof_);
-    if ((hangup || (e & (kEventError | kEventInvalid))) && still_same(*d, fd, generation)) d->handle_close();
+    if (e & ~kEventRead) {  // rarer: writability, priority data, hangup, errors
+      if ((e & kEventWrite) && still_same(*d, fd, generation)) d->handle_write_event();
+      if ((e & kEventPriority) && still_same(*d, fd, generation)) d->handle_expt_event();
+      // A hangup that comes with readable data (both directions shut: the peer's FIN after our
+      // shutdown_write) is not the end yet: the bytes still buffered are read in the next passes
+      // until recv() finds end of stream and calls handle_eof(). Closing here would drop them.
+      const bool hangup = (e & kEventHangup) && !((e & kEventRead) && !d->eof_);
+      if ((hangup || (e & (kEventError | kEventInvalid))) && still_same(*d, fd, generation)) d->handle_close();
+    }
   } catch (const std::system_error& error) {
-    if (!still_same(*d, fd, generation)) return;
+    if (!still_same(*d, fd, generation)) {
+      dispatching_fd_ = -1;
+      return;
+    }
     if (error.code().category() == std::generic_category() && is_disconnect_error(error.code().value())) {
       try {
         d->handle_close();
@@ -223,7 +214,29 @@ void ChannelMap::dispatch(const ReadyEvent& event) {
   } catch (...) {
     if (still_same(*d, fd, generation)) report_error(*d, std::runtime_error("unknown exception"));
   }
-  if (still_same(*d, fd, generation)) mark_dirty(fd);
+  // Having handled an event, the dispatcher is asked again at once (cheaper than a trip through
+  // the dirty list, which its own send() calls skip while it is being dispatched).
+  dispatching_fd_ = -1;
+  if (still_same(*d, fd, generation)) refresh_interest(fd, *d);
+}
+
+void ChannelMap::refresh_interest(int fd, Dispatcher& d) {
+  try {
+    uint32_t want = wanted_interest(d);
+    // readable()/writable() are user code: they may have opened channels (so slots_ may have
+    // moved) or closed this one.
+    Slot& slot = slots_[static_cast<size_t>(fd)];
+    if (slot.dispatcher != &d) return;
+    slot.dirty = false;
+    if (want != slot.interest) {
+      backend_->update(fd, slot.generation, slot.interest, want);
+      slot.interest = static_cast<uint8_t>(want);
+    }
+  } catch (const std::exception& e) {
+    report_error(d, e);
+  } catch (...) {
+    report_error(d, std::runtime_error("unknown exception"));
+  }
 }
 
 namespace {
@@ -237,8 +250,8 @@ struct PassGuard {
 }  // namespace
 
 size_t ChannelMap::poll_once(double timeout) {
-  ensure_backend();
-  {
+  if (!backend_) ensure_backend();
+  if (!dirty_.empty()) {
     PassGuard guard(in_pass_);  // readable()/writable() are callbacks too
     apply_interest_changes();
   }
@@ -249,7 +262,8 @@ size_t ChannelMap::poll_once(double timeout) {
     wait.tv_nsec = static_cast<long>((timeout - static_cast<double>(wait.tv_sec)) * 1e9);
     wait_ptr = &wait;
   }
-  if (auto next = timers_.next_deadline()) {
+  if (!timers_.empty()) {
+    auto next = timers_.next_deadline();
     auto left = std::max(Clock::duration::zero(), *next - Clock::now());
     auto left_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
     if (!wait_ptr || left_ns < wait.tv_sec * 1000000000LL + wait.tv_nsec) {
@@ -260,15 +274,14 @@ size_t ChannelMap::poll_once(double timeout) {
   }
   if (stop_requested_) wait = {0, 0}, wait_ptr = &wait;
 
-  ready_.clear();
-  backend_->wait(wait_ptr, ready_);
+  std::span<const ReadyEvent> ready = backend_->wait(wait_ptr);
   {
     PassGuard guard(in_pass_);
-    for (const ReadyEvent& event : ready_) dispatch(event);
+    for (const ReadyEvent& event : ready) dispatch(event);
     if (!timers_.empty()) run_timers();
   }
-  release_closed();
-  return ready_.size();
+  if (!closed_.empty()) release_closed();
+  return ready.size();
 }
 
 void ChannelMap::run_timers() {

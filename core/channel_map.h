@@ -66,10 +66,7 @@ class ChannelMap {
   void del_channel(Dispatcher& dispatcher);
   void adopt(const std::shared_ptr<Dispatcher>& dispatcher);
   void mark_dirty(int fd) {
-    if (static_cast<size_t>(fd) < slots_.size() && !slots_[static_cast<size_t>(fd)].dirty) {
-      slots_[static_cast<size_t>(fd)].dirty = true;
-      dirty_.push_back(fd);
-    }
+    if (fd != dispatching_fd_) push_dirty(fd);  // the one being dispatched is re-asked anyway
   }
   void add_internal_channel(Dispatcher& dispatcher);
   uint32_t generation_of(int fd) const {
@@ -94,11 +91,18 @@ class ChannelMap {
   bool alive() const;
   void run_pending();
   void report_error(Dispatcher& d, const std::exception& error);
+  void push_dirty(int fd) {
+    if (static_cast<size_t>(fd) < slots_.size() && !slots_[static_cast<size_t>(fd)].dirty) {
+      slots_[static_cast<size_t>(fd)].dirty = true;
+      dirty_.push_back(fd);
+    }
+  }
+  void refresh_interest(int fd, Dispatcher& d);
   void release_closed();
 
   std::vector<Slot> slots_;  // indexed by fd
   std::vector<int> dirty_;   // fds whose interest must be asked again
-  std::vector<ReadyEvent> ready_;
+  int dispatching_fd_ = -1;  // the channel whose event is being handled
   std::vector<std::shared_ptr<Dispatcher>> closed_;  // destroyed after the pass
   bool in_pass_ = false;  // dispatching events or running timers: closed_ must wait
   size_t channel_count_ = 0;

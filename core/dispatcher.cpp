@@ -49,6 +49,12 @@ Dispatcher::Dispatcher(Fd socket, ChannelMap* map) : map_(map ? map : &socket_ma
   set_socket(std::move(socket));
 }
 
+Dispatcher::Dispatcher(Fd socket, const Address& peer, ChannelMap* map) : map_(map ? map : &socket_map()) {
+  addr = peer;
+  connected = !addr.empty();
+  set_socket(std::move(socket));
+}
+
 Dispatcher::~Dispatcher() {
   if (socket_) map_->del_channel(*this);
 }

@@ -42,6 +42,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // Adopts a socket (typically from accept): made non-blocking, registered, and `connected`
   // when it has a peer.
   explicit Dispatcher(Fd socket, ChannelMap* map = nullptr);
+  // Adopts a socket straight from accept() (already non-blocking, peer known): no system calls.
+  Dispatcher(Fd socket, const Address& peer, ChannelMap* map = nullptr);
   virtual ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;

@@ -12,7 +12,10 @@ size_t BufferedStream::send(std::string_view data) {
   }
   if (out_.empty()) {
     size_t sent = Dispatcher::send(data);
-    if (sent < data.size() && is_open()) out_.append(data.substr(sent));
+    // The common case: all of it went out at once, so nothing about readable()/writable()
+    // changed (Dispatcher::send already asked for a re-check).
+    if (sent == data.size()) return sent;
+    if (is_open()) out_.append(data.substr(sent));
   } else {
     out_.append(data);
   }

@@ -18,6 +18,7 @@ class BufferedStream : public Dispatcher {
  public:
   explicit BufferedStream(ChannelMap* map = nullptr) : Dispatcher(map) {}
   explicit BufferedStream(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) {}
+  BufferedStream(Fd socket, const Address& peer, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), peer, map) {}
 
   size_t send(std::string_view data) override;  // queues; always returns data.size() unless refused
   bool readable() override { return !reading_paused_; }

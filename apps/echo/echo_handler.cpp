@@ -15,6 +15,6 @@ EchoServer::EchoServer(const Address& address, ChannelMap* map) : Dispatcher(map
   listen(1024);
 }
 
-void EchoServer::handle_accepted(Fd socket, const Address&) { make<EchoHandler>(std::move(socket), &map()); }
+void EchoServer::handle_accepted(Fd socket, const Address& peer) { make<EchoHandler>(std::move(socket), peer, &map()); }
 
 }  // namespace asyncore::echo
