@@ -109,6 +109,7 @@ JobStore::JobStore(StoreOptions options, ChannelMap& map)
 
 JobStore::~JobStore() {
   flush_timer_.cancel();
+  forget_timer_.cancel();
   try {
     journal_.close();
   } catch (const std::exception& e) {
@@ -217,6 +218,10 @@ void JobStore::finish(Job& job, JobState state, std::optional<int> exit_code, st
   if (exit_code) r.append("exit", *exit_code);
   if (signal) r.append("signal", *signal);
   append(r);
+  // Forgotten on the next pass, not now: the caller may still hold this job.
+  if (jobs_.size() > options_.keep_jobs && !forget_timer_.active()) {
+    forget_timer_ = map_.call_soon([this] { forget_old_jobs(); });
+  }
 }
 
 void JobStore::record_exit(Job& job, std::optional<int> exit_code, std::optional<int> signal) {

@@ -80,6 +80,7 @@ class JobStore {
   std::size_t line_count_ = 0;  // log lines held, for the compaction estimate
   std::size_t interrupted_at_start_ = 0;
   TimerHandle flush_timer_;
+  TimerHandle forget_timer_;
   Journal journal_;  // last: replay fills the members above
 };
 
