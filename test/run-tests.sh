@@ -22,6 +22,6 @@ for t in "$@"; do
 done
 while IFS= read -r py; do
   case "$py" in *"${FILTER:-}"*) run "$py" python3 -W ignore "$py" ;; esac
-done < <(find test -name '*_test.py' -not -path 'test/fuzz/*' | sort)
+done < <(find ${TEST_DIRS:-test} -name '*_test.py' -not -path 'test/fuzz/*' | sort)
 echo "tests: $pass passed, $fail failed"
 [ "$fail" = 0 ] || { printf 'failed: %s\n' "${failed[@]}"; exit 1; }
