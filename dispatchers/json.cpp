@@ -7,6 +7,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "dispatchers/utf8.h"
+
 namespace asyncore::json {
 
 // ============================================================================================
@@ -194,34 +196,10 @@ std::size_t Value::size() const {
 }
 
 // ============================================================================================
-// UTF-8 (shared by the parser, which rejects bad input, and the writer, which repairs it)
+// UTF-8 (the checks are in dispatchers/utf8.h: the parser rejects bad input, the writer repairs it)
 // ============================================================================================
 
 namespace {
-
-// Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most
-// U+10FFFF) starting at s[0], or 0 when it is not well formed.
-std::size_t utf8_sequence_length(std::string_view s) {
-  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const auto continuation = [&](std::size_t i) { return i < s.size() && (byte(i) & 0xC0) == 0x80; };
-  const unsigned char lead = byte(0);
-  if (lead < 0x80) return 1;
-  if (lead < 0xC2) return 0;  // stray continuation byte or overlong 2-byte form
-  if (lead < 0xE0) return continuation(1) ? 2 : 0;
-  if (lead < 0xF0) {
-    if (!continuation(1) || !continuation(2)) return 0;
-    if (lead == 0xE0 && byte(1) < 0xA0) return 0;   // overlong
-    if (lead == 0xED && byte(1) >= 0xA0) return 0;  // UTF-16 surrogate
-    return 3;
-  }
-  if (lead < 0xF5) {
-    if (!continuation(1) || !continuation(2) || !continuation(3)) return 0;
-    if (lead == 0xF0 && byte(1) < 0x90) return 0;   // overlong
-    if (lead == 0xF4 && byte(1) >= 0x90) return 0;  // above U+10FFFF
-    return 4;
-  }
-  return 0;
-}
 
 void append_utf8(std::string& out, std::uint32_t code_point) {
   if (code_point < 0x80) {
@@ -398,7 +376,7 @@ class Parser {
       } else if (b < 0x20) {
         fail("control character " + hex_byte(b) + " in string must be escaped");
       } else {
-        const std::size_t length = utf8_sequence_length(text_.substr(pos_));
+        const std::size_t length = utf8_sequence_length(text_, pos_);
         if (length == 0) fail("invalid UTF-8 (" + hex_byte(b) + ") in string");
         out.append(text_.substr(pos_, length));
         pos_ += length;
@@ -688,7 +666,7 @@ void append_quoted(std::string& out, std::string_view s) {
     if (pos == s.size()) break;
     const auto b = static_cast<unsigned char>(s[pos]);
     if (b >= 0x80) {
-      const std::size_t length = utf8_sequence_length(s.substr(pos));
+      const std::size_t length = utf8_sequence_length(s, pos);
       if (length == 0) {
         out += "\xEF\xBF\xBD";  // U+FFFD: a bad byte must not make the whole document invalid
         ++pos;

@@ -1,7 +1,7 @@
 #include "apps/sync/command_channel.h"
 
-#include "apps/sync/utf8.h"
 #include "core/channel_map.h"
+#include "dispatchers/utf8.h"
 
 namespace asyncore::sync {
 

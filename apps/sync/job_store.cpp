@@ -11,8 +11,8 @@
 #include <cerrno>
 #include <limits>
 
-#include "apps/sync/utf8.h"
 #include "core/log.h"
+#include "dispatchers/utf8.h"
 
 namespace asyncore::sync {
 namespace {

@@ -1,10 +1,9 @@
-// The relay's pure pieces: progress lines, record names, UTF-8 checks, config lines.
+// The relay's pure pieces: progress lines, record names, config lines (UTF-8: test/dispatchers/utf8_test.cpp).
 #include <doctest/doctest.h>
 
 #include "apps/sync/config.h"
 #include "apps/sync/names.h"
 #include "apps/sync/progress_line.h"
-#include "apps/sync/utf8.h"
 
 using namespace asyncore::sync;
 
@@ -29,15 +28,6 @@ TEST_CASE("names match [A-Za-z0-9_.:-]{1,128}") {
   CHECK(!valid_name(""));
   CHECK(!valid_name(std::string(129, 'x')));
   for (const char* bad : {"a b", "a/b", "a\\b", "{id}", "$x", "a\n", "é", "a;b", "*"}) CHECK_MESSAGE(!valid_name(bad), bad);
-}
-
-TEST_CASE("UTF-8: well-formed text only; output made valid with U+FFFD") {
-  CHECK(valid_utf8(""));
-  CHECK(valid_utf8("plain"));
-  CHECK(valid_utf8("\xC3\xA9t\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"));
-  for (const char* bad : {"\xff", "\xC3", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82"}) CHECK(!valid_utf8(bad));
-  CHECK(to_valid_utf8("a\xffz") == "a\xEF\xBF\xBDz");
-  CHECK(to_valid_utf8("ok \xC3\xA9") == "ok \xC3\xA9");
 }
 
 TEST_CASE("config lines: TYPE TIMEOUT PROGRAM ARG..., with {type} and {id} replaced") {
