@@ -1,5 +1,6 @@
 // msg-peer: a messenger peer. Reports to the hub, prints the directory when it changes, and
 // runs commands from stdin (peers, connect, msg, broadcast, send, quit; see peer_command.h).
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -7,10 +8,10 @@
 #include <memory>
 
 #include "apps/messenger/directory.h"
-#include "apps/messenger/line_reader.h"
 #include "apps/messenger/peer.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
+#include "dispatchers/line_reader.h"
 
 using namespace asyncore;
 
@@ -25,6 +26,33 @@ void print_line(const std::string& line) {
 // Seconds a quit (or end of stdin) waits for queued messages and file transfers.
 constexpr double kQuitWaitSeconds = 60.0;
 constexpr double kSignalWaitSeconds = 5.0;
+
+// Commands come from stdin; a line too long to be one is skipped with a warning and reading
+// goes on (the toolkit's reader would end there).
+class CommandReader final : public LineReader {
+ public:
+  using LineReader::LineReader;
+
+ protected:
+  void handle_overlong_line() override {
+    log_warning("stdin: line longer than " + std::to_string(max_line_length) + " bytes ignored");
+  }
+};
+
+// The reader makes stdin non-blocking, a flag shared with everything else using the same open
+// file (the terminal, the shell's pipe): put the flags back when the peer is done.
+class StdinFlagsRestorer {
+ public:
+  StdinFlagsRestorer() : flags_(::fcntl(STDIN_FILENO, F_GETFL)) {}
+  ~StdinFlagsRestorer() {
+    if (flags_ >= 0) ::fcntl(STDIN_FILENO, F_SETFL, flags_);
+  }
+  StdinFlagsRestorer(const StdinFlagsRestorer&) = delete;
+  StdinFlagsRestorer& operator=(const StdinFlagsRestorer&) = delete;
+
+ private:
+  int flags_;
+};
 
 }  // namespace
 
@@ -65,15 +93,17 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     cli.fail("cannot start: " + std::string(e.what()));
   }
-  std::shared_ptr<messenger::LineReader> input;
+  StdinFlagsRestorer restore_stdin_flags;
+  std::shared_ptr<CommandReader> input;
   auto quit = [&](double max_wait) {
     if (input) input->close();
     peer->shut_down(max_wait, [&] { map.stop(); });
   };
-  input = make<messenger::LineReader>(STDIN_FILENO, &map);
-  input->on_line = [&](const std::string& line) { peer->run_command(line); };
+  // End of stdin (or a read error, which the reader logs) quits as the quit command does.
+  input = make<CommandReader>(
+      STDIN_FILENO, [&](std::string_view line) { peer->run_command(std::string(line)); },
+      [&](std::string_view) { quit(kQuitWaitSeconds); }, &map);
   peer->on_quit = [&] { quit(kQuitWaitSeconds); };
-  input->on_eof = [&] { quit(kQuitWaitSeconds); };
   auto on_signal = [&] {
     log_info("msg-peer: stopping");
     quit(kSignalWaitSeconds);
