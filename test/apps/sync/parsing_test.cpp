@@ -30,6 +30,15 @@ TEST_CASE("names match [A-Za-z0-9_.:-]{1,128}") {
   for (const char* bad : {"a b", "a/b", "a\\b", "{id}", "$x", "a\n", "é", "a;b", "*"}) CHECK_MESSAGE(!valid_name(bad), bad);
 }
 
+TEST_CASE("command and config lines split into words at spaces and tabs") {
+  using Words = std::vector<std::string_view>;
+  CHECK(words("") == Words{});
+  CHECK(words(" \t ") == Words{});
+  CHECK(words("sync crm 42") == Words{"sync", "crm", "42"});
+  CHECK(words("\t status  7 \t") == Words{"status", "7"});
+  CHECK(words("a\rb c\r") == Words{"a\rb", "c\r"});  // only ' ' and '\t' separate
+}
+
 TEST_CASE("config lines: TYPE TIMEOUT PROGRAM ARG..., with {type} and {id} replaced") {
   SyncPrograms programs = parse_config("# comment\n\ncrm 30 /usr/bin/crm-sync --record {type}/{id} -v\r\nerp 1.5 erp-sync\n", "f.conf");
   REQUIRE(programs.size() == 2);
