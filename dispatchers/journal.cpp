@@ -10,7 +10,6 @@
 
 namespace asyncore {
 
-using journal_detail::OwnedFd;
 using journal_format::FileKind;
 using journal_format::TailProblem;
 
@@ -63,7 +62,7 @@ std::string directory_of(const std::string& path) {
 // A rename or unlink is durable only once its directory is fsynced.
 void sync_directory_of(const std::string& path) {
   std::string directory = directory_of(path);
-  OwnedFd fd(open_existing(directory, O_RDONLY | O_DIRECTORY));
+  Fd fd(open_existing(directory, O_RDONLY | O_DIRECTORY));
   if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
     int error_number = errno;
     throw JournalError(with_errno_text("fsync of directory " + directory + " failed", error_number), error_number);
@@ -78,8 +77,8 @@ void remove_if_present(const std::string& path) {
 }
 
 // Creates (or replaces) `path` holding `bytes`, fsynced; returns it open read-write.
-OwnedFd write_durable_file(const std::string& path, std::string_view bytes) {
-  OwnedFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+Fd write_durable_file(const std::string& path, std::string_view bytes) {
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   int error_number = fd.get() < 0 ? errno : write_all_at(fd.get(), bytes, 0);
   if (error_number == 0 && ::fsync(fd.get()) != 0) error_number = errno;
   if (error_number != 0) {
@@ -93,24 +92,6 @@ OwnedFd write_durable_file(const std::string& path, std::string_view bytes) {
 
 JournalError::JournalError(const std::string& message, int error_number)
     : std::runtime_error(message), error_number_(error_number) {}
-
-namespace journal_detail {
-OwnedFd& OwnedFd::operator=(OwnedFd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.release();
-  }
-  return *this;
-}
-OwnedFd::~OwnedFd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-int OwnedFd::release() {
-  int fd = fd_;
-  fd_ = -1;
-  return fd;
-}
-}  // namespace journal_detail
 
 Journal::Journal(std::string path, JournalOptions options) : path_(std::move(path)), options_(options) {}
 Journal::Journal(Journal&& other) noexcept = default;
@@ -146,7 +127,7 @@ void Journal::replay(const RecordVisitor& visit) {
 }
 
 std::uint64_t Journal::replay_snapshot(const RecordVisitor& visit) {
-  OwnedFd fd(open_existing(snapshot_path(), O_RDONLY));
+  Fd fd(open_existing(snapshot_path(), O_RDONLY));
   if (fd.get() < 0) {
     int error_number = errno;
     if (error_number == ENOENT) return 0;  // never compacted: generation 0
@@ -164,7 +145,7 @@ std::uint64_t Journal::replay_snapshot(const RecordVisitor& visit) {
 }
 
 void Journal::replay_journal(std::uint64_t snapshot_generation, const RecordVisitor& visit) {
-  OwnedFd fd(open_existing(path_, O_RDWR));
+  Fd fd(open_existing(path_, O_RDWR));
   if (fd.get() < 0) {
     int error_number = errno;
     if (error_number != ENOENT) fail("cannot open", error_number);
@@ -216,7 +197,7 @@ void Journal::replay_journal(std::uint64_t snapshot_generation, const RecordVisi
 
 void Journal::start_empty_journal(std::uint64_t generation) {
   std::string temporary = path_ + ".tmp";
-  OwnedFd fd = write_durable_file(temporary, journal_format::encode_header(FileKind::journal, generation));
+  Fd fd = write_durable_file(temporary, journal_format::encode_header(FileKind::journal, generation));
   if (::rename(temporary.c_str(), path_.c_str()) != 0) {
     int error_number = errno;
     ::unlink(temporary.c_str());
@@ -226,7 +207,7 @@ void Journal::start_empty_journal(std::uint64_t generation) {
   use_fresh_journal(std::move(fd), generation);
 }
 
-void Journal::use_fresh_journal(OwnedFd fd, std::uint64_t generation) {
+void Journal::use_fresh_journal(Fd fd, std::uint64_t generation) {
   fd_ = std::move(fd);
   generation_ = generation;
   end_offset_ = synced_offset_ = journal_format::kHeaderSize;
@@ -316,7 +297,7 @@ void Journal::compact(std::span<const std::string> snapshot_records) {
   // Steps 1-4 and their crash points are described in journal.h.
   std::string snapshot_temporary = snapshot_path() + ".tmp";
   std::string journal_temporary = path_ + ".tmp";
-  OwnedFd fresh_journal;
+  Fd fresh_journal;
   try {
     write_durable_file(snapshot_temporary, snapshot);
     fresh_journal =
@@ -347,7 +328,7 @@ void Journal::compact(std::span<const std::string> snapshot_records) {
 void Journal::close() {
   if (fd_.get() < 0) return;
   sync();
-  fd_ = OwnedFd();
+  fd_ = Fd();
 }
 
 }  // namespace asyncore

@@ -58,6 +58,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/fd.h"
 #include "dispatchers/journal_format.h"
 
 namespace asyncore {
@@ -88,24 +89,6 @@ struct ReplayStats {
   std::string reason;                // what and where, e.g. "bad CRC in record 7 at offset 212"
   std::size_t stale_journal_records = 0;  // records of a pre-compaction journal skipped (see above)
 };
-
-namespace journal_detail {
-// Owns one file descriptor (closed on destruction).
-class OwnedFd {
- public:
-  OwnedFd() = default;
-  explicit OwnedFd(int fd) : fd_(fd) {}
-  OwnedFd(OwnedFd&& other) noexcept : fd_(other.release()) {}
-  OwnedFd& operator=(OwnedFd&& other) noexcept;
-  OwnedFd(const OwnedFd&) = delete;
-  OwnedFd& operator=(const OwnedFd&) = delete;
-  ~OwnedFd();
-  int get() const { return fd_; }
-  int release();
- private:
-  int fd_ = -1;
-};
-}  // namespace journal_detail
 
 class Journal {
  public:
@@ -147,14 +130,14 @@ class Journal {
   std::uint64_t replay_snapshot(const RecordVisitor& visit);
   void replay_journal(std::uint64_t snapshot_generation, const RecordVisitor& visit);
   void start_empty_journal(std::uint64_t generation);
-  void use_fresh_journal(journal_detail::OwnedFd fd, std::uint64_t generation);
+  void use_fresh_journal(Fd fd, std::uint64_t generation);
   void sync_after_append();
   void require_open() const;
   [[noreturn]] void fail(const std::string& what, int error_number) const;
 
   std::string path_;
   JournalOptions options_;
-  journal_detail::OwnedFd fd_;
+  Fd fd_;
   std::uint64_t generation_ = 0;
   std::uint64_t end_offset_ = 0;     // just past the last complete record
   std::uint64_t synced_offset_ = 0;  // what the last successful sync covered
