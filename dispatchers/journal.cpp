@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 
 namespace asyncore {
 
@@ -44,6 +45,16 @@ int read_all(int fd, std::string& out) {
     if (n == 0) return 0;
     out.append(buffer, static_cast<std::size_t>(n));
     offset += static_cast<std::uint64_t>(n);
+  }
+}
+
+void make_directories(const std::string& path) {
+  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
+    std::string prefix = path.substr(0, slash);
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      throw JournalError("cannot create " + prefix, errno);
+    }
+    if (slash == std::string::npos) break;
   }
 }
 
@@ -99,6 +110,20 @@ Journal& Journal::operator=(Journal&& other) noexcept = default;
 
 Journal::~Journal() {
   if (fd_.get() >= 0 && unsynced_records_ > 0) ::fdatasync(fd_.get());
+}
+
+JournalOptions JournalOptions::synced_by_owner() {
+  JournalOptions options;
+  options.sync = SyncPolicy::batched;
+  options.batch_max_records = std::numeric_limits<std::size_t>::max();
+  options.batch_max_delay = std::chrono::hours(24);
+  return options;
+}
+
+Journal Journal::open_in(const std::string& directory, const std::string& file_name, const JournalOptions& options,
+                         const RecordVisitor& visit) {
+  make_directories(directory);
+  return open(directory + "/" + file_name, options, visit);
 }
 
 Journal Journal::open(const std::string& path, const JournalOptions& options, const RecordVisitor& visit) {

@@ -79,6 +79,10 @@ struct JournalOptions {
   std::size_t batch_max_records = 64;                     // batched: sync at this many unsynced
   std::chrono::milliseconds batch_max_delay{50};          // batched: or when the oldest is this old
   std::uint32_t max_record_bytes = 16u * 1024u * 1024u;   // larger appends throw; larger lengths are corrupt
+
+  // Batched with no bound of its own: records become durable only when the owner calls sync()
+  // (group commit once per loop pass, before a reply, from a flush timer).
+  static JournalOptions synced_by_owner();
 };
 
 struct ReplayStats {
@@ -99,6 +103,10 @@ class Journal {
   // and returns the journal ready for appends. Throws JournalError on I/O errors
   // and on corruption that is not a torn tail (see the damage policy above).
   static Journal open(const std::string& path, const JournalOptions& options, const RecordVisitor& visit);
+  // open(directory + "/" + file_name), creating the directory and its missing parents first
+  // (mode 0755); a directory that cannot be created throws JournalError naming it.
+  static Journal open_in(const std::string& directory, const std::string& file_name, const JournalOptions& options,
+                         const RecordVisitor& visit);
 
   Journal(Journal&& other) noexcept;
   Journal& operator=(Journal&& other) noexcept;

@@ -1,10 +1,6 @@
 #include "apps/device/device_store.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <cstring>
-#include <limits>
 
 #include "core/log.h"
 
@@ -13,25 +9,6 @@ namespace {
 
 const std::vector<QueuedCommand> kNoCommands;
 constexpr std::size_t kMaxBatchBytes = 1 << 20;
-
-void make_directories(const std::string& path) {
-  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
-    std::string prefix = path.substr(0, slash);
-    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      throw JournalError("cannot create " + prefix, errno);
-    }
-    if (slash == std::string::npos) break;
-  }
-}
-
-JournalOptions journal_options() {
-  JournalOptions options;
-  // The hub syncs once per loop pass (group commit), never the journal on its own.
-  options.sync = SyncPolicy::batched;
-  options.batch_max_records = std::numeric_limits<std::size_t>::max();
-  options.batch_max_delay = std::chrono::hours(24);
-  return options;
-}
 
 std::optional<Imei> imei_of(const json::Value& record) {
   const json::Value* imei = record.get("imei");
@@ -54,9 +31,9 @@ DeviceStore::DeviceStore(StoreOptions options, const std::vector<RegistryEntry>&
           record.secret = entry.secret;
           record.locked = entry.locked;
         }
-        make_directories(options_.data_dir);
-        return Journal::open(options_.data_dir + "/device.journal", journal_options(),
-                             [this](std::string_view payload) { replay(payload); });
+        // The hub syncs once per loop pass (group commit), never the journal on its own.
+        return Journal::open_in(options_.data_dir, "device.journal", JournalOptions::synced_by_owner(),
+                                [this](std::string_view payload) { replay(payload); });
       }()) {
   const ReplayStats& stats = journal_.replay_stats();
   records_since_compaction_ -= std::min(records_since_compaction_, stats.snapshot_records);  // one line each

@@ -5,36 +5,13 @@
 // analysis); -O2 builds do not.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <limits>
 
 #include "core/log.h"
 #include "dispatchers/utf8.h"
 
 namespace asyncore::sync {
 namespace {
-
-void make_directories(const std::string& path) {
-  for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
-    std::string prefix = path.substr(0, slash);
-    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
-      throw JournalError("cannot create " + prefix, errno);
-    }
-    if (slash == std::string::npos) break;
-  }
-}
-
-JournalOptions journal_options() {
-  JournalOptions options;
-  // The store decides when to fsync (before a reply, or from its flush timer), never the journal.
-  options.sync = SyncPolicy::batched;
-  options.batch_max_records = std::numeric_limits<std::size_t>::max();
-  options.batch_max_delay = std::chrono::hours(24);
-  return options;
-}
 
 std::optional<double> number_of(const json::Value& record, std::string_view key) {
   const json::Value* v = record.get(key);
@@ -89,9 +66,9 @@ JobStore::JobStore(StoreOptions options, ChannelMap& map)
     : options_(std::move(options)),
       map_(map),
       journal_([&]() {
-        make_directories(options_.data_dir);
-        return Journal::open(options_.data_dir + "/jobs.journal", journal_options(),
-                             [this](std::string_view payload) { replay(payload); });
+        // The store decides when to fsync (before a reply, or from its flush timer), never the journal.
+        return Journal::open_in(options_.data_dir, "jobs.journal", JournalOptions::synced_by_owner(),
+                                [this](std::string_view payload) { replay(payload); });
       }()) {
   const ReplayStats& stats = journal_.replay_stats();
   if (stats.bytes_dropped > 0) {

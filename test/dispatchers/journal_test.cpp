@@ -416,3 +416,26 @@ TEST_CASE("throughput: every_record vs batched") {
                                                           << batched / every);
   CHECK(batched > every);
 }
+
+TEST_CASE("open_in creates the directory and its parents; synced_by_owner leaves syncing to the owner") {
+  testing::TempDir dir;
+  const std::string directory = dir.file("a/b/c");
+  {
+    auto journal = Journal::open_in(directory, "j", JournalOptions::synced_by_owner(), [](std::string_view) {});
+    CHECK(journal.path() == directory + "/j");
+    for (int i = 0; i < 1000; ++i) journal.append("r");
+    CHECK(journal.unsynced_records() == 1000);  // no record or delay bound of its own
+    journal.sync_if_due();
+    CHECK(journal.unsynced_records() == 1000);
+    journal.sync();
+    CHECK(journal.unsynced_records() == 0);
+    journal.close();
+  }
+  CHECK(fs::is_directory(directory));
+  std::size_t replayed = 0;
+  auto again = Journal::open_in(directory, "j", JournalOptions::synced_by_owner(), [&](std::string_view) { ++replayed; });
+  CHECK(replayed == 1000);
+  write_bytes(dir.file("file"), "not a directory");
+  CHECK_THROWS_WITH_AS(Journal::open_in(dir.file("file/sub"), "j", {}, [](std::string_view) {}),
+                       ("cannot create " + dir.file("file/sub")).c_str(), JournalError);
+}
