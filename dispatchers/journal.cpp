@@ -48,6 +48,15 @@ int read_all(int fd, std::string& out) {
   }
 }
 
+// fsync / fdatasync, retried when a signal interrupts them: EINTR says nothing about the data,
+// so treating it as a failed sync would discard records that may well be durable.
+int sync_fd(int fd, bool data_only) {
+  for (;;) {
+    if ((data_only ? ::fdatasync(fd) : ::fsync(fd)) == 0) return 0;
+    if (errno != EINTR) return -1;
+  }
+}
+
 void make_directories(const std::string& path) {
   for (std::size_t slash = path.find('/', 1);; slash = path.find('/', slash + 1)) {
     std::string prefix = path.substr(0, slash);
@@ -74,7 +83,7 @@ std::string directory_of(const std::string& path) {
 void sync_directory_of(const std::string& path) {
   std::string directory = directory_of(path);
   Fd fd(open_existing(directory, O_RDONLY | O_DIRECTORY));
-  if (fd.get() < 0 || ::fsync(fd.get()) != 0) {
+  if (fd.get() < 0 || sync_fd(fd.get(), false) != 0) {
     int error_number = errno;
     throw JournalError(with_errno_text("fsync of directory " + directory + " failed", error_number), error_number);
   }
@@ -91,7 +100,7 @@ void remove_if_present(const std::string& path) {
 Fd write_durable_file(const std::string& path, std::string_view bytes) {
   Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   int error_number = fd.get() < 0 ? errno : write_all_at(fd.get(), bytes, 0);
-  if (error_number == 0 && ::fsync(fd.get()) != 0) error_number = errno;
+  if (error_number == 0 && sync_fd(fd.get(), false) != 0) error_number = errno;
   if (error_number != 0) {
     ::unlink(path.c_str());
     throw JournalError(with_errno_text("writing " + path + " failed", error_number), error_number);
@@ -109,7 +118,12 @@ Journal::Journal(Journal&& other) noexcept = default;
 Journal& Journal::operator=(Journal&& other) noexcept = default;
 
 Journal::~Journal() {
-  if (fd_.get() >= 0 && unsynced_records_ > 0) ::fdatasync(fd_.get());
+  if (fd_.get() < 0 || unsynced_records_ == 0) return;
+  try {
+    sync();
+  } catch (const JournalError&) {
+    // Best effort, as documented: close() is where errors are seen.
+  }
 }
 
 JournalOptions JournalOptions::synced_by_owner() {
@@ -210,7 +224,7 @@ void Journal::replay_journal(std::uint64_t snapshot_generation, const RecordVisi
   }
   // What we replay may have been written by a process that died before syncing it;
   // make it durable before anyone acts on it.
-  if (::fdatasync(fd.get()) != 0) {
+  if (sync_fd(fd.get(), true) != 0) {
     int error_number = errno;
     fail("fdatasync failed", error_number);
   }
@@ -237,6 +251,8 @@ void Journal::use_fresh_journal(Fd fd, std::uint64_t generation) {
   generation_ = generation;
   end_offset_ = synced_offset_ = journal_format::kHeaderSize;
   journal_records_ = synced_records_ = unsynced_records_ = 0;
+  unsynced_frames_.clear();
+  rewrite_ = false;
   tail_dirty_ = false;
 }
 
@@ -254,6 +270,7 @@ void Journal::append(std::string_view payload) {
     }
     tail_dirty_ = false;
   }
+  rewrite_pending();
   std::string frame;
   frame.reserve(journal_format::kRecordHeaderSize + payload.size());
   journal_format::append_record(frame, payload);
@@ -266,6 +283,7 @@ void Journal::append(std::string_view payload) {
   }
   end_offset_ += frame.size();
   ++journal_records_;
+  unsynced_frames_ += frame;
   sync_after_append();
 }
 
@@ -288,25 +306,46 @@ void Journal::sync_if_due() {
   if (deadline && Clock::now() >= *deadline) sync();
 }
 
+void Journal::rewrite_pending() {
+  if (!rewrite_) return;
+  if (tail_dirty_) {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(synced_offset_)) != 0) {
+      int error_number = errno;
+      fail("cannot truncate leftover bytes after offset " + std::to_string(synced_offset_), error_number);
+    }
+    tail_dirty_ = false;
+  }
+  if (int error_number = write_all_at(fd_.get(), unsynced_frames_, synced_offset_)) {
+    tail_dirty_ = ::ftruncate(fd_.get(), static_cast<off_t>(synced_offset_)) != 0;
+    fail("rewriting " + std::to_string(unsynced_records_) + " unsynced records at offset " +
+             std::to_string(synced_offset_) + " failed",
+         error_number);
+  }
+  end_offset_ = synced_offset_ + unsynced_frames_.size();
+  journal_records_ = synced_records_ + unsynced_records_;
+  rewrite_ = false;
+}
+
 void Journal::sync() {
   require_open();
   if (unsynced_records_ == 0) return;
-  if (::fdatasync(fd_.get()) != 0) {
-    // The kernel may have dropped the failed pages, so only what an earlier sync
-    // confirmed is trusted; the unsynced records were never acknowledged as durable.
+  rewrite_pending();
+  if (sync_fd(fd_.get(), true) != 0) {
+    // The kernel may have dropped the failed pages, so only what an earlier sync confirmed
+    // is trusted: cut the rest off and keep it pending, to be written again (see the header).
     int error_number = errno;
-    std::size_t discarded = unsynced_records_;
     end_offset_ = synced_offset_;
     journal_records_ = synced_records_;
-    unsynced_records_ = 0;
+    rewrite_ = true;
     tail_dirty_ = ::ftruncate(fd_.get(), static_cast<off_t>(end_offset_)) != 0;
-    fail("fdatasync failed; discarded " + std::to_string(discarded) + " unsynced records after offset " +
-             std::to_string(end_offset_),
+    fail("fdatasync failed; " + std::to_string(unsynced_records_) + " unsynced records after offset " +
+             std::to_string(end_offset_) + " will be written again",
          error_number);
   }
   synced_offset_ = end_offset_;
   synced_records_ = journal_records_;
   unsynced_records_ = 0;
+  unsynced_frames_.clear();
 }
 
 void Journal::compact(std::span<const std::string> snapshot_records) {

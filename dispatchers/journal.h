@@ -45,9 +45,12 @@
 // Errors: a failed write truncates the partial record away and throws JournalError;
 // the journal stays usable. A failed fdatasync throws after truncating back to the
 // last successfully synced offset: after such a failure the kernel may have dropped
-// the dirty pages, so only what an earlier sync confirmed is trusted, and the
-// unsynced records (never acknowledged as durable) are discarded and counted in the
-// message. Not thread-safe: one owner, as in the event loop.
+// the dirty pages, so only what an earlier sync confirmed is trusted. The unsynced
+// records stay pending (unsynced_records() still counts them) and are written again,
+// in order, before the next append or sync: the owners keep those records in memory
+// and report them once a later sync succeeds, so dropping them would make the file
+// disagree with what was reported. When the sync inside append() fails, that record is
+// written and pending like the others. Not thread-safe: one owner, as in the event loop.
 #pragma once
 #include <chrono>
 #include <cstddef>
@@ -140,6 +143,7 @@ class Journal {
   void start_empty_journal(std::uint64_t generation);
   void use_fresh_journal(Fd fd, std::uint64_t generation);
   void sync_after_append();
+  void rewrite_pending();
   void require_open() const;
   [[noreturn]] void fail(const std::string& what, int error_number) const;
 
@@ -154,6 +158,8 @@ class Journal {
   std::size_t snapshot_records_ = 0;
   std::size_t unsynced_records_ = 0;
   Clock::time_point oldest_unsynced_{};
+  std::string unsynced_frames_;  // the unsynced records' bytes, for rewriting after a failed sync
+  bool rewrite_ = false;         // unsynced_frames_ were cut off the file by a failed sync
   bool tail_dirty_ = false;  // bytes past end_offset_ that a failed truncation left behind
   bool broken_ = false;      // a compaction failed after its commit point; reopen to recover
   ReplayStats stats_;
