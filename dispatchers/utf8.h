@@ -22,4 +22,8 @@ bool valid_utf8(std::string_view text);
 // `text` with each byte that does not start a well-formed sequence replaced by U+FFFD.
 std::string to_valid_utf8(std::string_view text);
 
+// Appends `code_point` (at most 0x1FFFFF) in the UTF-8 bit layout, without checking it is a
+// scalar value: the caller decides whether surrogates or values above U+10FFFF can occur.
+void append_utf8(std::string& out, char32_t code_point);
+
 }  // namespace asyncore

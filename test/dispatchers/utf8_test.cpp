@@ -4,30 +4,15 @@
 
 #include <doctest/doctest.h>
 
-#include <cstdint>
 #include <string>
 
 using namespace asyncore;
 
 namespace {
 
-std::string encode(std::uint32_t code_point) {  // plain bit packing, surrogates included
+std::string encode(char32_t code_point) {  // plain bit packing, surrogates included
   std::string out;
-  if (code_point < 0x80) {
-    out += static_cast<char>(code_point);
-  } else if (code_point < 0x800) {
-    out += static_cast<char>(0xC0 | (code_point >> 6));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else if (code_point < 0x10000) {
-    out += static_cast<char>(0xE0 | (code_point >> 12));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (code_point >> 18));
-    out += static_cast<char>(0x80 | ((code_point >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((code_point >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (code_point & 0x3F));
-  }
+  append_utf8(out, code_point);
   return out;
 }
 
@@ -69,7 +54,7 @@ TEST_CASE("utf8_sequence_length looks at the sequence at an offset and never pas
 }
 
 TEST_CASE("every scalar value round-trips; surrogates and overlong forms do not") {
-  for (std::uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+  for (char32_t cp = 0; cp <= 0x10FFFF; ++cp) {
     const std::string bytes = encode(cp);
     const bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
     if (valid_utf8(bytes) == surrogate) {
