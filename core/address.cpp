@@ -53,7 +53,7 @@ Address Address::unix_path(std::string_view path) {
   }
   Address a;
   a.family_ = AF_UNIX;
-  a.path_ = std::string(path);
+  a.path_ = std::make_unique<std::string>(path);
   return a;
 }
 
@@ -104,7 +104,7 @@ Address Address::from_sockaddr(const sockaddr* sa, socklen_t len) {
       a.family_ = AF_UNIX;
       auto* un = reinterpret_cast<const sockaddr_un*>(sa);
       size_t n = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
-      a.path_.assign(un->sun_path, ::strnlen(un->sun_path, n));
+      a.path_ = std::make_unique<std::string>(un->sun_path, ::strnlen(un->sun_path, n));
       break;
     }
     default:
@@ -129,11 +129,16 @@ Address Address::peer_of(int fd) {
   return from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
 }
 
+const std::string& Address::path() const {
+  static const std::string none;
+  return path_ ? *path_ : none;
+}
+
 std::string Address::host() const {
   char buf[INET6_ADDRSTRLEN] = "";
   if (family_ == AF_INET) ::inet_ntop(AF_INET, &inet_.in4.sin_addr, buf, sizeof buf);
   else if (family_ == AF_INET6) ::inet_ntop(AF_INET6, &inet_.in6.sin6_addr, buf, sizeof buf);
-  else if (family_ == AF_UNIX) return path_;
+  else if (family_ == AF_UNIX) return path();
   return buf;
 }
 
@@ -147,7 +152,7 @@ std::string Address::to_string() const {
   switch (family_) {
     case AF_INET: return host() + ":" + std::to_string(port());
     case AF_INET6: return "[" + host() + "]:" + std::to_string(port());
-    case AF_UNIX: return "unix:" + path_;
+    case AF_UNIX: return "unix:" + path();
     default: return "-";
   }
 }
@@ -166,8 +171,8 @@ Address::Raw Address::raw() const {
     case AF_UNIX: {
       auto* un = reinterpret_cast<sockaddr_un*>(&r.storage);
       un->sun_family = AF_UNIX;
-      std::memcpy(un->sun_path, path_.data(), path_.size());
-      r.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path_.size() + 1);
+      std::memcpy(un->sun_path, path().data(), path().size());
+      r.length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + path().size() + 1);
       break;
     }
     default:
@@ -184,7 +189,7 @@ bool Address::operator==(const Address& other) const {
     case AF_INET6:
       return inet_.in6.sin6_port == other.inet_.in6.sin6_port &&
              std::memcmp(&inet_.in6.sin6_addr, &other.inet_.in6.sin6_addr, sizeof(in6_addr)) == 0;
-    case AF_UNIX: return path_ == other.path_;
+    case AF_UNIX: return path() == other.path();
     default: return true;
   }
 }

@@ -5,6 +5,7 @@
 #include <sys/un.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -30,7 +31,7 @@ class Address {
   bool is_inet() const { return family_ == AF_INET || family_ == AF_INET6; }
   std::string host() const;     // "127.0.0.1", "::1", or the Unix path
   uint16_t port() const;        // 0 for Unix paths
-  const std::string& path() const { return path_; }
+  const std::string& path() const;
   std::string to_string() const;  // "127.0.0.1:80", "[::1]:80", "unix:/path"
 
   // The sockaddr form for bind/connect/sendto.
@@ -43,13 +44,25 @@ class Address {
 
   bool operator==(const Address& other) const;
 
+  Address(const Address& other) : family_(other.family_), inet_(other.inet_) {
+    if (other.path_) path_ = std::make_unique<std::string>(*other.path_);
+  }
+  Address& operator=(const Address& other) {
+    if (this != &other) *this = Address(other);
+    return *this;
+  }
+  Address(Address&&) noexcept = default;
+  Address& operator=(Address&&) noexcept = default;
+
  private:
   int family_ = AF_UNSPEC;
   union {
     sockaddr_in in4;
     sockaddr_in6 in6;
   } inet_{};
-  std::string path_;  // Unix-domain only; keeps inet addresses small
+  // Unix-domain only. A pointer, not a string, because every connection holds an Address and
+  // inet addresses (nearly all of them) should stay small.
+  std::unique_ptr<std::string> path_;
 };
 
 }  // namespace asyncore

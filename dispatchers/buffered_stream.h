@@ -3,15 +3,18 @@
 // and reads again once the queue drains below `low_water`. A queue past `max_output` (bytes
 // pushed from elsewhere, e.g. a broadcast) calls handle_overflow(), which closes by default.
 #pragma once
+#include <cstdint>
+
 #include "core/dispatcher.h"
 #include "dispatchers/byte_buffer.h"
 
 namespace asyncore {
 
+// 32-bit on purpose: every connection carries one, and 4 GiB queued is beyond any sane bound.
 struct StreamLimits {
-  size_t high_water = 256 * 1024;
-  size_t low_water = 64 * 1024;
-  size_t max_output = 16 * 1024 * 1024;
+  uint32_t high_water = 256 * 1024;
+  uint32_t low_water = 64 * 1024;
+  uint32_t max_output = 16 * 1024 * 1024;
 };
 
 class BufferedStream : public Dispatcher {
