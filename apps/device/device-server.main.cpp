@@ -16,6 +16,7 @@ using namespace asyncore::device;
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1", registry_path, data_dir = "./var/device", admin_token;
   int port = 7000, admin_port = 7080, max_frame = 65536, events_per_device = 100, compact_records = 50000;
+  int max_connections = 0;
   double login_timeout = 30, grace = 30;
   bool auto_register = false;
   Cli cli("device-server",
@@ -32,6 +33,7 @@ int main(int argc, char** argv) {
   cli.option("--login-timeout", &login_timeout, "S", "seconds a new connection has to log in (default 30)", 0.01, 86400);
   cli.option("--heartbeat-grace", &grace, "S", "seconds of silence allowed past the heartbeat (default 30)", 0, 86400);
   cli.option("--admin-token", &admin_token, "TOKEN", "require 'Authorization: Bearer TOKEN' on the admin API");
+  cli.option("--max-connections", &max_connections, "N", "device connections open at once; more are closed at accept (default 0: no limit)", 0, 10000000);
   cli.option("--events-per-device", &events_per_device, "N", "event history kept per device (default 100)", 1, 100000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 50000)", 1, 1 << 30);
   cli.parse(argc, argv);
@@ -56,7 +58,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   Metrics metrics;
-  ServerOptions options{static_cast<std::uint32_t>(max_frame), login_timeout, grace, auto_register};
+  ServerOptions options{static_cast<std::uint32_t>(max_frame), login_timeout, grace, auto_register,
+                        static_cast<std::size_t>(max_connections)};
   DeviceHub hub(map, options, *store, metrics);
 
   std::shared_ptr<DeviceListener> listener;

@@ -12,6 +12,7 @@ class DeviceListener final : public Dispatcher {
 
  private:
   DeviceHub& hub_;
+  bool refusing_ = false;  // in an episode of refusals: logged once when it starts and ends
 };
 
 }  // namespace asyncore::device

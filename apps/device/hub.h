@@ -21,6 +21,7 @@ struct ServerOptions {
   double login_timeout = 30;
   double heartbeat_grace = 30;
   bool auto_register = false;
+  std::size_t max_connections = 0;  // open device connections (logged in or not); 0: no limit
 };
 
 enum class CommandMode { interact, send, queue };
@@ -63,6 +64,7 @@ class DeviceHub {
 
   // --- sessions ------------------------------------------------------------------------------
   void session_opened() { ++connections_; }
+  std::size_t connections() const { return connections_; }
   void session_destroyed(DeviceSession& session);
   // Makes `session` the device's connection (closing an older one) and records it online.
   void go_online(DeviceSession& session, Imei imei, DeviceRecord& record, int heartbeat);
