@@ -145,8 +145,10 @@ TEST_CASE("modes: coalesce puts many packets in one write; large sends chat pack
     RawClient client(server.port);
     client.login_and_join("3");
     for (int i = 0; i < 3; ++i) client.next_of_type("chatmsg");
-    // A byte a write: the three chat packets alone are hundreds of bytes, so many reads.
-    CHECK(client.reads > 30);
+    // A byte a write: the three chat packets alone are hundreds of bytes, so many reads. How
+    // many the kernel merges depends on the machine's load (15 seen under ASan on a busy
+    // machine, 100+ when idle); whole-packet writes give at most one read per packet (~6).
+    CHECK(client.reads > 10);
   }
 }
 
