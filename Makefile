@@ -16,7 +16,8 @@ ifeq ($(SANITIZE),)
   BUILD  ?= build
   OPT    ?= -O2
 else
-  BUILD  ?= build/san
+  comma  := ,
+  BUILD  ?= build/san-$(subst $(comma),-,$(SANITIZE))
   # GCC 12 reports false "maybe uninitialized" warnings at -O1 with sanitizers.
   OPT    ?= -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -Wno-maybe-uninitialized
 endif
@@ -25,7 +26,7 @@ WERROR   ?= -Werror
 CXXFLAGS ?= $(OPT) -g
 CXXFLAGS += -std=c++20 -Wall -Wextra $(WERROR) -pthread -I. -MMD -MP
 LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
-TESTFLAGS = -DTEST_BUILD_DIR='"$(abspath $(BUILD))"' -DTEST_SOURCE_DIR='"$(abspath .)"'
+TESTFLAGS = -DTEST_BUILD_DIR='"$(abspath $(BUILD))"' -DTEST_SOURCE_DIR='"$(abspath .)"' $(if $(SANITIZE),-DTEST_SANITIZED=1)
 
 LIB      := $(BUILD)/lib/libasyncore.a
 LIB_SRC  := $(sort $(wildcard core/*.cpp dispatchers/*.cpp))
@@ -48,7 +49,7 @@ HELPERS  := $(foreach m,$(HELPER_SRC),$(BUILD)/test-bin/$(notdir $(m:.main.cpp=)
 BENCH_SRC := $(sort $(shell find test/bench -name '*.main.cpp' 2>/dev/null))
 BENCHES  := $(foreach m,$(BENCH_SRC),$(BUILD)/bench-bin/$(notdir $(m:.main.cpp=)))
 
-.PHONY: all libs test check-doctest bench install clean demo fuzz fuzz-build fuzz-replay soak
+.PHONY: all libs test check-doctest bench install clean demo fuzz fuzz-build fuzz-replay soak memcheck
 all: $(LIB) $(BINS)
 libs: $(LIB) $(foreach a,$(APPS),$(BUILD)/lib/libapp_$(a).a)
 
@@ -121,6 +122,10 @@ bench: all $(BENCHES)
 
 demo: all
 	@apps/demo.sh
+
+# valgrind's memcheck over echo-server and device-server under a short load (CI runs it).
+memcheck: all $(BUILD)/bench-bin/echo-load
+	@BUILD_DIR=$(abspath $(BUILD)) test/memcheck/memcheck.sh
 
 # libFuzzer targets (clang): test/fuzz/<name>_fuzz.cpp -> build/fuzz/bin/<name>_fuzz, linked with a
 # clang build of the library and of every app's library. `make fuzz` runs each for FUZZ_SECONDS;

@@ -55,10 +55,10 @@ bool echoes(Client& c, const std::string& text, double timeout = 5.0) {
 TEST_CASE("EMFILE on accept: pause logged, existing connections served, no spin, accepts resume") {
   // Sanitizer runtimes need fds of their own (UBSan's vptr check probes memory through a pipe),
   // so a sanitized server reports false errors exactly when it is out of fds.
-  if (std::string_view(TEST_BUILD_DIR).ends_with("/san")) {
-    MESSAGE("skipped in a sanitizer build: the sanitizer runtime itself fails without fds");
-    return;
-  }
+#ifdef TEST_SANITIZED
+  MESSAGE("skipped in a sanitizer build: the sanitizer runtime itself fails without fds");
+  return;
+#endif
   for (BackendKind kind : kAllBackends) {
     INFO(std::string(backend_name(kind)));
     Child server({"/bin/sh", "-c",
