@@ -123,6 +123,11 @@ bench: all $(BENCHES)
 demo: all
 	@apps/demo.sh
 
+# The ten-minute soak (SOAK_SECONDS=60 for a short one): device server under churn, with a sync
+# relay and a barrage room beside it; memory and fds must not grow, acknowledged state must persist.
+soak: all $(BUILD)/test-bin/device-churn
+	@BUILD_DIR=$(BUILD) test/soak/soak.sh
+
 # valgrind's memcheck over echo-server and device-server under a short load (CI runs it).
 memcheck: all $(BUILD)/bench-bin/echo-load
 	@BUILD_DIR=$(abspath $(BUILD)) test/memcheck/memcheck.sh
