@@ -98,15 +98,21 @@ void JobRunner::on_exit(std::uint64_t number, const ExitStatus& status) {
   Job* job = store_.find(number);
   std::optional<int> code = status.exited ? std::optional<int>(status.code) : std::nullopt;
   std::optional<int> signal = status.signalled ? std::optional<int>(status.signal) : std::nullopt;
-  if (job && ended_early) {
-    store_.record_exit(*job, code, signal);
-  } else if (job) {
-    const JobState state = status.timed_out  ? JobState::timeout
-                           : status.success() ? JobState::succeeded
-                                              : JobState::failed;
-    store_.finish(*job, state, code, signal);
-    release_record(*job);
+  // A store that cannot write (disk full) must not also cost the job its --max-jobs slot, or a
+  // shutdown would wait for it forever: the failure is logged and the runner goes on.
+  try {
+    if (job && ended_early) {
+      store_.record_exit(*job, code, signal);
+    } else if (job) {
+      const JobState state = status.timed_out  ? JobState::timeout
+                             : status.success() ? JobState::succeeded
+                                                : JobState::failed;
+      store_.finish(*job, state, code, signal);
+    }
+  } catch (const std::exception& e) {
+    log_error("job " + std::to_string(number) + ": recording its end failed: " + e.what());
   }
+  if (job && !ended_early) release_record(*job);
   log_info("job " + std::to_string(number) + ": " + (job ? state_name(job->state) : "gone") + " (" +
            status.describe() + ")");
   running_.erase(it);  // destroys the Process; allowed from its own callback
