@@ -24,9 +24,12 @@ def main():
         print("install_test: pkg-config is not installed; apt-get install pkg-config", file=sys.stderr)
         return 1
     repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # Run from `make SANITIZE=... test`, the outer make's variables arrive through MAKEFLAGS;
+    # the install under test is the plain product, so they are dropped.
+    plain = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "SANITIZE")}
     with tempfile.TemporaryDirectory() as prefix:
         subprocess.run(["make", "-s", "-C", repo, "install", "PREFIX=" + prefix], check=True,
-                       stdout=subprocess.DEVNULL)
+                       stdout=subprocess.DEVNULL, env=plain)
         for path in ["include/asyncore/core/asyncore.h", "lib/libasyncore.a", "lib/pkgconfig/asyncore.pc"]:
             if not os.path.exists(os.path.join(prefix, path)):
                 print("install_test: missing " + path, file=sys.stderr)
