@@ -1,6 +1,7 @@
 // Backend: the one small interface behind which select, poll and epoll live (as in redis' ae.c).
 // The channel map tells a backend only about changes of interest; the backend reports ready fds.
 #pragma once
+#include <sys/epoll.h>
 #include <time.h>
 
 #include <cstdint>
@@ -21,20 +22,29 @@ enum : uint32_t {
   kWantRead = 1,   // readable(): input and priority data
   kWantWrite = 2,  // writable() or a connect in progress
 };
+// Event bits: epoll's and poll's own values, so neither backend translates what the kernel says.
 enum : uint32_t {
-  kEventRead = 1,
-  kEventWrite = 2,
-  kEventPriority = 4,
-  kEventHangup = 8,
-  kEventError = 16,
-  kEventInvalid = 32,  // the fd is not open (POLLNVAL, EBADF)
+  kEventRead = EPOLLIN,       // 1
+  kEventPriority = EPOLLPRI,  // 2
+  kEventWrite = EPOLLOUT,     // 4
+  kEventError = EPOLLERR,     // 8
+  kEventHangup = EPOLLHUP,    // 16
+  kEventInvalid = 32,         // the fd is not open (POLLNVAL's value, EBADF; epoll never sets it)
 };
 
-struct ReadyEvent {
-  int fd;
-  uint32_t generation;  // the slot generation at registration: stale events are dropped
-  uint32_t events;
-};
+// One ready fd: epoll's own record, so the default backend hands the kernel's array to the loop
+// untouched. `data` packs the fd and the slot generation at registration (stale events, for a
+// channel closed or replaced since, are dropped); `events` holds the bits above.
+using ReadyEvent = epoll_event;
+inline uint64_t ready_key(int fd, uint32_t generation) { return static_cast<uint32_t>(fd) | (static_cast<uint64_t>(generation) << 32); }
+inline ReadyEvent ready_event(int fd, uint32_t generation, uint32_t events) {
+  ReadyEvent e{};
+  e.events = events;
+  e.data.u64 = ready_key(fd, generation);
+  return e;
+}
+inline int ready_fd(const ReadyEvent& e) { return static_cast<int>(e.data.u64 & 0xffffffffu); }
+inline uint32_t ready_generation(const ReadyEvent& e) { return static_cast<uint32_t>(e.data.u64 >> 32); }
 
 class Backend {
  public:

@@ -51,14 +51,10 @@ class PollBackend final : public Backend {
       short r = fds_[i].revents;
       if (!r) continue;
       --n;
-      uint32_t bits = 0;
-      if (r & POLLIN) bits |= kEventRead;
-      if (r & POLLOUT) bits |= kEventWrite;
-      if (r & POLLPRI) bits |= kEventPriority;
-      if (r & POLLHUP) bits |= kEventHangup;
-      if (r & POLLERR) bits |= kEventError;
-      if (r & POLLNVAL) bits |= kEventInvalid;
-      out.push_back({fds_[i].fd, generations_[i], bits});
+      // poll's bits are the map's (backend.h): POLLIN, POLLPRI, POLLOUT, POLLERR, POLLHUP, POLLNVAL.
+      static_assert(POLLIN == kEventRead && POLLPRI == kEventPriority && POLLOUT == kEventWrite && POLLERR == kEventError &&
+                    POLLHUP == kEventHangup && POLLNVAL == kEventInvalid);
+      out.push_back(ready_event(fds_[i].fd, generations_[i], static_cast<uint32_t>(r) & 63u));
     }
     return out;
   }

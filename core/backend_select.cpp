@@ -61,7 +61,7 @@ class SelectBackend final : public Backend {
     if (n < 0 && errno == EBADF) {
       // Some watched fd was closed behind the map's back: report it as invalid, as poll does.
       for (size_t i = 0; i < fds_.size(); ++i) {
-        if (::fcntl(fds_[i], F_GETFD) < 0) out.push_back({fds_[i], generations_[i], kEventInvalid});
+        if (::fcntl(fds_[i], F_GETFD) < 0) out.push_back(ready_event(fds_[i], generations_[i], kEventInvalid));
       }
       return out;
     }
@@ -71,7 +71,7 @@ class SelectBackend final : public Backend {
       int fd = fds_[i];
       uint32_t bits = (FD_ISSET(fd, &r) ? kEventRead : 0u) | (FD_ISSET(fd, &w) ? kEventWrite : 0u) |
                       (FD_ISSET(fd, &e) ? kEventPriority : 0u);
-      if (bits) out.push_back({fd, generations_[i], bits});
+      if (bits) out.push_back(ready_event(fd, generations_[i], bits));
     }
     return out;
   }

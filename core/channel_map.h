@@ -86,7 +86,14 @@ class ChannelMap {
   void apply_interest_changes();
   void dispatch(const ReadyEvent& event);
   bool still_same(const Dispatcher& d, int fd, uint32_t generation) const;
-  uint32_t wanted_interest(Dispatcher& d) const;
+  static uint32_t wanted_interest(Dispatcher& d) {  // asked after every event: inline
+    uint32_t want = 0;
+    if (!d.eof_ && !d.accept_paused_ && d.readable()) want |= kWantRead;
+    if (d.connecting || (!d.accepting && d.writable())) want |= kWantWrite;
+    return want;
+  }
+  size_t pass(const timespec* wait);  // poll_once with the wait worked out
+  const timespec* wait_time(double timeout, timespec& wait) const;
   void run_timers();
   bool alive() const;
   void run_pending();
@@ -98,6 +105,7 @@ class ChannelMap {
     }
   }
   void refresh_interest(int fd, Dispatcher& d);
+  void set_interest(int fd, Slot& slot, uint32_t want);  // tells the backend
   void release_closed();
 
   std::vector<Slot> slots_;  // indexed by fd

@@ -170,11 +170,12 @@ void Dispatcher::pause_accepting() {
 }
 
 size_t Dispatcher::send(std::string_view data) {
-  ssize_t n = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
-  if (n >= 0) {
-    map_->mark_dirty(socket_.get());
-    return static_cast<size_t>(n);
-  }
+  size_t n = send_unchecked(data);
+  if (socket_) map_->mark_dirty(socket_.get());
+  return n;
+}
+
+size_t Dispatcher::send_failed() {
   int error = errno;
   if (error == EAGAIN || error == EWOULDBLOCK || error == EINTR || error == ENOBUFS) return 0;
   if (is_disconnect_error(error)) {
@@ -184,9 +185,7 @@ size_t Dispatcher::send(std::string_view data) {
   throw_errno(error, "send");
 }
 
-size_t Dispatcher::recv_into(char* buffer, size_t size) {
-  ssize_t n = ::recv(socket_.get(), buffer, size, 0);
-  if (n > 0) return static_cast<size_t>(n);
+size_t Dispatcher::recv_short(ssize_t n, size_t size) {
   if (n == 0) {
     if (size == 0) return 0;
     eof_ = true;
@@ -224,7 +223,7 @@ void Dispatcher::recheck() {
   if (socket_) map_->mark_dirty(socket_.get());
 }
 
-void Dispatcher::handle_read_event() {
+void Dispatcher::handle_other_read_event() {
   if (accepting) {
     handle_accept();
   } else if (!connected) {

@@ -61,7 +61,11 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   // Receives up to n bytes; "" means nothing now, or end of stream (handle_eof() was called),
   // or a vanished peer (handle_close() was called).
   std::string recv(size_t buffer_size);
-  size_t recv_into(char* buffer, size_t size);  // the same without allocating
+  size_t recv_into(char* buffer, size_t size) {  // the same without allocating
+    // Inline: it is on every message's path; end of stream and errors go out of line.
+    ssize_t n = ::recv(socket_.get(), buffer, size, 0);
+    return n > 0 ? static_cast<size_t>(n) : recv_short(n, size);
+  }
   void close();  // idempotent; safe from any callback
 
   virtual bool readable() { return true; }
@@ -77,7 +81,10 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   virtual void handle_error(const std::exception& error);
 
   // The event entry points the loop calls (asyncore's handle_*_event).
-  void handle_read_event();
+  void handle_read_event() {
+    if (connected && !accepting) [[likely]] handle_read();  // the common case, inline
+    else handle_other_read_event();
+  }
   void handle_write_event();
   void handle_expt_event();
   void handle_connect_event();
@@ -102,6 +109,12 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   int accept_batch = 64;
 
  protected:
+  // send() without asking the loop for a re-check: for subclasses that keep their own output
+  // queue and call recheck() whenever it changes. Inline: it is on every message's path.
+  size_t send_unchecked(std::string_view data) {
+    ssize_t n = ::send(socket_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    return n >= 0 ? static_cast<size_t>(n) : send_failed();
+  }
   // Shuts the write side (FIN) once the caller has nothing more to send.
   void shutdown_write();
   // For the loop's own channels (waker, signal pipe): registered, but keeps no loop alive.
@@ -110,6 +123,9 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
  private:
   friend class ChannelMap;
   void pause_accepting();
+  size_t send_failed();                       // send_unchecked's EAGAIN and errors
+  size_t recv_short(ssize_t n, size_t size);  // recv_into's end of stream, EAGAIN and errors
+  void handle_other_read_event();             // accepting, or connecting
   void check_connect_error();  // throws the error of a finished, failed connect
   ChannelMap* map_;
   Fd socket_;

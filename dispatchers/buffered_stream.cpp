@@ -6,26 +6,27 @@ namespace asyncore {
 
 size_t BufferedStream::send(std::string_view data) {
   if (!is_open() || closing) return 0;
+  if (out_.empty()) {
+    size_t sent = send_unchecked(data);
+    // The common case: all of it went out at once, so nothing about readable()/writable()
+    // changed and no re-check is needed.
+    if (sent == data.size()) return sent;
+    data.remove_prefix(sent);
+    if (!is_open()) return sent;
+  }
+  // Only what must wait counts against max_output.
   if (out_.size() + data.size() > limits.max_output) {
     handle_overflow();
     return 0;
   }
-  if (out_.empty()) {
-    size_t sent = Dispatcher::send(data);
-    // The common case: all of it went out at once, so nothing about readable()/writable()
-    // changed (Dispatcher::send already asked for a re-check).
-    if (sent == data.size()) return sent;
-    if (is_open()) out_.append(data.substr(sent));
-  } else {
-    out_.append(data);
-  }
+  out_.append(data);
   after_output_change();
   return data.size();
 }
 
 void BufferedStream::flush() {
   while (!out_.empty() && is_open()) {
-    size_t sent = Dispatcher::send(out_.view());
+    size_t sent = send_unchecked(out_.view());
     if (sent == 0) break;
     out_.consume(sent);
   }

@@ -43,7 +43,7 @@ bool TcpConnection::readable() { return connected && !reading_paused_ && !discon
 
 void TcpConnection::write(std::string_view data) {
   if (lost_ || disconnecting_ || !connected || data.empty()) return;
-  size_t sent = out_.empty() ? Dispatcher::send(data) : 0;  // send() may lose the connection
+  size_t sent = out_.empty() ? send_unchecked(data) : 0;  // may lose the connection
   if (lost_) return;
   if (sent < data.size()) {
     out_.append(data.substr(sent));
@@ -57,7 +57,7 @@ void TcpConnection::write(std::string_view data) {
 
 void TcpConnection::handle_write() {
   while (!out_.empty() && !lost_) {
-    size_t sent = Dispatcher::send(out_.view());
+    size_t sent = send_unchecked(out_.view());
     if (sent == 0) break;
     out_.consume(sent);
   }
