@@ -63,12 +63,11 @@ std::optional<std::string> SyncService::make_durable() {
   return storage_problem();
 }
 
+// Synced at once rather than with the caller's batch: a reply that reports a job's state can then
+// say whether it is saved (a batch's failed sync could only replace every reply with the error).
+// The first such command of a batch pays the fsync; the others find nothing left to sync.
 void SyncService::settle(std::uint64_t job) {
-  if (!caller_syncs_) {
-    try_sync();  // a failure shows in the reply (mark_pending)
-  } else if (!store_.failing() && store_.has_unsaved(job)) {
-    batch_needs_sync_ = true;  // made as if saved: the caller's sync must succeed, or it becomes the error
-  }
+  if (store_.has_unsaved(job) && !store_.failing()) try_sync();  // a failure shows in mark_pending
 }
 
 void SyncService::mark_pending(json::Object& fields, std::uint64_t job) const {
@@ -86,8 +85,11 @@ Reply SyncService::sync(std::string_view type, std::string_view id) {
   if (store_.failing()) return error(storage_problem() + "; no new jobs until it can", 503);
   const Submitted submitted = runner_.submit(type, id);
   if (!submitted.dedup) created_.push_back(submitted.job);
-  if (caller_syncs_ && store_.failing()) try_sync();  // its creation was refused at once: withdrawn now
-  settle(submitted.job);
+  if (!caller_syncs_ || store_.failing()) {
+    try_sync();  // a creation that cannot be saved is withdrawn now
+  } else if (store_.has_unsaved(submitted.job)) {
+    batch_needs_sync_ = true;  // group commit: the caller's sync must succeed, or its error replaces the replies
+  }
   const Job* job = store_.find(submitted.job);
   if (!job) return error(storage_problem() + "; the job was not started", 503);  // withdrawn
   json::Object body{{"ok", true}, {"job", submitted.job}, {"state", state_name(job->state)}};
@@ -130,10 +132,10 @@ Reply SyncService::cancel(std::uint64_t number) {
 }
 
 Reply SyncService::jobs(std::size_t limit) {
-  if (!caller_syncs_) try_sync();  // before the list is taken (a failed sync withdraws new jobs)
+  // One sync for every listed job, before the list is taken (a failed sync withdraws new jobs).
+  if (store_.unsynced() && !store_.failing()) try_sync();
   json::Array list;
   for (const Job* job : store_.newest(limit)) {
-    if (caller_syncs_) settle(job->number);
     json::Object fields = status_fields(*job);
     fields.erase("ok");
     mark_pending(fields, job->number);

@@ -42,13 +42,13 @@ class SyncService {
   // The `quit` command: refused unless the peer is on this machine.
   Reply quit(const Address& peer);
 
-  // One command-port line (without its '\n') -> one reply. With `caller_syncs` the reply is
-  // not yet durable: the caller calls make_durable() before sending it, so that many commands
+  // One command-port line (without its '\n') -> one reply. With `caller_syncs` a `sync` reply is
+  // not yet durable: the caller calls make_durable() before sending it, so that many syncs
   // arriving together share one fsync (group commit).
   Reply execute(std::string_view line, const Address& peer, bool caller_syncs = false);
   // fsyncs the store for the replies made since the last call. When it cannot, the jobs those
-  // replies created are withdrawn, and the error text to send instead of the replies is returned
-  // if any of them reported changes as saved; nullopt when every one already said what is not.
+  // replies created are withdrawn and the error text to send instead of the replies is returned
+  // (only `sync` replies wait for this sync; the others were settled as they were made).
   std::optional<std::string> make_durable();
 
   static Reply error(std::string_view reason, int http_status = 400);
@@ -57,8 +57,7 @@ class SyncService {
   static std::optional<std::size_t> parse_count(std::string_view text, std::size_t max);
 
  private:
-  // Before a reply about `job`: syncs now, or, when the caller syncs, notes whether the reply
-  // depends on that sync (it reports changes of the job that are not yet durable).
+  // Before a reply that reports `job`: syncs when the job has unsaved changes.
   void settle(std::uint64_t job);
   bool try_sync();  // false (and this batch's new jobs withdrawn) when the store cannot save
   void mark_pending(json::Object& fields, std::uint64_t job) const;
@@ -68,7 +67,7 @@ class SyncService {
   JobRunner& runner_;
   bool caller_syncs_ = false;
   std::vector<std::uint64_t> created_;  // jobs created since the last sync; withdrawn if it fails
-  bool batch_needs_sync_ = false;       // a reply since the last sync reported unsaved changes
+  bool batch_needs_sync_ = false;       // a `sync` reply since the last sync reported a new job
   std::function<void()> request_quit_;
 };
 
