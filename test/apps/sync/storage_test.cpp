@@ -4,6 +4,9 @@
 // writes again everything is saved (a kill -9 and restart shows exactly what was reported). Or the
 // server is stopped before that: it exits 1 naming what it could not save.
 //
+// A sync-client following the job gets its final state with the note that it is not yet saved,
+// and the web page shows "pending durable write" on the job until it is saved.
+//
 // Two ways to refuse writes: RLIMIT_FSIZE lowered on the running server with prlimit (EFBIG, any
 // user), and a small tmpfs filled up (ENOSPC; needs the right to mount, as root has here).
 #include <doctest/doctest.h>
@@ -17,6 +20,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "test/apps/sync/devtools.h"
 #include "test/apps/sync/sync_testing.h"
 
 using namespace sync_testing;
@@ -82,12 +86,20 @@ Failing run_into_failure(testing::TempDir& dir, const std::string& data_dir, con
   const int port = f.server.port;
   f.saved_job = start_sync(port, "echo", "before");
   wait_final(port, f.saved_job);
-  f.job = start_sync(port, "gate", "a");
+  testing::Child follower({testing::bin_path("sync-client"), "--port", std::to_string(port), "--poll", "0.05", "sync",
+                           "gate", "a", "--follow"});
+  f.job = json::parse(follower.wait_for_line("{"))["job"].as_int();
   REQUIRE(testing::eventually([&] { return log_texts(port, f.job).size() == 20; }));
 
   disk.fill(f.server.child->pid());
   std::ofstream(dir.file("go-a")) << "go\n";
   INFO("server stderr: " << f.server.child->stderr_text());
+  // The follower gets the job's end, with the note that the server has not saved it yet.
+  CHECK(follower.wait(testing::Seconds(20)) == 0);
+  const std::string followed = follower.read_all();
+  INFO("sync-client: " << followed << follower.stderr_text());
+  CHECK(followed.find("job " + std::to_string(f.job) + " succeeded (not yet saved by the server: ") != std::string::npos);
+  CHECK(followed.find(disk.error_text) != std::string::npos);
   // The job ends; its end and its last 20 lines could not be saved, and it says so.
   json::Value status;
   REQUIRE(testing::eventually([&] {
@@ -128,9 +140,38 @@ Failing run_into_failure(testing::TempDir& dir, const std::string& data_dir, con
   return f;
 }
 
-void recovers_and_survives_a_crash(const std::string& data_dir, testing::TempDir& dir, const Disk& disk) {
+// The page's card for `job`: its badge, whether it is marked pending, whether it still polls.
+json::Value card(devtools::Browser& browser, const std::string& session, std::int64_t job) {
+  const std::string n = std::to_string(job);
+  return browser.evaluate(session, "(() => { const c = document.getElementById('job-" + n +
+                                       "'); return c ? {badge: c.querySelector('.badge').textContent, pending: "
+                                       "c.dataset.pending, polling: jobs.get(" + n + ").polling} : null; })()");
+}
+
+void recovers_and_survives_a_crash(const std::string& data_dir, testing::TempDir& dir, const Disk& disk,
+                                   bool with_browser) {
   Failing f = run_into_failure(dir, data_dir, disk);
   const int port = f.server.port;
+  // The page marks the job until it is saved, and keeps polling it meanwhile.
+  std::string why;
+  std::optional<std::string> chromium = with_browser ? devtools::find_chromium(why) : std::nullopt;
+  testing::TempDir profile;
+  std::unique_ptr<devtools::Browser> browser;
+  std::string session;
+  json::Value shown;
+  if (chromium) {
+    browser = std::make_unique<devtools::Browser>(*chromium, profile.path(), profile.file("chromium.log"));
+    session = browser->open("http://127.0.0.1:" + std::to_string(f.server.http_port) + "/");
+    CHECK(testing::eventually([&] {
+      shown = card(*browser, session, f.job);
+      return shown.is_object() && shown["badge"].as_string() == "succeeded · pending durable write";
+    }));
+    CAPTURE(json::dump(shown));
+    CHECK(shown["pending"].as_string() == "true");
+    CHECK(shown["polling"].as_bool());
+  } else if (with_browser) {
+    MESSAGE("page not checked: " << why);
+  }
   disk.make_room(f.server.child->pid());
   INFO("server stderr: " << f.server.child->stderr_text());
   // Saved by the retries: the mark goes, new jobs are accepted again.
@@ -141,6 +182,14 @@ void recovers_and_survives_a_crash(const std::string& data_dir, testing::TempDir
   }));
   CHECK(status["state"].as_string() == "succeeded");
   CHECK(f.server.child->stderr_text().find("job store: writing again") != std::string::npos);
+  if (browser) {
+    CHECK(testing::eventually([&] {
+      shown = card(*browser, session, f.job);
+      return shown.is_object() && shown["badge"].as_string() == "succeeded" && !shown["polling"].as_bool();
+    }));
+    CAPTURE(json::dump(shown));
+    CHECK(shown["pending"].as_string() == "");
+  }
   wait_final(port, start_sync(port, "echo", "after"));
 
   f.server.child->signal(SIGKILL);
@@ -242,7 +291,7 @@ class SmallFilesystem {
 
 TEST_CASE("a file size limit (EFBIG): a job's end waits in memory, marked, and is saved once the limit goes") {
   testing::TempDir dir;
-  recovers_and_survives_a_crash(dir.file("data"), dir, file_size_limit(dir.file("data/jobs.journal")));
+  recovers_and_survives_a_crash(dir.file("data"), dir, file_size_limit(dir.file("data/jobs.journal")), true);
 }
 
 TEST_CASE("a file size limit (EFBIG) that never goes: SIGTERM exits 1 naming the unsaved job; it reads as interrupted") {
@@ -257,6 +306,6 @@ TEST_CASE("a full filesystem (ENOSPC, a small tmpfs): the same, and saved once s
     MESSAGE("cannot mount a tmpfs here (" << small.why() << "): covered by the EFBIG cases and test/fault");
     return;
   }
-  SUBCASE("space comes back") { recovers_and_survives_a_crash(dir.file("data"), dir, small.disk()); }
+  SUBCASE("space comes back") { recovers_and_survives_a_crash(dir.file("data"), dir, small.disk(), false); }
   SUBCASE("stopped while full") { stopped_while_failing(dir.file("data"), dir, small.disk()); }
 }
