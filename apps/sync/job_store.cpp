@@ -163,6 +163,8 @@ void JobStore::replay(std::string_view payload) {
   }
 }
 
+// Every record fits the journal's max_record_bytes (a log line is at most 64 KiB, process.h), so
+// a refused one can only be refused for a reason a retry may outlast.
 void JobStore::append(std::uint64_t number, const json::Object& record) {
   unsaved_jobs_.insert(number);
   std::string payload = json::dump(record);
