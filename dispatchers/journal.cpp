@@ -300,9 +300,9 @@ void Journal::write_frames(const std::string& frames, std::size_t count) {
   if (int error_number = write_all_at(fd_.get(), frames, end_offset_)) {
     // Cut the partial record so that nothing later lands after garbage.
     tail_dirty_ = ::ftruncate(fd_.get(), static_cast<off_t>(end_offset_)) != 0;
-    const std::string what = count == 1 ? "a " + std::to_string(frames.size() - journal_format::kRecordHeaderSize) +
-                                              "-byte record"
-                                        : std::to_string(count) + " records (" + std::to_string(frames.size()) + " bytes)";
+    const std::size_t payload = frames.size() - count * journal_format::kRecordHeaderSize;
+    const std::string what = count == 1 ? "a " + std::to_string(payload) + "-byte record"
+                                        : std::to_string(count) + " records (" + std::to_string(payload) + " bytes)";
     fail("append of " + what + " at offset " + std::to_string(end_offset_) + " failed", error_number);
   }
   end_offset_ += frames.size();

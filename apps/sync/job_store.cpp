@@ -103,7 +103,8 @@ JobStore::~JobStore() {
   write_timer_.cancel();
   forget_timer_.cancel();
   if (!pending_.empty() && !loss_reported_) {
-    log_error("job store: closing with " + std::to_string(pending_.size()) + " records never written (" + failure_ + ")");
+    log_error("job store: closing with " + std::to_string(pending_.size()) + " records never written (" + failure_ +
+              ")");
   }
   try {
     journal_.close();
@@ -187,7 +188,9 @@ void JobStore::write_pending() {
   if (!journal_.usable()) reopen_journal();
   while (!pending_.empty()) {
     std::size_t count = 0;
-    for (std::size_t bytes = 0; count < pending_.size() && bytes < kBatchBytes; ++count) bytes += pending_[count].size();
+    for (std::size_t bytes = 0; count < pending_.size() && bytes < kBatchBytes; ++count) {
+      bytes += pending_[count].size();
+    }
     journal_.append_batch(std::span<const std::string>(pending_.data(), count));
     pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
   }
@@ -231,12 +234,12 @@ void JobStore::failed(const JournalError& error, bool progressed) {
   if (progressed) retry_backoff_.reset();
   write_timer_.cancel();
   write_timer_ = map_.call_later(retry_backoff_.next_delay().value_or(kRetryPolicy.max_delay), [this] { flush(); });
-
 }
 
 bool JobStore::flush_for_exit(double patience) {
   using Seconds = std::chrono::duration<double>;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(Seconds(patience));
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(Seconds(patience));
   for (;;) {
     const bool saved = flush();
     write_timer_.cancel();  // the loop has stopped: this loop is the retry
