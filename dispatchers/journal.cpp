@@ -256,13 +256,39 @@ void Journal::use_fresh_journal(Fd fd, std::uint64_t generation) {
   tail_dirty_ = false;
 }
 
-void Journal::append(std::string_view payload) {
-  require_open();
-  if (payload.size() > options_.max_record_bytes) {
-    fail("record of " + std::to_string(payload.size()) + " bytes exceeds max_record_bytes (" +
+void Journal::check_size(std::size_t payload_size) const {
+  if (payload_size > options_.max_record_bytes) {
+    fail("record of " + std::to_string(payload_size) + " bytes exceeds max_record_bytes (" +
              std::to_string(options_.max_record_bytes) + ")",
          0);
   }
+}
+
+void Journal::append(std::string_view payload) {
+  require_open();
+  check_size(payload.size());
+  std::string frame;
+  frame.reserve(journal_format::kRecordHeaderSize + payload.size());
+  journal_format::append_record(frame, payload);
+  write_frames(frame, 1);
+}
+
+void Journal::append_batch(std::span<const std::string> payloads) {
+  require_open();
+  if (payloads.empty()) return;
+  std::size_t bytes = 0;
+  for (const auto& payload : payloads) {
+    check_size(payload.size());
+    bytes += journal_format::kRecordHeaderSize + payload.size();
+  }
+  std::string frames;
+  frames.reserve(bytes);
+  for (const auto& payload : payloads) journal_format::append_record(frames, payload);
+  write_frames(frames, payloads.size());
+}
+
+// Writes `count` framed records at the end; on failure none of them stays in the file.
+void Journal::write_frames(const std::string& frames, std::size_t count) {
   if (tail_dirty_) {
     if (::ftruncate(fd_.get(), static_cast<off_t>(end_offset_)) != 0) {
       int error_number = errno;
@@ -271,24 +297,23 @@ void Journal::append(std::string_view payload) {
     tail_dirty_ = false;
   }
   rewrite_pending();
-  std::string frame;
-  frame.reserve(journal_format::kRecordHeaderSize + payload.size());
-  journal_format::append_record(frame, payload);
-  if (int error_number = write_all_at(fd_.get(), frame, end_offset_)) {
+  if (int error_number = write_all_at(fd_.get(), frames, end_offset_)) {
     // Cut the partial record so that nothing later lands after garbage.
     tail_dirty_ = ::ftruncate(fd_.get(), static_cast<off_t>(end_offset_)) != 0;
-    fail("append of a " + std::to_string(payload.size()) + "-byte record at offset " +
-             std::to_string(end_offset_) + " failed",
-         error_number);
+    const std::size_t payload = frames.size() - count * journal_format::kRecordHeaderSize;
+    const std::string what = count == 1 ? "a " + std::to_string(payload) + "-byte record"
+                                        : std::to_string(count) + " records (" + std::to_string(payload) + " bytes)";
+    fail("append of " + what + " at offset " + std::to_string(end_offset_) + " failed", error_number);
   }
-  end_offset_ += frame.size();
-  ++journal_records_;
-  unsynced_frames_ += frame;
-  sync_after_append();
+  end_offset_ += frames.size();
+  journal_records_ += count;
+  unsynced_frames_ += frames;
+  sync_after_append(count);
 }
 
-void Journal::sync_after_append() {
-  if (unsynced_records_++ == 0) oldest_unsynced_ = Clock::now();
+void Journal::sync_after_append(std::size_t count) {
+  if (unsynced_records_ == 0) oldest_unsynced_ = Clock::now();
+  unsynced_records_ += count;
   if (options_.sync == SyncPolicy::every_record || unsynced_records_ >= options_.batch_max_records) {
     sync();
   } else {

@@ -118,6 +118,9 @@ class Journal {
   ~Journal();  // syncs pending records best-effort; call close() to see errors
 
   void append(std::string_view payload);
+  // Appends `payloads` in one write, all or none: when the write fails, none of them is in the
+  // journal and it throws as append() does (an owner retrying a backlog needs one good write).
+  void append_batch(std::span<const std::string> payloads);
   void sync();              // makes every appended record durable now
   void sync_if_due();       // sync() if the batched delay bound has been reached
   // When sync_if_due() must next be called; nullopt when nothing is unsynced.
@@ -133,6 +136,8 @@ class Journal {
   std::uint64_t size_bytes() const { return end_offset_; }           // of the journal file
   std::uint64_t generation() const { return generation_; }
   std::size_t unsynced_records() const { return unsynced_records_; }
+  // False after close() and after a compaction failed past its commit point (open() again).
+  bool usable() const { return !broken_ && fd_.get() >= 0; }
   const ReplayStats& replay_stats() const { return stats_; }
 
  private:
@@ -142,7 +147,9 @@ class Journal {
   void replay_journal(std::uint64_t snapshot_generation, const RecordVisitor& visit);
   void start_empty_journal(std::uint64_t generation);
   void use_fresh_journal(Fd fd, std::uint64_t generation);
-  void sync_after_append();
+  void check_size(std::size_t payload_size) const;
+  void write_frames(const std::string& frames, std::size_t count);
+  void sync_after_append(std::size_t count);
   void rewrite_pending();
   void require_open() const;
   [[noreturn]] void fail(const std::string& what, int error_number) const;

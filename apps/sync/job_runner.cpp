@@ -43,6 +43,15 @@ bool JobRunner::cancel(std::uint64_t number) {
   return true;
 }
 
+void JobRunner::withdraw(std::uint64_t number) {
+  Job* job = store_.find(number);
+  if (!job || job->state != JobState::queued) return;
+  if (auto it = std::find(waiting_.begin(), waiting_.end(), number); it != waiting_.end()) waiting_.erase(it);
+  release_record(*job);
+  store_.withdraw(number);
+  log_warning("job " + std::to_string(number) + ": withdrawn (the job store could not save it: " + store_.failure() + ")");
+}
+
 void JobRunner::start_next() {
   while (!shutting_down_ && running_.size() < max_jobs_ && !waiting_.empty()) {
     const std::uint64_t number = waiting_.front();
@@ -98,19 +107,15 @@ void JobRunner::on_exit(std::uint64_t number, const ExitStatus& status) {
   Job* job = store_.find(number);
   std::optional<int> code = status.exited ? std::optional<int>(status.code) : std::nullopt;
   std::optional<int> signal = status.signalled ? std::optional<int>(status.signal) : std::nullopt;
-  // A store that cannot write (disk full) must not also cost the job its --max-jobs slot, or a
-  // shutdown would wait for it forever: the failure is logged and the runner goes on.
-  try {
-    if (job && ended_early) {
-      store_.record_exit(*job, code, signal);
-    } else if (job) {
-      const JobState state = status.timed_out  ? JobState::timeout
-                             : status.success() ? JobState::succeeded
-                                                : JobState::failed;
-      store_.finish(*job, state, code, signal);
-    }
-  } catch (const std::exception& e) {
-    log_error("job " + std::to_string(number) + ": recording its end failed: " + e.what());
+  // Recording never throws: a store that cannot write keeps the record and retries it
+  // (job_store.h), so the job's final state is kept and its --max-jobs slot is freed either way.
+  if (job && ended_early) {
+    store_.record_exit(*job, code, signal);
+  } else if (job) {
+    const JobState state = status.timed_out  ? JobState::timeout
+                           : status.success() ? JobState::succeeded
+                                              : JobState::failed;
+    store_.finish(*job, state, code, signal);
   }
   if (job && !ended_early) release_record(*job);
   log_info("job " + std::to_string(number) + ": " + (job ? state_name(job->state) : "gone") + " (" +

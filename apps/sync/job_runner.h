@@ -40,6 +40,9 @@ class JobRunner {
   // Cancels a queued or running job (recorded at once; the program is then terminated).
   // Returns false when the job has already ended.
   bool cancel(std::uint64_t number);
+  // Forgets a job that is still queued because its creation could not be saved before the reply
+  // (the client is told it failed, so it must not run).
+  void withdraw(std::uint64_t number);
 
   // Graceful stop: queued jobs become interrupted at once; running ones get `grace` seconds to
   // finish, then are recorded interrupted and terminated. `done` runs once no program is left.

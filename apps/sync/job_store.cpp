@@ -6,12 +6,23 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 
 #include <algorithm>
+#include <thread>
 
 #include "core/log.h"
 #include "dispatchers/utf8.h"
 
 namespace asyncore::sync {
 namespace {
+
+constexpr const char* kJournalName = "jobs.journal";
+// Retries of a failed write: 20 ms, doubling, at most 1 s apart (a full disk costs one failed
+// pwrite a second); back to 20 ms whenever a retry gets records through.
+const BackoffPolicy kRetryPolicy{0.01, 2.0, 0.0, 1.0, std::nullopt};
+constexpr std::size_t kBatchBytes = 1 << 20;
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
 
 std::optional<double> number_of(const json::Value& record, std::string_view key) {
   const json::Value* v = record.get(key);
@@ -65,9 +76,10 @@ json::Object line_record(const Job& job, const LogLine& line) {
 JobStore::JobStore(StoreOptions options, ChannelMap& map)
     : options_(std::move(options)),
       map_(map),
+      retry_backoff_(kRetryPolicy),
       journal_([&]() {
         // The store decides when to fsync (before a reply, or from its flush timer), never the journal.
-        return Journal::open_in(options_.data_dir, "jobs.journal", JournalOptions::synced_by_owner(),
+        return Journal::open_in(options_.data_dir, kJournalName, JournalOptions::synced_by_owner(),
                                 [this](std::string_view payload) { replay(payload); });
       }()) {
   const ReplayStats& stats = journal_.replay_stats();
@@ -79,14 +91,21 @@ JobStore::JobStore(StoreOptions options, ChannelMap& map)
     finish(*job, JobState::interrupted);
     ++interrupted_at_start_;
   }
-  sync();
+  if (!flush()) {  // a store that cannot write at start-up is refused, loudly (by the caller)
+    write_timer_.cancel();
+    throw JournalError(failure_);
+  }
   log_info("job store: " + std::to_string(stats.records) + " records replayed, " + std::to_string(jobs_.size()) +
            " jobs, " + std::to_string(interrupted_at_start_) + " marked interrupted");
 }
 
 JobStore::~JobStore() {
-  flush_timer_.cancel();
+  write_timer_.cancel();
   forget_timer_.cancel();
+  if (!pending_.empty() && !loss_reported_) {
+    log_error("job store: closing with " + std::to_string(pending_.size()) + " records never written (" + failure_ +
+              ")");
+  }
   try {
     journal_.close();
   } catch (const std::exception& e) {
@@ -145,17 +164,97 @@ void JobStore::replay(std::string_view payload) {
   }
 }
 
-void JobStore::append(const json::Object& record) {
-  journal_.append(json::dump(record));
-  if (!flush_timer_.active()) {
-    flush_timer_ = map_.call_later(options_.flush_delay, [this] {
-      try {
-        sync();
-      } catch (const std::exception& e) {
-        log_error(std::string("job store: ") + e.what());
-      }
-    });
+// Every record fits the journal's max_record_bytes (a log line is at most 64 KiB, process.h), so
+// a refused one can only be refused for a reason a retry may outlast.
+void JobStore::append(std::uint64_t number, const json::Object& record) {
+  unsaved_jobs_.insert(number);
+  std::string payload = json::dump(record);
+  if (!pending_.empty()) {  // in order, behind the records that wait: the retry timer writes them all
+    pending_.push_back(std::move(payload));
+    return;
   }
+  try {
+    journal_.append(payload);
+  } catch (const JournalError& e) {
+    pending_.push_back(std::move(payload));
+    failed(e, false);
+    return;
+  }
+  if (!write_timer_.active()) write_timer_ = map_.call_later(options_.flush_delay, [this] { flush(); });
+}
+
+// A backlog goes out a megabyte per write, so one good write saves many records.
+void JobStore::write_pending() {
+  if (!journal_.usable()) reopen_journal();
+  while (!pending_.empty()) {
+    std::size_t count = 0;
+    for (std::size_t bytes = 0; count < pending_.size() && bytes < kBatchBytes; ++count) {
+      bytes += pending_[count].size();
+    }
+    journal_.append_batch(std::span<const std::string>(pending_.data(), count));
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(count));
+  }
+}
+
+// A compaction that failed past its commit point leaves the journal unusable until it is opened
+// again (journal.h); what it replays is already in memory, so its records are skipped.
+void JobStore::reopen_journal() {
+  journal_ = Journal::open_in(options_.data_dir, kJournalName, JournalOptions::synced_by_owner(),
+                              [](std::string_view) {});
+  log_info("job store: journal reopened after a failed compaction");
+}
+
+bool JobStore::flush() {
+  write_timer_.cancel();
+  const std::size_t waiting = pending_.size();
+  try {
+    write_pending();
+    journal_.sync();
+  } catch (const JournalError& e) {
+    failed(e, pending_.size() < waiting);
+    return false;
+  }
+  if (failing()) {
+    log_info("job store: writing again after " + std::to_string(seconds_since(failing_since_)) +
+             " s; every waiting record is on disk");
+    failure_.clear();
+    retry_backoff_.reset();
+  }
+  unsaved_jobs_.clear();
+  return true;
+}
+
+void JobStore::failed(const JournalError& error, bool progressed) {
+  if (!failing()) {
+    failing_since_ = std::chrono::steady_clock::now();
+    log_error(std::string("job store: cannot write: ") + error.what() + "; " + std::to_string(pending_records()) +
+              " records wait in memory and are retried until the disk takes them");
+  }
+  failure_ = error.what();
+  if (progressed) retry_backoff_.reset();
+  write_timer_.cancel();
+  write_timer_ = map_.call_later(retry_backoff_.next_delay().value_or(kRetryPolicy.max_delay), [this] { flush(); });
+}
+
+bool JobStore::flush_for_exit(double patience) {
+  using Seconds = std::chrono::duration<double>;
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::duration_cast<std::chrono::nanoseconds>(Seconds(patience));
+  for (;;) {
+    const bool saved = flush();
+    write_timer_.cancel();  // the loop has stopped: this loop is the retry
+    if (saved) return true;
+    const Seconds left = deadline - std::chrono::steady_clock::now();
+    if (left.count() <= 0) break;
+    std::this_thread::sleep_for(std::min(Seconds(retry_backoff_.delay()), left));
+  }
+  std::string jobs;
+  for (std::uint64_t number : unsaved_jobs_) jobs += " " + std::to_string(number);
+  log_error("job store: " + std::to_string(pending_records()) + " records could not be written in " +
+            std::to_string(patience) + " s (" + failure_ + "); the latest changes of job(s)" + jobs +
+            " are lost: after a restart they read as last saved (a job that was running: interrupted)");
+  loss_reported_ = true;
+  return false;
 }
 
 Job& JobStore::create(std::string_view type, std::string_view id) {
@@ -168,7 +267,7 @@ Job& JobStore::create(std::string_view type, std::string_view id) {
   r.append("type", job.type);
   r.append("id", job.id);
   r.append("created", job.created);
-  append(r);
+  append(job.number, r);
   forget_old_jobs();
   return job;
 }
@@ -179,7 +278,7 @@ void JobStore::start(Job& job) {
   json::Object r = record("state", job.number);
   r.append("state", "running");
   r.append("t", *job.started);
-  append(r);
+  append(job.number, r);
 }
 
 void JobStore::finish(Job& job, JobState state, std::optional<int> exit_code, std::optional<int> signal) {
@@ -194,7 +293,7 @@ void JobStore::finish(Job& job, JobState state, std::optional<int> exit_code, st
   r.append("progress", job.progress);
   if (exit_code) r.append("exit", *exit_code);
   if (signal) r.append("signal", *signal);
-  append(r);
+  append(job.number, r);
   // Forgotten on the next pass, not now: the caller may still hold this job.
   if (jobs_.size() > options_.keep_jobs && !forget_timer_.active()) {
     forget_timer_ = map_.call_soon([this] { forget_old_jobs(); });
@@ -210,7 +309,7 @@ void JobStore::record_exit(Job& job, std::optional<int> exit_code, std::optional
   r.append("t", job.ended.value_or(0));
   if (exit_code) r.append("exit", *exit_code);
   if (signal) r.append("signal", *signal);
-  append(r);
+  append(job.number, r);
 }
 
 void JobStore::set_progress(Job& job, int progress) {
@@ -218,7 +317,7 @@ void JobStore::set_progress(Job& job, int progress) {
   job.progress = progress;
   json::Object r = record("progress", job.number);
   r.append("p", progress);
-  append(r);
+  append(job.number, r);
 }
 
 void JobStore::append_line(Job& job, std::string_view text) {
@@ -227,7 +326,7 @@ void JobStore::append_line(Job& job, std::string_view text) {
                                ? "[sync-server: more than " + std::to_string(options_.max_lines_per_job) +
                                      " log lines; the rest is not kept]"
                                : to_valid_utf8(text)};
-  append(line_record(job, line));
+  append(job.number, line_record(job, line));
   job.lines.push_back(std::move(line));
   ++line_count_;
 }
@@ -262,27 +361,36 @@ void JobStore::forget_old_jobs() {
       ++it;
       continue;
     }
-    append(record("forget", it->first));
+    append(it->first, record("forget", it->first));
     line_count_ -= it->second.lines.size();
     it = jobs_.erase(it);
   }
 }
 
+void JobStore::withdraw(std::uint64_t number) {
+  auto it = jobs_.find(number);
+  if (it == jobs_.end()) return;
+  line_count_ -= it->second.lines.size();
+  jobs_.erase(it);
+  append(number, record("forget", number));
+}
+
 void JobStore::sync() {
-  flush_timer_.cancel();
-  journal_.sync();
+  if (failing() || !flush()) throw JournalError(failure_);
 }
 
 std::size_t JobStore::live_records() const { return 1 + jobs_.size() + line_count_; }
 
 bool JobStore::compact_if_due() {
   const std::size_t records = journal_.record_count();
+  if (failing()) return false;
   if (records < options_.compact_min_records || records < live_records()) return false;
   compact();
   return true;
 }
 
 void JobStore::compact() {
+  sync();  // nothing may wait in pending_: the snapshot would hold it and the records follow it
   const std::vector<std::string> records = snapshot();
   journal_.compact(records);
   log_info("job store: compacted into " + std::to_string(records.size()) + " records");

@@ -10,16 +10,28 @@
 // most `max_lines_per_job` log lines, and the journal is compacted into a snapshot of what is
 // kept once it holds far more records than that. Job numbers keep growing across restarts and
 // compactions (the snapshot records the last one used).
+//
+// Write failures (disk full, I/O errors): a change is never dropped and never reported as saved
+// before it is. A record the journal refuses stays in memory with every record after it, in
+// order, and is retried with backoff (20 ms doubling to 1 s, back to 20 ms whenever a retry gets
+// records through), a megabyte of records per write, until the disk takes it; the jobs in memory
+// stay authoritative meanwhile.
+// While failing(), sync() throws at once, the service refuses new jobs and marks what it reports
+// about a job with unsaved changes (pending_write()); flush_for_exit() gives the records a last,
+// bounded chance at shutdown and names the jobs whose latest changes it could not save.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "apps/sync/job.h"
 #include "core/channel_map.h"
+#include "dispatchers/backoff.h"
 #include "dispatchers/journal.h"
 
 namespace asyncore::sync {
@@ -48,16 +60,32 @@ class JobStore {
   void record_exit(Job& job, std::optional<int> exit_code, std::optional<int> signal);
   void set_progress(Job& job, int progress);
   void append_line(Job& job, std::string_view text);
+  // Forgets a queued job whose creation could not be saved before it was reported (its records,
+  // and a "forget" after them, are still written once the disk takes them).
+  void withdraw(std::uint64_t number);
 
   Job* find(std::uint64_t number);
   const Job* find(std::uint64_t number) const;
   std::vector<const Job*> newest(std::size_t limit) const;
   std::vector<Job*> unfinished();  // queued or running, oldest first
 
-  // fsync whatever is not yet durable (cheap when nothing is).
+  // Writes and fsyncs whatever is not yet durable (cheap when nothing is); throws JournalError
+  // when it cannot, and at once, without trying, while failing() (the retry timer tries).
   void sync();
-  bool unsynced() const { return journal_.unsynced_records() > 0; }
-  // Compacts when the journal has grown well past what it holds; returns whether it did.
+  bool unsynced() const { return !pending_.empty() || journal_.unsynced_records() > 0; }
+  // The last write failed and changes wait in memory; failure() says why (the journal's error).
+  bool failing() const { return !failure_.empty(); }
+  const std::string& failure() const { return failure_; }
+  // The job has changes not yet on disk (made since the last successful sync).
+  bool has_unsaved(std::uint64_t number) const { return unsaved_jobs_.contains(number); }
+  // ... and the store is failing: what is reported about it may not survive a crash.
+  bool pending_write(std::uint64_t number) const { return failing() && has_unsaved(number); }
+  std::size_t pending_records() const { return pending_.size() + journal_.unsynced_records(); }
+  // At shutdown: retries until everything is durable or `patience` seconds have passed (blocking;
+  // the loop has stopped). Returns false, after logging what is lost, when it could not.
+  bool flush_for_exit(double patience);
+  // Compacts when the journal has grown well past what it holds; returns whether it did. Never
+  // while failing(): the snapshot would be the largest write of all.
   bool compact_if_due();
   void compact();
 
@@ -68,7 +96,11 @@ class JobStore {
 
  private:
   void replay(std::string_view payload);
-  void append(const json::Object& record);
+  void append(std::uint64_t number, const json::Object& record);
+  bool flush();  // writes pending records and fsyncs; false (failure noted) when the disk refuses
+  void write_pending();
+  void failed(const JournalError& error, bool progressed);
+  void reopen_journal();
   void forget_old_jobs();
   std::size_t live_records() const;
   std::vector<std::string> snapshot() const;
@@ -79,8 +111,14 @@ class JobStore {
   std::uint64_t last_number_ = 0;
   std::size_t line_count_ = 0;  // log lines held, for the compaction estimate
   std::size_t interrupted_at_start_ = 0;
-  TimerHandle flush_timer_;
+  std::vector<std::string> pending_;     // records the journal has not taken yet, oldest first
+  std::set<std::uint64_t> unsaved_jobs_; // jobs changed since the last successful sync
+  std::string failure_;                  // the last write error; empty while writes succeed
+  std::chrono::steady_clock::time_point failing_since_;
+  Backoff retry_backoff_;
+  TimerHandle write_timer_;  // the flush delay while healthy, the retry backoff while failing
   TimerHandle forget_timer_;
+  bool loss_reported_ = false;  // flush_for_exit() named what could not be saved
   Journal journal_;  // last: replay fills the members above
 };
 

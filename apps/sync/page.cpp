@@ -131,7 +131,10 @@ function update(entry, job) {
   const state = job.state;
   entry.root.dataset.state = state;
   entry.badge.className = "badge " + state;
-  entry.badge.textContent = state;
+  // Reported but not yet on the server's disk (it retries): said on the badge, the error on hover.
+  entry.root.dataset.pending = job.pending_write ? "true" : "";
+  entry.badge.textContent = job.pending_write ? state + " · pending durable write" : state;
+  entry.badge.title = job.pending_write ? "not yet saved: " + job.storage_error : "";
   entry.fill.className = "fill " + state;
   entry.fill.style.width = job.progress + "%";
   entry.bar.dataset.progress = String(job.progress);
@@ -187,7 +190,7 @@ async function poll(number) {
       entry.next = reply.next;
       update(entry, reply);
       if (reply.lines.length >= 1000) continue;  // more is waiting: fetch it at once
-      if (FINAL.has(reply.state)) {  // the job has ended: one last status for its times, then stop
+      if (FINAL.has(reply.state) && !reply.pending_write) {  // ended and saved: a last status, then stop
         const status = await api("GET", "/api/jobs/" + number);
         if (status.ok) update(entry, status);
         break;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <charconv>
+#include <utility>
 #include <vector>
 
 #include "apps/sync/names.h"
@@ -42,20 +43,37 @@ std::optional<std::size_t> SyncService::parse_count(std::string_view text, std::
   return static_cast<std::size_t>(value);
 }
 
-std::optional<std::string> SyncService::make_durable() {
+std::string SyncService::storage_problem() const { return "the job store cannot save: " + store_.failure(); }
+
+bool SyncService::try_sync() {
+  std::vector<std::uint64_t> created = std::exchange(created_, {});
   try {
     store_.sync();
-  } catch (const std::exception& e) {
-    log_error(std::string("job store: ") + e.what());
-    return "the job store cannot save: " + std::string(e.what());
+    return true;
+  } catch (const JournalError&) {
+    // The store logged the failure and retries; nobody may be told these jobs exist.
+    for (std::uint64_t number : created) runner_.withdraw(number);
+    return false;
   }
-  return std::nullopt;
 }
 
-Reply SyncService::durable(Reply reply) {
-  if (caller_syncs_) return reply;
-  if (auto problem = make_durable()) return error(*problem, 500);
-  return reply;
+std::optional<std::string> SyncService::make_durable() {
+  const bool needed = std::exchange(batch_needs_sync_, false);
+  if (try_sync() || !needed) return std::nullopt;
+  return storage_problem();
+}
+
+// Synced at once rather than with the caller's batch: a reply that reports a job's state can then
+// say whether it is saved (a batch's failed sync could only replace every reply with the error).
+// The first such command of a batch pays the fsync; the others find nothing left to sync.
+void SyncService::settle(std::uint64_t job) {
+  if (store_.has_unsaved(job) && !store_.failing()) try_sync();  // a failure shows in mark_pending
+}
+
+void SyncService::mark_pending(json::Object& fields, std::uint64_t job) const {
+  if (!store_.pending_write(job)) return;
+  fields.append("pending_write", true);
+  fields.append("storage_error", store_.failure());
 }
 
 Reply SyncService::sync(std::string_view type, std::string_view id) {
@@ -63,29 +81,41 @@ Reply SyncService::sync(std::string_view type, std::string_view id) {
   if (!valid_name(id)) return error("bad ID " + quoted(id) + ": must match " + std::string(kNamePattern));
   if (!runner_.knows_type(type)) return error("unknown type " + quoted(type), 404);
   if (runner_.shutting_down()) return error("the server is shutting down", 503);
-  Submitted submitted;
-  try {
-    submitted = runner_.submit(type, id);
-  } catch (const std::exception& e) {
-    log_error(std::string("job store: ") + e.what());
-    return error("the job store cannot save: " + std::string(e.what()), 500);
+  // A job that could not be recorded must not start: refused until the store writes again.
+  if (store_.failing()) return error(storage_problem() + "; no new jobs until it can", 503);
+  const Submitted submitted = runner_.submit(type, id);
+  if (!submitted.dedup) created_.push_back(submitted.job);
+  if (!caller_syncs_ || store_.failing()) {
+    try_sync();  // a creation that cannot be saved is withdrawn now
+  } else if (store_.has_unsaved(submitted.job)) {
+    batch_needs_sync_ = true;  // group commit: the caller's sync must succeed, or its error replaces the replies
   }
   const Job* job = store_.find(submitted.job);
-  json::Object body{{"ok", true}, {"job", submitted.job}, {"state", job ? state_name(job->state) : "queued"}};
+  if (!job) return error(storage_problem() + "; the job was not started", 503);  // withdrawn
+  json::Object body{{"ok", true}, {"job", submitted.job}, {"state", state_name(job->state)}};
   if (submitted.dedup) body.append("dedup", true);
-  return durable(Reply{std::move(body), 200});
+  mark_pending(body, submitted.job);
+  return Reply{std::move(body), 200};
 }
 
 Reply SyncService::status(std::uint64_t number) {
+  if (!store_.find(number)) return no_such_job(number);
+  settle(number);
   const Job* job = store_.find(number);
   if (!job) return no_such_job(number);
-  return durable(Reply{status_fields(*job), 200});
+  json::Object fields = status_fields(*job);
+  mark_pending(fields, number);
+  return Reply{std::move(fields), 200};
 }
 
 Reply SyncService::log(std::uint64_t number, std::size_t from) {
+  if (!store_.find(number)) return no_such_job(number);
+  settle(number);
   const Job* job = store_.find(number);
   if (!job) return no_such_job(number);
-  return durable(Reply{log_fields(*job, from, kMaxLinesPerReply), 200});
+  json::Object fields = log_fields(*job, from, kMaxLinesPerReply);
+  mark_pending(fields, number);
+  return Reply{std::move(fields), 200};
 }
 
 Reply SyncService::cancel(std::uint64_t number) {
@@ -95,23 +125,31 @@ Reply SyncService::cancel(std::uint64_t number) {
     return error("job " + std::to_string(number) + " has already ended (" + state_name(job->state) + ")", 409);
   }
   runner_.cancel(number);
-  return durable(Reply{json::Object{{"ok", true}, {"job", number}, {"state", state_name(job->state)}}, 200});
+  settle(number);
+  json::Object body{{"ok", true}, {"job", number}, {"state", state_name(JobState::cancelled)}};
+  mark_pending(body, number);
+  return Reply{std::move(body), 200};
 }
 
 Reply SyncService::jobs(std::size_t limit) {
+  // One sync for every listed job, before the list is taken (a failed sync withdraws new jobs).
+  if (store_.unsynced() && !store_.failing()) try_sync();
   json::Array list;
   for (const Job* job : store_.newest(limit)) {
     json::Object fields = status_fields(*job);
     fields.erase("ok");
+    mark_pending(fields, job->number);
     list.push_back(std::move(fields));
   }
-  return durable(Reply{json::Object{{"ok", true}, {"jobs", std::move(list)}}, 200});
+  json::Object body{{"ok", true}, {"jobs", std::move(list)}};
+  if (store_.failing()) body.append("storage_error", store_.failure());
+  return Reply{std::move(body), 200};
 }
 
 Reply SyncService::quit(const Address& peer) {
   if (!is_loopback(peer)) return error("quit is accepted from loopback peers only", 403);
   if (request_quit_) request_quit_();
-  return durable(Reply{json::Object{{"ok", true}}, 200});
+  return Reply{json::Object{{"ok", true}}, 200};
 }
 
 Reply SyncService::execute(std::string_view line, const Address& peer, bool caller_syncs) {

@@ -1,11 +1,17 @@
 // The relay's operations, shared by the command port and the JSON API so both give the same
 // fields: sync, status, log, cancel, jobs. Every reply is made only after the store has synced,
 // so nothing reported can be lost by a crash.
+//
+// While the store cannot write (job_store.h: disk full, I/O errors) nothing is reported as saved
+// that is not: `sync` is refused (503, the error names the storage failure) so no new job starts
+// that could not be recorded; what is reported about a job whose latest changes are not on disk
+// yet carries "pending_write":true and "storage_error"; the store retries until they are.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "apps/sync/job_runner.h"
 #include "apps/sync/job_store.h"
@@ -36,11 +42,13 @@ class SyncService {
   // The `quit` command: refused unless the peer is on this machine.
   Reply quit(const Address& peer);
 
-  // One command-port line (without its '\n') -> one reply. With `caller_syncs` the reply is
-  // not yet durable: the caller calls make_durable() before sending it, so that many commands
+  // One command-port line (without its '\n') -> one reply. With `caller_syncs` a `sync` reply is
+  // not yet durable: the caller calls make_durable() before sending it, so that many syncs
   // arriving together share one fsync (group commit).
   Reply execute(std::string_view line, const Address& peer, bool caller_syncs = false);
-  // fsyncs the store; the error text when it cannot.
+  // fsyncs the store for the replies made since the last call. When it cannot, the jobs those
+  // replies created are withdrawn and the error text to send instead of the replies is returned
+  // (only `sync` replies wait for this sync; the others were settled as they were made).
   std::optional<std::string> make_durable();
 
   static Reply error(std::string_view reason, int http_status = 400);
@@ -49,11 +57,17 @@ class SyncService {
   static std::optional<std::size_t> parse_count(std::string_view text, std::size_t max);
 
  private:
-  Reply durable(Reply reply);  // syncs the store first; a failed sync is an error reply
+  // Before a reply that reports `job`: syncs when the job has unsaved changes.
+  void settle(std::uint64_t job);
+  bool try_sync();  // false (and this batch's new jobs withdrawn) when the store cannot save
+  void mark_pending(json::Object& fields, std::uint64_t job) const;
+  std::string storage_problem() const;
 
   JobStore& store_;
   JobRunner& runner_;
   bool caller_syncs_ = false;
+  std::vector<std::uint64_t> created_;  // jobs created since the last sync; withdrawn if it fails
+  bool batch_needs_sync_ = false;       // a `sync` reply since the last sync reported a new job
   std::function<void()> request_quit_;
 };
 

@@ -93,7 +93,13 @@ class Session {
     auto parsed_state = parse_state(state->as_string());
     const bool more_waiting = lines->size() >= kMaxLinesPerReply;
     if (parsed_state && is_final(*parsed_state) && !more_waiting) {
-      view_.end("job " + std::to_string(job_) + " " + state->as_string());
+      std::string summary = "job " + std::to_string(job_) + " " + state->as_string();
+      // The sync itself has ended; the server's record of it waits for its disk (sync-relay.md).
+      const json::Value* storage_error = reply.get("storage_error");
+      if (reply.get("pending_write") && storage_error && storage_error->is_string()) {
+        summary += " (not yet saved by the server: " + storage_error->as_string() + ")";
+      }
+      view_.end(summary);
       return end_with(*parsed_state == JobState::succeeded ? 0 : 1, "");
     }
     if (more_waiting) return ask_for_log();

@@ -112,12 +112,9 @@ int main(int argc, char** argv) {
   map.add_signal_handler(SIGINT, [&] { begin_shutdown("SIGINT"); });
   map.add_signal_handler(SIGTERM, [&] { begin_shutdown("SIGTERM"); });
   map.run();
-  try {
-    store->sync();
-  } catch (const std::exception& e) {
-    log_error(std::string("sync-server: saving the job store: ") + e.what());
-  }
+  // Records a failing disk refused still get --grace seconds; what stays unsaved is named, exit 1.
+  const bool saved = store->flush_for_exit(grace);
   map.close_all();
   log_info("sync-server: stopped");
-  return 0;
+  return saved ? 0 : 1;
 }

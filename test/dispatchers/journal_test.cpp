@@ -336,6 +336,43 @@ TEST_CASE("a failed append (EFBIG from RLIMIT_FSIZE) throws and leaves the journ
   CHECK(reopened.journal.replay_stats().bytes_dropped == 0);
 }
 
+TEST_CASE("append_batch writes all its records in one write, or none of them") {
+  testing::TempDir dir;
+  std::string path = dir.file("j");
+  auto journal = open_journal(path, JournalOptions::synced_by_owner()).journal;
+  journal.append("kept 1");
+  const std::vector<std::string> batch{"b1", std::string(300, 'b'), "b3"};
+  const auto good_size = fs::file_size(path);
+
+  struct rlimit saved {};
+  REQUIRE(::getrlimit(RLIMIT_FSIZE, &saved) == 0);
+  auto old_handler = ::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit tight = saved;
+  tight.rlim_cur = good_size + 100;  // room for the first record and part of the second
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &tight) == 0);
+  std::string error;
+  try {
+    journal.append_batch(batch);
+  } catch (const JournalError& e) {
+    error = e.what();
+    CHECK(e.error_number() == EFBIG);
+  }
+  REQUIRE(::setrlimit(RLIMIT_FSIZE, &saved) == 0);
+  ::signal(SIGXFSZ, old_handler);
+
+  CHECK(error.find("append of 3 records") != std::string::npos);
+  CHECK(fs::file_size(path) == good_size);  // not even the first record stayed
+  CHECK(journal.record_count() == 1);
+  CHECK(journal.unsynced_records() == 1);
+  journal.append_batch(batch);  // the same batch again, now that it fits
+  CHECK(journal.record_count() == 4);
+  CHECK(journal.unsynced_records() == 4);
+  journal.append_batch(std::span<const std::string>());  // nothing: no write
+  CHECK(journal.record_count() == 4);
+  journal.close();
+  CHECK(replay(path) == std::vector<std::string>{"kept 1", "b1", std::string(300, 'b'), "b3"});
+}
+
 namespace {
 
 // Runs the writer, kills it at random moments, and checks after each round that

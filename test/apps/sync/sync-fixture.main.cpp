@@ -8,8 +8,11 @@
 //   record FILE ID S appends "start ID T" to FILE, sleeps S seconds, appends "end ID T"
 //                    (T: CLOCK_MONOTONIC nanoseconds)
 //   slow N S         a line every S seconds, N of them, with PROGRESS I/N
+//   gate FILE N      N lines "before I", then waits until FILE exists, then N lines "after I"
+//                    padded to 200 bytes with 'x'; exit 0
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -89,6 +92,20 @@ int main(int argc, char** argv) {
     }
     return 0;
   }
-  std::fprintf(stderr, "usage: sync-fixture steps N | fail CODE | hang|stubborn PIDFILE | record FILE ID S | slow N S\n");
+  if (mode == "gate" && argc == 4) {
+    const int n = std::atoi(argv[3]);
+    for (int i = 1; i <= n; ++i) std::printf("before %d\n", i);
+    std::fflush(stdout);
+    struct stat st {};
+    while (::stat(argv[2], &st) != 0) pause_seconds(0.01);  // the job's timeout bounds this
+    for (int i = 1; i <= n; ++i) {
+      std::string line = "after " + std::to_string(i) + " ";
+      line.resize(200, 'x');
+      std::printf("%s\n", line.c_str());
+    }
+    return 0;
+  }
+  std::fprintf(stderr, "usage: sync-fixture steps N | fail CODE | hang|stubborn PIDFILE | record FILE ID S | slow N S | "
+                       "gate FILE N\n");
   return 64;
 }
