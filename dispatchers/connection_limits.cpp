@@ -9,6 +9,22 @@ namespace {
 
 constexpr std::size_t kFirstPrune = 64;
 
+// "verify_request 1, max_per_peer 49": the non-zero counts.
+std::string by_reason(const std::array<std::size_t, kRefusalKinds>& counts) {
+  std::string text;
+  for (std::size_t i = 0; i < kRefusalKinds; ++i) {
+    if (counts[i] == 0) continue;
+    text += std::string(text.empty() ? "" : ", ") + refusal_name(static_cast<Refusal>(i)) + " " + std::to_string(counts[i]);
+  }
+  return text;
+}
+
+std::size_t sum(const std::array<std::size_t, kRefusalKinds>& counts) {
+  std::size_t total = 0;
+  for (std::size_t n : counts) total += n;
+  return total;
+}
+
 }  // namespace
 
 const char* refusal_name(Refusal reason) {
@@ -72,25 +88,19 @@ void ConnectionLimits::flush_log() {
 }
 
 bool ConnectionLimits::log_unlogged() {
-  std::size_t total = 0;
-  std::string reasons;
-  for (std::size_t i = 0; i < kRefusalKinds; ++i) {
-    if (unlogged_[i] == 0) continue;
-    total += unlogged_[i];
-    reasons += std::string(reasons.empty() ? "" : ", ") + refusal_name(static_cast<Refusal>(i)) + " " +
-               std::to_string(unlogged_[i]);
-  }
-  unlogged_ = {};
+  const std::size_t total = sum(unlogged_);
   if (total == 0) return false;
-  log_warning(name + ": refused " + std::to_string(total) + " more connection" + (total == 1 ? "" : "s") + " (" + reasons +
-              "); " + std::to_string(refused_total()) + " refused in all");
+  log_warning(name + ": refused " + std::to_string(total) + " more connection" + (total == 1 ? "" : "s") + " (" +
+              by_reason(unlogged_) + "); " + std::to_string(refused_total()) + " refused in all");
+  unlogged_ = {};
   return true;
 }
 
-std::size_t ConnectionLimits::refused_total() const {
-  std::size_t total = 0;
-  for (std::size_t n : refused_) total += n;
-  return total;
+std::size_t ConnectionLimits::refused_total() const { return sum(refused_); }
+
+std::string ConnectionLimits::refusal_summary() const {
+  const std::size_t total = refused_total();
+  return std::to_string(total) + " refused" + (total == 0 ? "" : " (" + by_reason(refused_) + ")");
 }
 
 bool ConnectionLimits::still_open(const Connection& c) const {

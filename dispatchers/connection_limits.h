@@ -67,6 +67,8 @@ class ConnectionLimits {
   std::size_t active_from(std::string_view host);  // of them, from this peer host
   std::size_t refused(Refusal reason) const { return refused_[static_cast<std::size_t>(reason)]; }
   std::size_t refused_total() const;
+  // "0 refused", or "7 refused (max_connections 5, max_per_peer 2)": for a program's stop line.
+  std::string refusal_summary() const;
   std::string describe(Refusal reason) const;  // "max_per_peer 2 reached"
   // True from a refusal logged in full until an interval passes without refusals.
   bool in_refusal_episode() const { return summary_timer_.active(); }

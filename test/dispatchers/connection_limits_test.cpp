@@ -166,6 +166,8 @@ TEST_CASE("refusals are counted by reason; the log gets the first in full, then 
   CHECK(limits.refused(Refusal::verify_request) == 1);
   CHECK(limits.refused(Refusal::max_connections) == 0);
   CHECK(limits.refused_total() == 51);
+  CHECK(limits.refusal_summary() == "51 refused (verify_request 1, max_per_peer 50)");
+  CHECK(ConnectionLimits("other", map).refusal_summary() == "0 refused");
   INFO(log.all());
   CHECK(log.count("test listener: refused 10.0.0.1:40000: max_per_peer 1 reached") == 1);
   CHECK(log.count("refused") == 1);  // the flood is not in the log line by line
