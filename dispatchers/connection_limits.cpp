@@ -39,7 +39,7 @@ const char* refusal_name(Refusal reason) {
 ConnectionLimits::ConnectionLimits(std::string name, ChannelMap& map, ConnectionCaps caps)
     : name(std::move(name)), caps(caps), map_(map), prune_at_(kFirstPrune) {}
 
-ConnectionLimits::~ConnectionLimits() { summary_timer_.cancel(); }
+ConnectionLimits::~ConnectionLimits() { flush_log(); }  // refusals not yet told are not lost
 
 std::optional<Refusal> ConnectionLimits::check(const Address& peer) {
   if (caps.max_connections > 0 && tracked_ >= caps.max_connections) {
@@ -59,6 +59,11 @@ bool ConnectionLimits::admit(const Address& peer) {
 void ConnectionLimits::refuse(const Address& peer, Refusal reason) {
   count_refusal(reason);
   log_refusal(peer, reason);
+}
+
+void ConnectionLimits::count_refusal(Refusal reason) {
+  ++refused_[static_cast<std::size_t>(reason)];
+  if (on_refused) on_refused(reason);
 }
 
 std::string ConnectionLimits::describe(Refusal reason) const {

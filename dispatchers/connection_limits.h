@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -41,13 +42,15 @@ struct ConnectionCaps {
 class ConnectionLimits {
  public:
   ConnectionLimits(std::string name, ChannelMap& map, ConnectionCaps caps = {});
-  ~ConnectionLimits();
+  ~ConnectionLimits();  // logs the refusals not yet told
   ConnectionLimits(const ConnectionLimits&) = delete;
   ConnectionLimits& operator=(const ConnectionLimits&) = delete;
 
   std::string name;          // starts each log line ("device listener: refused ...")
   ConnectionCaps caps;       // may change at any time; applies to the next connection
   double log_interval = 10;  // seconds between summary lines; <= 0 logs every refusal
+  // Told of every refusal as it is counted (e.g. to feed a program's metrics).
+  std::function<void(Refusal)> on_refused;
 
   // Why a connection from `peer` may not be admitted now; nullopt: it may.
   std::optional<Refusal> check(const Address& peer);
@@ -55,7 +58,7 @@ class ConnectionLimits {
   bool admit(const Address& peer);
   // A refusal decided here or elsewhere (e.g. verify_request): counted and logged.
   void refuse(const Address& peer, Refusal reason);
-  void count_refusal(Refusal reason) { ++refused_[static_cast<std::size_t>(reason)]; }
+  void count_refusal(Refusal reason);
   void log_refusal(const Address& peer, Refusal reason);
   // Logs the refusals not yet told and ends the episode (e.g. when the listener closes).
   void flush_log();

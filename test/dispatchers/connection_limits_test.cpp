@@ -129,7 +129,7 @@ TEST_CASE("the total limit counts every peer; a connection closed before trackin
   CHECK_FALSE(limits.check(from("10.0.0.3")).has_value());
 }
 
-TEST_CASE("many connections opening and closing keep the bookkeeping bounded and exact") {
+TEST_CASE("many connections opening and closing keep the counts exact") {
   ChannelMap map;
   std::vector<Fd> peers;
   ConnectionLimits limits("test listener", map);
@@ -156,6 +156,8 @@ TEST_CASE("refusals are counted by reason; the log gets the first in full, then 
   std::vector<Fd> peers;
   ConnectionLimits limits("test listener", map, {.max_connections = 0, .max_per_peer = 1});
   limits.log_interval = 0.2;
+  std::vector<Refusal> told;
+  limits.on_refused = [&](Refusal r) { told.push_back(r); };
   auto held = open_connection(map, peers);
   limits.track(held->fileno(), from("10.0.0.1"));
 
@@ -166,6 +168,9 @@ TEST_CASE("refusals are counted by reason; the log gets the first in full, then 
   CHECK(limits.refused(Refusal::verify_request) == 1);
   CHECK(limits.refused(Refusal::max_connections) == 0);
   CHECK(limits.refused_total() == 51);
+  REQUIRE(told.size() == 51);
+  CHECK(told.front() == Refusal::max_per_peer);
+  CHECK(told.back() == Refusal::verify_request);
   CHECK(limits.refusal_summary() == "51 refused (verify_request 1, max_per_peer 50)");
   CHECK(ConnectionLimits("other", map).refusal_summary() == "0 refused");
   INFO(log.all());
@@ -186,4 +191,13 @@ TEST_CASE("refusals are counted by reason; the log gets the first in full, then 
   CHECK_FALSE(limits.admit(from("10.0.0.1")));
   limits.flush_log();
   CHECK(log.count("test listener: refused 1 more connection (max_per_peer 1); 53 refused in all") == 1);
+
+  // Nor are refusals lost when the limits go away with some untold.
+  {
+    ConnectionLimits brief("brief listener", map, {.max_connections = 0, .max_per_peer = 1});
+    brief.track(held->fileno(), from("10.0.0.1"));
+    CHECK_FALSE(brief.admit(from("10.0.0.1")));
+    CHECK_FALSE(brief.admit(from("10.0.0.1")));
+  }
+  CHECK(log.count("brief listener: refused 1 more connection (max_per_peer 1); 2 refused in all") == 1);
 }
