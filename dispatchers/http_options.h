@@ -19,6 +19,9 @@ struct HttpServerOptions {
   StreamLimits output;           // queued output per connection (reading pauses past high water)
   std::string server_header;     // the Server header value; "" sends none
   int backlog = 511;
+  // Connections open at once, and from one peer host; more are closed at accept (0: no limit).
+  size_t max_connections = 1024;
+  size_t max_per_peer = 256;
 };
 
 }  // namespace asyncore::http

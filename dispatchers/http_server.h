@@ -1,6 +1,7 @@
 // HttpServer: an HTTP/1.1 server as a listening dispatcher. It serves a Router's routes with
-// keep-alive, pipelining, chunked uploads, 100-continue and the limits of HttpServerOptions.
-// It prints nothing; the program announces address() itself.
+// keep-alive, pipelining, chunked uploads, 100-continue and the limits of HttpServerOptions;
+// connections past max_connections / max_per_peer are closed at accept, counted in limits()
+// and logged. It prints nothing; the program announces address() itself.
 //
 //   http::Router router;
 //   router.get("/hello", [](const http::Request&) { return http::Response::json(R"({"hello":"world"})"); });
@@ -11,6 +12,7 @@
 #include <memory>
 
 #include "core/dispatcher.h"
+#include "dispatchers/connection_limits.h"
 #include "dispatchers/http_connection.h"
 #include "dispatchers/http_options.h"
 #include "dispatchers/http_router.h"
@@ -26,11 +28,15 @@ class HttpServer : public Dispatcher {
   Router& router() { return service_->router; }     // routes may still be added while serving
   const HttpServerOptions& options() const { return service_->options; }
   size_t connection_count() const { return service_->connections; }
+  // Refusal counters; its name starts the refusal log lines ("HttpServer 127.0.0.1:8080").
+  ConnectionLimits& limits() { return limits_; }
+  const ConnectionLimits& limits() const { return limits_; }
 
   void handle_accepted(Fd socket, const Address& peer) override;
 
  private:
   std::shared_ptr<HttpService> service_;
+  ConnectionLimits limits_;
 };
 
 }  // namespace asyncore::http

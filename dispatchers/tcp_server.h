@@ -11,25 +11,19 @@
 // construct, adjust the attributes, then start() (make_server does both).
 //
 // Limits (0: none): at most `max_connections` open connections, and `max_per_peer` from one
-// peer host (all Unix-domain clients are one peer). A connection counts while the dispatcher
-// process_request() made for it is open in the server's map. Refused connections are closed
-// at once, logged with the reason and counted.
+// peer host (all Unix-domain clients are one peer), kept by a ConnectionLimits. A connection
+// counts while the dispatcher process_request() made for it is open in the server's map.
+// Refused connections are closed at once, counted by reason and logged (rate-limited).
 #pragma once
-#include <array>
-#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
 #include "core/channel_map.h"
 #include "core/dispatcher.h"
+#include "dispatchers/connection_limits.h"
 
 namespace asyncore {
-
-enum class Refusal { verify_request, max_connections, max_per_peer };
-const char* refusal_name(Refusal reason);  // "verify_request", "max_connections", "max_per_peer"
 
 class TcpServer : public Dispatcher {
  public:
@@ -58,10 +52,11 @@ class TcpServer : public Dispatcher {
   // --- limits ------------------------------------------------------------------------------
   size_t max_connections = 0;
   size_t max_per_peer = 0;
-  size_t active_connections();  // connections counted against the limits now
-  size_t refused(Refusal reason) const { return refused_[static_cast<size_t>(reason)]; }
-  size_t refused_total() const;
+  size_t active_connections() { return limits_.active(); }  // counted against the limits now
+  size_t refused(Refusal reason) const { return limits_.refused(reason); }
+  size_t refused_total() const { return limits_.refused_total(); }
   size_t request_errors() const { return request_errors_; }
+  ConnectionLimits& limits() { return limits_; }  // its name, log interval and counters
 
   // --- hooks -------------------------------------------------------------------------------
   virtual void server_bind();
@@ -75,28 +70,18 @@ class TcpServer : public Dispatcher {
   void handle_close() override { server_close(); }
 
  protected:
-  // Called with a connection being refused, before it is closed. Default: logs a warning.
+  // Called with a connection being refused, before it is closed. Default: logs a warning
+  // (the first of an episode, then a summary line every limits().log_interval seconds).
   virtual void handle_refused(const Fd& socket, const Address& peer, Refusal reason);
   // process_request() threw: the connection is dropped, the server keeps listening.
   // Default: logs an error.
   virtual void handle_request_error(const Address& peer, const std::exception& error);
 
  private:
-  struct Connection {
-    int fd;
-    uint32_t generation;  // the map slot's generation: a reused fd number is another connection
-  };
-  bool still_open(const Connection& c) const;
-  size_t count_peer(const std::string& host);
-  void prune_all();
-  void track(int fd, const std::string& host);
   void refuse(const Fd& socket, const Address& peer, Refusal reason);
 
   HandlerFactory factory_;
-  std::unordered_map<std::string, std::vector<Connection>> connections_;  // by peer host
-  size_t tracked_ = 0;  // entries in connections_, some maybe closed since
-  size_t prune_at_ = 64;
-  std::array<size_t, 3> refused_{};
+  ConnectionLimits limits_;
   size_t request_errors_ = 0;
   std::string unix_path_to_remove_;
 };

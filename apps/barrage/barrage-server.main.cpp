@@ -6,6 +6,7 @@
 #include "apps/barrage/generator.h"
 #include "apps/barrage/simulator.h"
 #include "dispatchers/cli.h"
+#include "dispatchers/connection_flags.h"
 
 using namespace asyncore;
 using namespace asyncore::barrage;
@@ -40,7 +41,8 @@ int main(int argc, char** argv) {
   std::string script_path, mode = "normal";
   Cli cli("barrage-server",
           "[--host H] [--port P] [--rooms ID,ID] [--rate N] [--script FILE] [--idle-timeout S] "
-          "[--mode normal|coalesce|split|large] [--total N] [--wait-for N] [--batch S]",
+          "[--mode normal|coalesce|split|large] [--total N] [--wait-for N] [--batch S] [--max-queue BYTES] "
+          "[--max-connections N] [--max-per-peer N]",
           "Simulates the Douyu barrage server: login, join group, heartbeats, idle kicks, errors 51, 52\n"
           "and 204, and broadcasts of chatmsg, uenter, dgb and spbc to every client of a room.");
   cli.option("--host", &options.host, "H", "address to listen on (default 127.0.0.1)");
@@ -66,6 +68,7 @@ int main(int argc, char** argv) {
                if (bytes < 4096) throw std::out_of_range("must be at least 4096");
                options.max_queue = static_cast<size_t>(bytes);
              });
+  add_connection_cap_flags(cli, options.caps, "client connections");
   cli.parse(argc, argv);
   options.port = static_cast<uint16_t>(port);
   options.wait_for = wait_for;
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
   map.run();
 
   // Graceful: every client hears error 52, then what is queued is flushed, for at most 2 s.
-  log_info("barrage-server: stopping; " + std::to_string(server->deliveries()) + " deliveries");
+  log_info("barrage-server: stopping; " + std::to_string(server->deliveries()) + " deliveries; connections " +
+           server->limits().refusal_summary());
   server->shutdown();
   auto deadline = Clock::now() + std::chrono::seconds(2);
   while (server->session_count() > 0 && Clock::now() < deadline) map.poll_once(0.05);

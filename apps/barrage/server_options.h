@@ -6,6 +6,8 @@
 #include <string_view>
 #include <vector>
 
+#include "dispatchers/connection_limits.h"
+
 namespace asyncore::barrage {
 
 // How broadcasts are written: one write per packet; every packet that fell due in one batch
@@ -26,6 +28,7 @@ struct ServerOptions {
   long long total = -1;              // messages per room before falling silent; < 0: no end
   int wait_for = 0;                  // a room starts broadcasting once this many clients joined
   size_t max_queue = 8 * 1024 * 1024;  // output bytes a client may lag behind before it is dropped
+  ConnectionCaps caps;               // connections at once and per host; none by default (fan-out tests)
 
   double batch_interval() const;     // `batch`, or 0.25 s in coalesce mode and 1 ms otherwise
 };

@@ -9,7 +9,8 @@
 namespace asyncore::barrage {
 
 Simulator::Simulator(ServerOptions options, ChannelMap* map)
-    : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large) {
+    : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large),
+      limits_("barrage listener", this->map(), options_.caps) {
   Address address = Address::resolve(options_.host, options_.port);
   create_socket(address.family());
   set_reuse_addr();  // a restarted simulator takes its port back at once
@@ -25,8 +26,11 @@ Simulator::~Simulator() {
 
 void Simulator::handle_accepted(Fd socket, const Address& peer) {
   if (shutting_down_) return;
+  if (!limits_.admit(peer)) return;  // the socket closes here
+  const int fd = socket.get();
   auto session = make<Session>(std::move(socket), *this);
   session->start();
+  limits_.track(fd, peer);
   log_debug("connection from " + peer.to_string());
 }
 

@@ -29,6 +29,8 @@ class Simulator final : public Dispatcher {
 
   const ServerOptions& options() const { return options_; }
   const MessageSource& source() const { return source_; }
+  // Connections past options().caps are closed at accept, counted here and logged.
+  const ConnectionLimits& limits() const { return limits_; }
   size_t session_count() const { return sessions_.size(); }
   uint64_t deliveries() const;
 
@@ -43,6 +45,7 @@ class Simulator final : public Dispatcher {
  private:
   ServerOptions options_;
   MessageSource source_;
+  ConnectionLimits limits_;
   std::map<long long, std::unique_ptr<Room>> rooms_;
   std::unordered_set<Session*> sessions_;
   bool shutting_down_ = false;

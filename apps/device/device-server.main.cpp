@@ -9,19 +9,30 @@
 #include "apps/device/registry.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
+#include "dispatchers/connection_flags.h"
 
 using namespace asyncore;
 using namespace asyncore::device;
 
+namespace {
+
+// The admin API serves operators and scripts, not fleets: small fixed caps keep a runaway
+// script or a flood from taking the server's file descriptors.
+constexpr std::size_t kAdminMaxConnections = 256;
+constexpr std::size_t kAdminMaxPerPeer = 64;
+
+}  // namespace
+
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1", registry_path, data_dir = "./var/device", admin_token;
   int port = 7000, admin_port = 7080, max_frame = 65536, events_per_device = 100, compact_records = 50000;
-  int max_connections = 0;
+  ConnectionCaps device_caps;  // none by default: a fleet may share one address (NAT) and run to 19,000+
   double login_timeout = 30, grace = 30;
   bool auto_register = false;
   Cli cli("device-server",
           "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
-          "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN]",
+          "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN] [--max-connections N] "
+          "[--max-per-peer N]",
           "Serves device long connections (login, heartbeats, reports, commands) and an admin HTTP API.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "device port (default 7000; 0 picks a free one)", 0, 65535);
@@ -33,7 +44,7 @@ int main(int argc, char** argv) {
   cli.option("--login-timeout", &login_timeout, "S", "seconds a new connection has to log in (default 30)", 0.01, 86400);
   cli.option("--heartbeat-grace", &grace, "S", "seconds of silence allowed past the heartbeat (default 30)", 0, 86400);
   cli.option("--admin-token", &admin_token, "TOKEN", "require 'Authorization: Bearer TOKEN' on the admin API");
-  cli.option("--max-connections", &max_connections, "N", "device connections open at once; more are closed at accept (default 0: no limit)", 0, 10000000);
+  add_connection_cap_flags(cli, device_caps, "device connections");
   cli.option("--events-per-device", &events_per_device, "N", "event history kept per device (default 100)", 1, 100000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 50000)", 1, 1 << 30);
   cli.parse(argc, argv);
@@ -58,20 +69,24 @@ int main(int argc, char** argv) {
     return 1;
   }
   Metrics metrics;
-  ServerOptions options{static_cast<std::uint32_t>(max_frame), login_timeout, grace, auto_register,
-                        static_cast<std::size_t>(max_connections)};
+  ServerOptions options{static_cast<std::uint32_t>(max_frame), login_timeout, grace, auto_register};
   DeviceHub hub(map, options, *store, metrics);
 
   std::shared_ptr<DeviceListener> listener;
   try {
-    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub);
+    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub, device_caps);
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
   }
   std::shared_ptr<http::HttpServer> admin;
+  http::HttpServerOptions admin_options;
+  admin_options.max_connections = kAdminMaxConnections;
+  admin_options.max_per_peer = kAdminMaxPerPeer;
   try {
     admin = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(admin_port)), admin_router(hub, admin_token),
-                                   http::HttpServerOptions{}, &map);
+                                   admin_options, &map);
+    admin->limits().name = "admin listener";
+    admin->limits().on_refused = [&metrics](Refusal reason) { metrics.count_refused("admin", refusal_name(reason)); };
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(admin_port) + " (admin): " + e.what());
   }
@@ -90,6 +105,7 @@ int main(int argc, char** argv) {
   map.run();
   hub.shutdown();
   map.close_all();
-  log_info("device-server: stopped");
+  log_info("device-server: stopped; device connections " + listener->limits().refusal_summary() + ", admin connections " +
+           admin->limits().refusal_summary());
   return 0;
 }

@@ -5,7 +5,9 @@
 
 namespace asyncore::device {
 
-DeviceListener::DeviceListener(const Address& address, DeviceHub& hub) : Dispatcher(&hub.map()), hub_(hub) {
+DeviceListener::DeviceListener(const Address& address, DeviceHub& hub, ConnectionCaps caps)
+    : Dispatcher(&hub.map()), hub_(hub), limits_("device listener", hub.map(), caps) {
+  limits_.on_refused = [&metrics = hub.metrics()](Refusal reason) { metrics.count_refused("device", refusal_name(reason)); };
   create_socket(address.family());
   set_reuse_addr();
   bind(address);
@@ -15,18 +17,12 @@ DeviceListener::DeviceListener(const Address& address, DeviceHub& hub) : Dispatc
 
 void DeviceListener::handle_accepted(Fd socket, const Address& peer) {
   if (hub_.shutting_down()) return;
-  const std::size_t limit = hub_.options().max_connections;
-  if (limit && hub_.connections() >= limit) {
-    // Closed at once (the Fd goes out of scope): every peer could otherwise hold an fd and a
-    // session each. One log line per episode, not one per refused connection.
-    hub_.metrics().count_refused();
-    if (!refusing_) log_warning("device listener: " + std::to_string(limit) + " connections open (--max-connections); refusing new ones, e.g. from " + peer.to_string());
-    refusing_ = true;
-    return;
-  }
-  if (refusing_) log_info("device listener: accepting connections again");
-  refusing_ = false;
+  // A refused connection closes at once (the Fd goes out of scope): every peer could otherwise
+  // hold an fd and a session each.
+  if (!limits_.admit(peer)) return;
+  const int fd = socket.get();
   make<DeviceSession>(std::move(socket), hub_);
+  limits_.track(fd, peer);
 }
 
 }  // namespace asyncore::device

@@ -1,18 +1,22 @@
-// The device port: accepts connections and gives each its own DeviceSession.
+// The device port: accepts connections and gives each its own DeviceSession. Connections past
+// the caps (--max-connections, --max-per-peer) are closed at accept, counted in the metrics as
+// device_connections_refused_total{listener="device",reason=...} and logged (rate-limited).
 #pragma once
 #include "apps/device/hub.h"
 #include "core/dispatcher.h"
+#include "dispatchers/connection_limits.h"
 
 namespace asyncore::device {
 
 class DeviceListener final : public Dispatcher {
  public:
-  DeviceListener(const Address& address, DeviceHub& hub);
+  DeviceListener(const Address& address, DeviceHub& hub, ConnectionCaps caps = {});
   void handle_accepted(Fd socket, const Address& peer) override;
+  ConnectionLimits& limits() { return limits_; }
 
  private:
   DeviceHub& hub_;
-  bool refusing_ = false;  // in an episode of refusals: logged once when it starts and ends
+  ConnectionLimits limits_;
 };
 
 }  // namespace asyncore::device

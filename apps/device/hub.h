@@ -21,7 +21,6 @@ struct ServerOptions {
   double login_timeout = 30;
   double heartbeat_grace = 30;
   bool auto_register = false;
-  std::size_t max_connections = 0;  // open device connections (logged in or not); 0: no limit
 };
 
 enum class CommandMode { interact, send, queue };

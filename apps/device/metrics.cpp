@@ -36,8 +36,9 @@ std::string Metrics::prometheus(const Gauges& g) const {
   sample(out, "device_connections", g.connections);
   family(out, "device_connections_accepted_total", "counter", "Device connections accepted.");
   sample(out, "device_connections_accepted_total", accepted_);
-  family(out, "device_connections_refused_total", "counter", "Device connections closed at once: --max-connections reached.");
-  sample(out, "device_connections_refused_total", refused_);
+  family(out, "device_connections_refused_total", "counter",
+         "Connections closed at accept by a listener's caps (--max-connections, --max-per-peer), by listener and reason.");
+  for (const auto& [labels, value] : refused_) sample(out, "device_connections_refused_total", value, labels);
   family(out, "device_logins_total", "counter", "Successful logins.");
   sample(out, "device_logins_total", logins_);
   family(out, "device_login_failures_total", "counter", "Refused or abandoned logins, by reason.");

@@ -29,7 +29,10 @@ class Metrics {
   void count_dropped_ack() { ++dropped_acks_; }
   void count_command(std::string_view mode, std::string_view result) { ++commands_[std::string(mode) + "\",result=\"" + std::string(result)]; }
   void count_accepted() { ++accepted_; }
-  void count_refused() { ++refused_; }
+  // A connection closed at accept by a listener's caps ("device" or "admin"; "max_connections", ...).
+  void count_refused(std::string_view listener, std::string_view reason) {
+    ++refused_["listener=\"" + std::string(listener) + "\",reason=\"" + std::string(reason) + "\""];
+  }
   void count_offline(std::string_view reason) { ++offline_[std::string(reason)]; }
   void count_takeover() { ++takeovers_; }
 
@@ -41,7 +44,11 @@ class Metrics {
   std::string prometheus(const Gauges& gauges) const;
 
  private:
-  std::uint64_t refused_ = 0;
+  // By labels; both listeners' cap reasons start at 0 so the series exist before a refusal.
+  std::map<std::string, std::uint64_t> refused_{{"listener=\"admin\",reason=\"max_connections\"", 0},
+                                                {"listener=\"admin\",reason=\"max_per_peer\"", 0},
+                                                {"listener=\"device\",reason=\"max_connections\"", 0},
+                                                {"listener=\"device\",reason=\"max_per_peer\"", 0}};
   std::uint64_t logins_ = 0, frames_in_ = 0, frames_out_ = 0, bad_requests_ = 0, unknown_instructions_ = 0,
                 dropped_acks_ = 0, accepted_ = 0, takeovers_ = 0;
   std::map<std::string, std::uint64_t> login_failures_, bad_frames_, commands_, offline_;

@@ -8,13 +8,19 @@ void EchoHandler::handle_read() {
   if (n > 0) send(std::string_view(buffer, n));
 }
 
-EchoServer::EchoServer(const Address& address, ChannelMap* map) : Dispatcher(map) {
+EchoServer::EchoServer(const Address& address, ChannelMap* map, ConnectionCaps caps)
+    : Dispatcher(map), limits_("echo listener", this->map(), caps) {
   create_socket(address.family());
   set_reuse_addr();
   bind(address);
   listen(1024);
 }
 
-void EchoServer::handle_accepted(Fd socket, const Address& peer) { make<EchoHandler>(std::move(socket), peer, &map()); }
+void EchoServer::handle_accepted(Fd socket, const Address& peer) {
+  if (!limits_.admit(peer)) return;  // the socket closes here
+  const int fd = socket.get();
+  make<EchoHandler>(std::move(socket), peer, &map());
+  limits_.track(fd, peer);
+}
 
 }  // namespace asyncore::echo

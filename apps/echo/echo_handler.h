@@ -4,6 +4,7 @@
 #pragma once
 #include "core/asyncore.h"
 #include "dispatchers/buffered_stream.h"
+#include "dispatchers/connection_limits.h"
 
 namespace asyncore::echo {
 
@@ -15,10 +16,15 @@ class EchoHandler final : public BufferedStream {
   void handle_close() override { close(); }
 };
 
+// Connections past the caps are closed at accept, counted and logged (see ConnectionLimits).
 class EchoServer final : public Dispatcher {
  public:
-  EchoServer(const Address& address, ChannelMap* map = nullptr);
+  EchoServer(const Address& address, ChannelMap* map = nullptr, ConnectionCaps caps = {});
   void handle_accepted(Fd socket, const Address& peer) override;
+  ConnectionLimits& limits() { return limits_; }
+
+ private:
+  ConnectionLimits limits_;
 };
 
 }  // namespace asyncore::echo

@@ -1,5 +1,7 @@
 // The directory hub (the original ip_server): records the peers' reports and every `interval`
-// seconds multicasts the list of alive peers to each of them.
+// seconds multicasts the list of alive peers to each of them. A connection that sends no valid
+// report within `identify_timeout` seconds is closed (it would hold an fd and never be listed);
+// connections past `caps` are closed at accept.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -12,8 +14,10 @@
 namespace asyncore::messenger {
 
 struct HubOptions {
-  double interval = 2.0;  // seconds between directory multicasts
-  double alive = 3000.0;  // a peer is listed while its last report is at most this old
+  double interval = 2.0;           // seconds between directory multicasts
+  double alive = 3000.0;           // a peer is listed while its last report is at most this old
+  double identify_timeout = 30.0;  // seconds a new connection has to send its first report
+  ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};
 };
 
 class Hub {
@@ -25,15 +29,20 @@ class Hub {
 
   const Address& address() const { return server_.address(); }
   void stop();  // stops accepting, closes every peer, stops the timer
+  // For the stop line: "connections 3 refused (max_per_peer 3); 2 closed without a report".
+  std::string limits_summary() const;
 
  private:
   void handle_message(const MessengerPtr& m, const Header& header);
   void multicast_directory();
+  void identify_deadline_passed(const std::string& connection_id);
 
   HubOptions options_;
   MessengerServer server_;
   Directory directory_;
   std::unordered_map<std::string, MessengerPtr> connections_;  // by connection id
+  std::unordered_map<std::string, TimerHandle> unidentified_;  // connections yet to report, by id
+  std::size_t never_identified_ = 0;
   TimerHandle timer_;
 };
 

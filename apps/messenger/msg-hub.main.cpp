@@ -6,6 +6,7 @@
 #include "apps/messenger/hub.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
+#include "dispatchers/connection_flags.h"
 
 using namespace asyncore;
 
@@ -13,12 +14,16 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = 9000;
   messenger::HubOptions options;
-  Cli cli("msg-hub", "[--host H] [--port P] [--interval S] [--alive S]",
+  Cli cli("msg-hub",
+          "[--host H] [--port P] [--interval S] [--alive S] [--identify-timeout S] [--max-connections N] [--max-per-peer N]",
           "The messenger directory: multicasts the list of alive peers to every alive peer.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "port (default 9000; 0 picks a free one)", 0, 65535);
   cli.option("--interval", &options.interval, "S", "seconds between directory multicasts (default 2)", 0.01, 86400);
   cli.option("--alive", &options.alive, "S", "seconds a report keeps a peer listed (default 3000)", 0.01, 1e9);
+  cli.option("--identify-timeout", &options.identify_timeout, "S",
+             "seconds a new connection has to send its first report before it is closed (default 30)", 0.01, 86400);
+  add_connection_cap_flags(cli, options.caps, "peer connections");
   cli.parse(argc, argv);
 
   ChannelMap& map = socket_map();
@@ -29,7 +34,7 @@ int main(int argc, char** argv) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
   }
   auto shutdown = [&] {
-    log_info("msg-hub: stopping");
+    log_info("msg-hub: stopping; " + hub->limits_summary());
     hub->stop();
     map.stop();
   };

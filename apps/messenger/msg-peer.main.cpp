@@ -11,6 +11,7 @@
 #include "apps/messenger/peer.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
+#include "dispatchers/connection_flags.h"
 #include "dispatchers/line_reader.h"
 
 using namespace asyncore;
@@ -60,7 +61,8 @@ int main(int argc, char** argv) {
   messenger::PeerOptions options;
   std::string hub, inbox;
   int port = 0;
-  Cli cli("msg-peer", "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR]",
+  Cli cli("msg-peer",
+          "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N]",
           "A messenger peer: reports to the hub and talks to other peers; commands on stdin:\n" +
               std::string(messenger::peer_command_help()));
   cli.option("--name", "NAME", "this peer's name (required; no spaces, ',', ';' or ':')", [&](std::string_view v) {
@@ -80,6 +82,7 @@ int main(int argc, char** argv) {
   cli.option("--port", &port, "P", "port to listen on (default 0: any free port)", 0, 65535);
   cli.option("--report", &options.report, "S", "seconds between reports to the hub (default 1)", 0.01, 86400);
   cli.option("--inbox", &inbox, "DIR", "where received files go (default ./var/msg-peer/NAME/inbox)");
+  add_connection_cap_flags(cli, options.caps, "connections from other peers");
   cli.parse(argc, argv);
   if (options.name.empty()) cli.fail("--name is required");
   if (hub.empty()) cli.fail("--hub is required");
@@ -112,5 +115,6 @@ int main(int argc, char** argv) {
   map.add_signal_handler(SIGTERM, on_signal);
   announce_listening("peer", peer->address());  // after the handlers: a script may signal at once
   map.run();
+  log_info("msg-peer: stopped; connections " + peer->connection_limits().refusal_summary());
   return 0;
 }

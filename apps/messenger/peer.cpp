@@ -21,6 +21,8 @@ Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
       outbound_(map),
       hub_(map),
       receiver_(options_.inbox) {
+  inbound_.connection_limits().name = "peer listener";
+  inbound_.connection_limits().caps = options_.caps;
   inbound_.on_message = [this](const MessengerPtr& m, const Header& header, const std::string& body) {
     peer_message(m, std::string(kInboundKey) + m->id(), header, body);
   };

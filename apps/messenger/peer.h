@@ -28,6 +28,7 @@ struct PeerOptions {
   std::uint16_t port = 0;
   double report = 1.0;  // seconds between reports to the hub
   std::string inbox;
+  ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};  // inbound connections from peers
 };
 
 class Peer {
@@ -40,6 +41,7 @@ class Peer {
   Peer& operator=(const Peer&) = delete;
 
   const Address& address() const { return inbound_.address(); }
+  const ConnectionLimits& connection_limits() const { return inbound_.connection_limits(); }
   void run_command(const std::string& line);
   // Stops reporting, lets queued messages and file transfers finish (at most `max_wait`
   // seconds), closes everything and calls `done`.

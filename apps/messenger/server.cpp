@@ -5,15 +5,15 @@ namespace asyncore::messenger {
 class MessengerServer::Listener final : public Dispatcher {
  public:
   Listener(MessengerServer* server, ChannelMap* map) : Dispatcher(map), server_(server) {}
-  void handle_accepted(Fd socket, const Address&) override {
-    if (server_) server_->accepted(std::move(socket));
+  void handle_accepted(Fd socket, const Address& peer) override {
+    if (server_) server_->accepted(std::move(socket), peer);
   }
   void handle_close() override { close(); }
   MessengerServer* server_;
 };
 
 MessengerServer::MessengerServer(std::string_view host, std::uint16_t port, ChannelMap* map, MessengerLimits limits)
-    : MessengerEndpoint(map, limits) {
+    : MessengerEndpoint(map, limits), admission_("messenger listener", this->map()) {
   Address wanted = Address::resolve(host, port);
   listener_ = std::make_shared<Listener>(this, &this->map());
   listener_->create_socket(wanted.family());
@@ -21,6 +21,7 @@ MessengerServer::MessengerServer(std::string_view host, std::uint16_t port, Chan
   listener_->bind(wanted);
   listener_->listen(1024);
   address_ = listener_->addr;
+  admission_.name = "messenger listener " + address_.to_string();
 }
 
 MessengerServer::~MessengerServer() {
@@ -33,10 +34,13 @@ void MessengerServer::stop() {
   close_all("server stopped");
 }
 
-void MessengerServer::accepted(Fd socket) {
+void MessengerServer::accepted(Fd socket, const Address& peer) {
+  if (!admission_.admit(peer)) return;  // the socket closes here
+  const int fd = socket.get();
   MessengerPtr m;
   try {
     m = adopt_accepted(std::move(socket));
+    admission_.track(fd, peer);
   } catch (const std::exception& e) {
     log_warning(std::string("messenger server: cannot adopt a connection: ") + e.what());
     return;

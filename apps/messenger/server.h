@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "apps/messenger/endpoint.h"
+#include "dispatchers/connection_limits.h"
 
 namespace asyncore::messenger {
 
@@ -17,6 +18,10 @@ class MessengerServer : public MessengerEndpoint {
   ~MessengerServer() override;
 
   const Address& address() const { return address_; }  // the bound address (real port)
+  // Admission caps (none by default): connections past them are closed at accept, before any
+  // Messenger exists, counted and logged. Set caps and the log name here.
+  ConnectionLimits& connection_limits() { return admission_; }
+  const ConnectionLimits& connection_limits() const { return admission_; }
   // Stops accepting and closes every connection (each reported through on_close).
   void stop();
 
@@ -28,9 +33,10 @@ class MessengerServer : public MessengerEndpoint {
 
  private:
   class Listener;
-  void accepted(Fd socket);
+  void accepted(Fd socket, const Address& peer);
   std::shared_ptr<Listener> listener_;
   Address address_;
+  ConnectionLimits admission_;
 };
 
 }  // namespace asyncore::messenger

@@ -1,14 +1,34 @@
 #include "apps/sync/command_channel.h"
 
+#include <cstdio>
+
 #include "core/channel_map.h"
 #include "dispatchers/utf8.h"
 
 namespace asyncore::sync {
 
-CommandChannel::CommandChannel(Fd socket, SyncService& service, ChannelMap* map)
-    : AsyncChat(std::move(socket), map), service_(service) {
+CommandChannel::CommandChannel(Fd socket, SyncService& service, CommandPort& port, ChannelMap* map)
+    : AsyncChat(std::move(socket), map), service_(service), port_(port) {
   set_terminator("\n");
   max_incoming = kMaxCommandLine - 1;  // the '\n' is not collected
+  arm_idle_deadline();
+}
+
+CommandChannel::~CommandChannel() { idle_timer_.cancel(); }
+
+void CommandChannel::arm_idle_deadline() {
+  if (port_.idle_timeout <= 0) return;
+  if (idle_timer_.active()) return idle_timer_.reset(port_.idle_timeout);
+  idle_timer_ = map().call_later(port_.idle_timeout, [this] { idle_deadline_passed(); });
+}
+
+void CommandChannel::idle_deadline_passed() {
+  if (!is_open()) return;
+  ++port_.closed_idle;  // also a client that stopped reading its answers: writes re-arm the deadline
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", port_.idle_timeout);
+  log_info(describe() + ": idle for " + seconds + " s (--idle-timeout: no input, no output progress); closing");
+  close();
 }
 
 void CommandChannel::collect_incoming_data(std::string_view data) {
@@ -23,6 +43,7 @@ void CommandChannel::found_terminator() {
 }
 
 void CommandChannel::handle_read() {
+  arm_idle_deadline();
   reading_ = true;
   AsyncChat::handle_read();
   reading_ = false;
@@ -72,6 +93,7 @@ void CommandChannel::handle_incoming_overflow() {
 }
 
 void CommandChannel::handle_write() {
+  arm_idle_deadline();
   AsyncChat::handle_write();
   finish_reply_then_drain();
 }

@@ -4,7 +4,8 @@
 // closes (after reading what the client still sends for a moment, so that closing with unread
 // input does not reset the connection and destroy the error before the client reads it); a
 // line that is not UTF-8 gets an error and the connection goes on. The commands of one read
-// share one fsync before their replies go out (group commit).
+// share one fsync before their replies go out (group commit). A connection that sends nothing
+// for the port's idle_timeout (while nothing is being written to it) is closed and counted.
 #pragma once
 #include <string>
 #include <vector>
@@ -18,9 +19,16 @@ namespace asyncore::sync {
 inline constexpr std::size_t kMaxCommandLine = 4096;
 inline constexpr double kDrainSeconds = 2.0;
 
+// What every connection of one command port shares.
+struct CommandPort {
+  double idle_timeout = 120;     // seconds without input before a connection is closed; 0: never
+  std::size_t closed_idle = 0;   // connections closed so far for that
+};
+
 class CommandChannel : public AsyncChat {
  public:
-  CommandChannel(Fd socket, SyncService& service, ChannelMap* map);
+  CommandChannel(Fd socket, SyncService& service, CommandPort& port, ChannelMap* map);
+  ~CommandChannel() override;
 
   void collect_incoming_data(std::string_view data) override;
   void found_terminator() override;
@@ -34,13 +42,17 @@ class CommandChannel : public AsyncChat {
  private:
   void run_command(std::string_view line);
   void finish_reply_then_drain();
+  void arm_idle_deadline();  // from now: any input or output progress re-arms it
+  void idle_deadline_passed();
   void send_replies();  // after one fsync for all of them
   std::vector<std::string> replies_;  // made while reading, not yet durable
   bool reading_ = false;
   bool draining_ = false;     // after an over-long line: input is dropped until EOF
   bool write_shut_ = false;
   SyncService& service_;
+  CommandPort& port_;
   std::string line_;
+  TimerHandle idle_timer_;
 };
 
 }  // namespace asyncore::sync

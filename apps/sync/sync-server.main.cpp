@@ -14,9 +14,11 @@
 #include "apps/sync/http_api.h"
 #include "apps/sync/job_runner.h"
 #include "apps/sync/job_store.h"
+#include "apps/sync/server_status.h"
 #include "apps/sync/service.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
+#include "dispatchers/connection_flags.h"
 #include "dispatchers/http_server.h"
 #include "dispatchers/tcp_server.h"
 
@@ -40,8 +42,12 @@ int main(int argc, char** argv) {
   std::string host = "127.0.0.1", config_path, data_dir = "./var/sync";
   int port = 8081, http_port = 8080, max_jobs = 4, keep_jobs = 1000, compact_records = 20000;
   double grace = 10;
+  // Each listener (command, http) has its own budget; a relay serves a few people and scripts.
+  ConnectionCaps caps{.max_connections = 256, .max_per_peer = 64};
+  CommandPort command_port;
   Cli cli("sync-server",
-          "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--grace S]",
+          "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--grace S] "
+          "[--idle-timeout S] [--max-connections N] [--max-per-peer N]",
           "Runs record syncs handed in on a command port or from its web page, with durable logs and status.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "command port (default 8081; 0 picks a free one)", 0, 65535);
@@ -55,6 +61,10 @@ int main(int argc, char** argv) {
   cli.option("--keep-jobs", &keep_jobs, "N", "finished jobs kept in the store (default 1000)", 1, 1000000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 20000)",
              1, 1 << 30);
+  cli.option("--idle-timeout", &command_port.idle_timeout, "S",
+             "close a command connection after S seconds with no input and no output progress (default 120; 0: never)", 0,
+             86400);
+  add_connection_cap_flags(cli, caps, "connections to each listener (command, http)");
   cli.parse(argc, argv);
 
   SyncPrograms programs;
@@ -95,14 +105,24 @@ int main(int argc, char** argv) {
   try {
     commands = std::make_shared<TcpServer>(
         Address::resolve(host, static_cast<uint16_t>(port)),
-        [&](Fd socket, const Address&) { make<CommandChannel>(std::move(socket), service, &map); }, &map);
+        [&](Fd socket, const Address&) { make<CommandChannel>(std::move(socket), service, command_port, &map); }, &map);
+    commands->max_connections = caps.max_connections;
+    commands->max_per_peer = caps.max_per_peer;
     commands->start();
+    commands->limits().name = "command listener";
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(port) + " (command): " + e.what());
   }
   try {
+    http::HttpServerOptions web_options;
+    web_options.max_connections = caps.max_connections;
+    web_options.max_per_peer = caps.max_per_peer;
     web = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(http_port)), make_router(service),
-                                 http::HttpServerOptions{}, &map);
+                                 web_options, &map);
+    web->limits().name = "http listener";
+    web->router().get("/api/status", [&](const http::Request&) {
+      return http::Response::json(server_status(commands->limits(), command_port, web->limits()));
+    });
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(http_port) + " (http): " + e.what());
   }
@@ -115,6 +135,7 @@ int main(int argc, char** argv) {
   // Records a failing disk refused still get --grace seconds; what stays unsaved is named, exit 1.
   const bool saved = store->flush_for_exit(grace);
   map.close_all();
-  log_info("sync-server: stopped");
+  log_info("sync-server: stopped; command connections " + commands->limits().refusal_summary() + ", " +
+           std::to_string(command_port.closed_idle) + " closed idle; http connections " + web->limits().refusal_summary());
   return saved ? 0 : 1;
 }

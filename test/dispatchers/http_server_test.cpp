@@ -49,6 +49,7 @@ class TestServer {
     return future.get();
   }
   size_t connections() { return on_loop([this] { return server_->connection_count(); }); }
+  size_t refused(Refusal reason) { return on_loop([this, reason] { return server_->limits().refused(reason); }); }
 
  private:
   ChannelMap map_;
@@ -387,4 +388,75 @@ TEST_CASE("a bearer-token guard protects an admin API") {
   CHECK(refused.head.find("\r\nWWW-Authenticate: Bearer\r\n") != std::string::npos);
   auto allowed = fetch({"-H", "Authorization: Bearer tok", server.url("/hello")});
   CHECK(allowed.body == R"({"hello":"world"})");
+}
+
+TEST_CASE("max_connections and max_per_peer close extra connections at accept; admitted ones keep working") {
+  HttpServerOptions options;
+  options.max_connections = 3;
+  options.max_per_peer = 2;
+  TestServer server(demo_router(), options);
+  Client a1(server.port(), "127.0.0.1", "127.0.0.1");
+  Client a2(server.port(), "127.0.0.1", "127.0.0.1");
+  Client a3(server.port(), "127.0.0.1", "127.0.0.1");  // a third from the same host
+  CHECK(a3.wait_closed(5s));
+  CHECK(server.refused(Refusal::max_per_peer) == 1);
+
+  Client b1(server.port(), "127.0.0.1", "127.0.0.2");
+  b1.send_all(get("/hello"));
+  CHECK(read_reply(b1).status == 200);
+  Client c1(server.port(), "127.0.0.1", "127.0.0.3");  // a fourth in all
+  CHECK(c1.wait_closed(5s));
+  CHECK(server.refused(Refusal::max_connections) == 1);
+
+  for (Client* admitted : {&a1, &a2, &b1}) {
+    admitted->send_all(get("/hello"));
+    CHECK(read_reply(*admitted).body == R"({"hello":"world"})");
+  }
+  CHECK(server.connections() == 3);
+
+  // Once one goes, a newcomer gets in.
+  a1.close();
+  REQUIRE(eventually([&] { return server.connections() == 2; }, 5s));
+  Client c2(server.port(), "127.0.0.1", "127.0.0.3");
+  c2.send_all(get("/hello"));
+  CHECK(read_reply(c2).status == 200);
+  CHECK(server.refused(Refusal::max_connections) == 1);
+  CHECK(server.refused(Refusal::max_per_peer) == 1);
+}
+
+TEST_CASE("slowloris: a head trickled a byte at a time is cut off by header_timeout and blocks no one") {
+  HttpServerOptions options;
+  options.header_timeout = 1.0;
+  TestServer server(demo_router(), options);
+  Client bystander(server.port());
+  const std::string head = get("/hello", "X-Padding: " + std::string(80, 'p') + "\r\n");
+  Client slow(server.port());
+  size_t sent = 0;
+  std::string answer;
+  int bystander_answers = 0;
+  // One byte every 0.1 s would take 10 s for the whole head; the server must not wait that long.
+  while (sent < head.size() && answer.empty()) {
+    try {
+      slow.send_all(head.substr(sent, 1));
+      ++sent;
+    } catch (const std::exception&) {
+      break;  // the server closed it
+    }
+    try {
+      answer = slow.recv_some(4096, 100ms);
+    } catch (const std::exception&) {
+      // nothing yet
+    }
+    if (sent % 5 == 0) {
+      bystander.send_all(get("/hello"));
+      bystander_answers += read_reply(bystander).status == 200;
+    }
+  }
+  INFO("sent " << sent << " of " << head.size() << " bytes");
+  CHECK(sent < head.size());
+  if (answer.empty()) answer = slow.recv_some(4096, 5s);
+  CHECK(answer.starts_with("HTTP/1.1 408 "));
+  CHECK(slow.wait_closed(5s));
+  CHECK(bystander_answers == static_cast<int>(sent / 5));
+  CHECK(bystander_answers >= 1);
 }

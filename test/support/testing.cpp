@@ -232,7 +232,9 @@ RunResult run(std::vector<std::string> argv, Seconds timeout, std::string_view s
   return {*code, out, child.stderr_text()};
 }
 
-Client::Client(int port, std::string_view host) {
+Client::Client(int port, std::string_view host) : Client(port, host, {}) {}
+
+Client::Client(int port, std::string_view host, std::string_view source) {
   sockaddr_storage ss{};
   socklen_t len;
   int family;
@@ -254,6 +256,16 @@ Client::Client(int port, std::string_view host) {
   }
   fd_ = ::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd_ < 0) fail("socket");
+  if (!source.empty()) {
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (family != AF_INET || ::inet_pton(AF_INET, std::string(source).c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0) {
+      ::close(fd_);
+      fd_ = -1;
+      fail("bind to source " + std::string(source));
+    }
+  }
   if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
     int e = errno;
     ::close(fd_);

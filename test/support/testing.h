@@ -78,6 +78,8 @@ class Client {
  public:
   Client() = default;
   explicit Client(int port, std::string_view host = "127.0.0.1");
+  // From a chosen IPv4 source address (every 127.0.0.x is local: a different peer host).
+  Client(int port, std::string_view host, std::string_view source);
   ~Client();
   Client(Client&& other) noexcept;
   Client& operator=(Client&& other) noexcept;

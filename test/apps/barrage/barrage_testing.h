@@ -31,6 +31,7 @@ struct Server {
 class RawClient {
  public:
   explicit RawClient(int port) : connection_(port) {}
+  RawClient(int port, std::string_view source) : connection_(port, "127.0.0.1", source) {}  // from 127.0.0.x
   void send(std::string_view text) { connection_.send_all(asyncore::barrage::encode_packet(text)); }
   void send_bytes(std::string_view bytes) { connection_.send_all(bytes); }
   // The next packet's text; nullopt when the server closed. Throws when nothing comes in time.

@@ -181,11 +181,38 @@ TEST_CASE("SIGTERM tells every client error 52 and exits 0") {
   CHECK(server.child.wait(Seconds(5)) == 0);
 }
 
+TEST_CASE("--max-per-peer and --max-connections close extra clients at accept; admitted ones carry on") {
+  Server server({"--rate", "0", "--max-connections", "3", "--max-per-peer", "2"});
+  RawClient a1(server.port, "127.0.0.1"), a2(server.port, "127.0.0.1");
+  for (RawClient* c : {&a1, &a2}) {
+    c->send("type@=loginreq/roomid@=1/");
+    c->next_of_type("loginres");
+  }
+  RawClient a3(server.port, "127.0.0.1");
+  CHECK(a3.wait_closed(Seconds(5)));
+  RawClient b1(server.port, "127.0.0.2");
+  b1.send("type@=loginreq/roomid@=1/");
+  b1.next_of_type("loginres");
+  RawClient c1(server.port, "127.0.0.3");
+  CHECK(c1.wait_closed(Seconds(5)));
+  for (RawClient* c : {&a1, &a2, &b1}) {
+    c->send("type@=mrkl/");
+    CHECK(c->next_of_type("mrkl").get("type") == "mrkl");
+  }
+  const std::string log = server.child.stderr_text();
+  CHECK(log.find("barrage listener: refused 127.0.0.1:") != std::string::npos);
+  CHECK(log.find("max_per_peer 2 reached") != std::string::npos);
+  server.child.signal(SIGTERM);
+  CHECK(server.child.wait(Seconds(5)) == 0);
+  CHECK(server.child.stderr_text().find("connections 2 refused (max_connections 1, max_per_peer 1)") != std::string::npos);
+}
+
 TEST_CASE("command line: --help, unknown flags and bad values") {
   auto help = testing::run({testing::bin_path("barrage-server"), "--help"});
   CHECK(help.code == 0);
   CHECK(help.out.find("--idle-timeout") != std::string::npos);
-  for (auto bad : std::vector<std::vector<std::string>>{{"--bogus"}, {"--mode", "fast"}, {"--rooms", "a,b"}, {"--rate", "-1"}}) {
+  for (auto bad : std::vector<std::vector<std::string>>{{"--bogus"}, {"--mode", "fast"}, {"--rooms", "a,b"}, {"--rate", "-1"},
+                                                               {"--max-connections", "x"}, {"--max-per-peer", "-2"}}) {
     std::vector<std::string> argv{testing::bin_path("barrage-server")};
     argv.insert(argv.end(), bad.begin(), bad.end());
     auto result = testing::run(argv);

@@ -309,3 +309,27 @@ TEST_CASE("random nested structures round trip") {
     check_layer(text, value, Mode::lenient, "root");
   }
 }
+
+TEST_CASE("nesting depth costs no recursion: each decode peels exactly one layer, however deep") {
+  // A peer can nest values as deep as it likes; decoding never descends by itself, so depth is
+  // bounded by what the caller asks for (the client and server decode only the top layer).
+  constexpr int kDepth = 300;
+  std::string text = "leaf@=bottom/";
+  for (int level = 0; level < kDepth; ++level) text = "type@=nest/k@=" + escape(text) + "/";
+  Fields top = decode_map(text);
+  CHECK(top.get("type") == "nest");
+  CHECK(top.get("k").size() > text.size() / 2);  // still text: nothing below was decoded
+  std::string layer = text;
+  int depth = 0;
+  for (;;) {
+    Fields fields = decode_map(layer);
+    if (!fields.contains("k")) {
+      CHECK(fields.get("leaf") == "bottom");
+      break;
+    }
+    layer = std::string(fields.get("k"));
+    ++depth;
+  }
+  CHECK(depth == kDepth);
+  CHECK(decode_map(text, Mode::lenient).get("type") == "nest");
+}

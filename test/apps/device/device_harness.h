@@ -74,6 +74,7 @@ inline std::string frame(std::string_view body) { return asyncore::device::encod
 struct RawDevice {
   testing::Client client;
   explicit RawDevice(int port) : client(port) {}
+  RawDevice(int port, std::string_view source) : client(port, "127.0.0.1", source) {}  // from 127.0.0.x
 
   void send(const json::Value& body) { client.send_all(frame(json::dump(body))); }
   void send_raw(std::string_view bytes) { client.send_all(bytes); }

@@ -82,6 +82,16 @@ TEST_CASE("bytes that are not JSON") {
   CHECK(d.closed(Seconds(3)));
 }
 
+TEST_CASE("JSON nested past the depth limit, inside a login") {
+  RawDevice d(world().server.port);
+  const std::string nested = std::string(30000, '[') + std::string(30000, ']');
+  d.send_raw(frame(R"({"type":1,"ident":1,"imei":"861000000000009","heartbeat":60,"x":)" + nested + "}"));
+  json::Value reply = d.read();
+  CHECK(reply["status"] == 400);
+  CHECK(reply["error"].as_string().find("nesting deeper than 64") != std::string::npos);
+  CHECK(d.closed(Seconds(3)));
+}
+
 TEST_CASE("JSON that is not an object") {
   RawDevice d(world().server.port);
   d.send_raw(frame("[1,2,3]"));

@@ -37,7 +37,8 @@ TEST_CASE("flags follow the conventions") {
   CHECK(help.code == 0);
   CHECK(help.out.find("--interval") != std::string::npos);
   for (std::vector<std::string> bad : {std::vector<std::string>{"--bogus"}, {"--interval", "soon"}, {"--port", "70000"},
-                                       {"--alive", "-1"}}) {
+                                       {"--alive", "-1"}, {"--identify-timeout", "0"},
+                                       {"--max-connections", "many"}, {"--max-per-peer", "-1"}}) {
     std::vector<std::string> argv{testing::bin_path("msg-hub")};
     argv.insert(argv.end(), bad.begin(), bad.end());
     auto result = testing::run(argv);
@@ -93,6 +94,45 @@ TEST_CASE("a malformed frame closes only that connection") {
   Message m = read_frame_until(good, is_directory);
   CHECK(m.body == "good,127.0.0.1,5000");
   CHECK(hub.child.stderr_text().find("malformed") != std::string::npos);
+}
+
+TEST_CASE("a connection that sends no report within --identify-timeout is closed; reporters stay") {
+  HubProcess hub({"--interval", "0.1", "--identify-timeout", "0.5"});
+  testing::Client alice(hub.port), lurker(hub.port);
+  report(alice, "alice", 4001);
+  lurker.send_all(encode_frame(probe_header()));  // a probe is not a report
+  CHECK(lurker.wait_closed(testing::Seconds(5)));
+  // alice reported once, long before: still served after the deadline passed.
+  read_frame_until(alice, is_directory);
+  report(alice, "alice", 4001);
+  CHECK(read_frame_until(alice, is_directory).body == "alice,127.0.0.1,4001");
+  CHECK(hub.child.stderr_text().find("no report within 0.5 s (--identify-timeout)") != std::string::npos);
+  hub.child.signal(SIGTERM);
+  CHECK(hub.child.wait(testing::Seconds(5)) == 0);
+  CHECK(hub.child.stderr_text().find("1 closed without a report") != std::string::npos);
+}
+
+TEST_CASE("--max-per-peer and --max-connections close extra connections at accept; admitted peers carry on") {
+  HubProcess hub({"--interval", "0.1", "--max-connections", "3", "--max-per-peer", "2"});
+  testing::Client a1(hub.port, "127.0.0.1", "127.0.0.1"), a2(hub.port, "127.0.0.1", "127.0.0.1");
+  report(a1, "a1", 4001);
+  report(a2, "a2", 4002);
+  testing::Client a3(hub.port, "127.0.0.1", "127.0.0.1");
+  CHECK(a3.wait_closed(testing::Seconds(5)));
+  testing::Client b1(hub.port, "127.0.0.1", "127.0.0.2");
+  report(b1, "b1", 4003);
+  testing::Client c1(hub.port, "127.0.0.1", "127.0.0.3");
+  CHECK(c1.wait_closed(testing::Seconds(5)));
+  const std::string all = "a1,127.0.0.1,4001;a2,127.0.0.1,4002;b1,127.0.0.2,4003";
+  for (testing::Client* c : {&a1, &a2, &b1}) {
+    CHECK(read_frame_until(*c, [&](const Message& m) { return is_directory(m) && m.body == all; }).body == all);
+  }
+  const std::string log = hub.child.stderr_text();
+  CHECK(log.find("hub listener: refused 127.0.0.1:") != std::string::npos);
+  CHECK(log.find("max_per_peer 2 reached") != std::string::npos);
+  hub.child.signal(SIGTERM);
+  CHECK(hub.child.wait(testing::Seconds(5)) == 0);
+  CHECK(hub.child.stderr_text().find("connections 2 refused (max_connections 1, max_per_peer 1)") != std::string::npos);
 }
 
 TEST_CASE("SIGTERM stops the hub with exit code 0") {

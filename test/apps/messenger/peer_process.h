@@ -22,10 +22,14 @@ struct Peer {
   std::string name;
   testing::Child child;
   int port;
-  Peer(const std::string& peer_name, int hub_port, const std::string& inbox)
+  Peer(const std::string& peer_name, int hub_port, const std::string& inbox, std::vector<std::string> extra = {})
       : name(peer_name),
-        child({testing::bin_path("msg-peer"), "--name", peer_name, "--hub", address_arg(hub_port), "--report", "0.1",
-               "--inbox", inbox}),
+        child([&] {
+          std::vector<std::string> argv{testing::bin_path("msg-peer"), "--name", peer_name, "--hub", address_arg(hub_port),
+                                        "--report", "0.1", "--inbox", inbox};
+          argv.insert(argv.end(), extra.begin(), extra.end());
+          return argv;
+        }()),
         port(child.listening_port("peer")) {}
 
   void command(const std::string& line) { child.write_stdin(line + "\n"); }

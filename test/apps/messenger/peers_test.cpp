@@ -8,6 +8,8 @@
 
 using messenger_testing::Hub;
 using messenger_testing::Peer;
+using asyncore::messenger::encode_frame;
+using asyncore::messenger::Header;
 
 namespace {
 
@@ -85,6 +87,31 @@ TEST_CASE("a peer keeps retrying the hub and SIGTERM stops it with 0") {
   CHECK(lonely.child.wait(testing::Seconds(10)) == 0);
 }
 
+TEST_CASE("msg-peer closes inbound connections past --max-per-peer and --max-connections; admitted ones carry on") {
+  testing::TempDir dir;
+  Hub hub(0.1, 5.0);
+  Peer bob("bob", hub.port, dir.file("bob"), {"--max-connections", "2", "--max-per-peer", "1"});
+  auto say = [](testing::Client& c, const std::string& from, const std::string& text) {
+    c.send_all(encode_frame(Header{{"TP", "Msg"}, {"From", from}}, text));
+  };
+  testing::Client a1(bob.port, "127.0.0.1", "127.0.0.1");
+  say(a1, "a1", "first");
+  CHECK(bob.line_starting("msg ") == "msg a1 first");
+  testing::Client a2(bob.port, "127.0.0.1", "127.0.0.1");
+  CHECK(a2.wait_closed(testing::Seconds(5)));
+  testing::Client b1(bob.port, "127.0.0.1", "127.0.0.2");
+  say(b1, "b1", "second");
+  CHECK(bob.line_starting("msg ") == "msg b1 second");
+  testing::Client c1(bob.port, "127.0.0.1", "127.0.0.3");
+  CHECK(c1.wait_closed(testing::Seconds(5)));
+  say(a1, "a1", "still here");
+  CHECK(bob.line_starting("msg ") == "msg a1 still here");
+  CHECK(bob.child.stderr_text().find("peer listener: refused 127.0.0.1:") != std::string::npos);
+  bob.child.signal(SIGTERM);
+  CHECK(bob.child.wait(testing::Seconds(10)) == 0);
+  CHECK(bob.child.stderr_text().find("connections 2 refused (max_connections 1, max_per_peer 1)") != std::string::npos);
+}
+
 TEST_CASE("msg-peer flags follow the conventions") {
   std::string peer = testing::bin_path("msg-peer");
   CHECK(testing::run({peer, "--help"}).code == 0);
@@ -93,7 +120,8 @@ TEST_CASE("msg-peer flags follow the conventions") {
                                         {peer, "--name", "a b", "--hub", "127.0.0.1:9000"},
                                         {peer, "--name", "a", "--hub", "nowhere"},
                                         {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--frobnicate"},
-                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--report", "x"}}) {
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--report", "x"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--max-per-peer", "-1"}}) {
     auto result = testing::run(argv);
     CAPTURE(result.err);
     CHECK(result.code == 2);

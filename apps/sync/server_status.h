@@ -1,0 +1,15 @@
+// GET /api/status: the relay's own state for an operator: for each listener the connections
+// open now, its caps and the refusals by reason; for the command port also the connections
+// closed for idleness.
+//   {"ok":true,"connections":{"command":{"open":1,"max_connections":256,"max_per_peer":64,
+//    "refused":{"max_connections":0,"max_per_peer":2},"closed_idle":0},"http":{...}}}
+#pragma once
+#include "apps/sync/command_channel.h"
+#include "dispatchers/connection_limits.h"
+#include "dispatchers/json.h"
+
+namespace asyncore::sync {
+
+json::Value server_status(ConnectionLimits& command, const CommandPort& port, ConnectionLimits& http);
+
+}  // namespace asyncore::sync
