@@ -94,6 +94,9 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool accepting = false;
   bool connecting = false;
   bool closing = false;  // for subclasses (async_chat's close_when_done)
+  // Listener tuning: connections accepted per readiness event. Declared here, beside the flags,
+  // where it fills their padding: every held connection carries a Dispatcher.
+  int accept_batch = 64;
   Address addr;          // the peer (or the bound address of a listener)
 
   int fileno() const { return socket_.get(); }
@@ -104,9 +107,6 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void recheck();
   void log_info(std::string_view message, LogLevel level = LogLevel::info) const;
   std::string describe() const;  // "<Class> fd=N peer=ADDR", for log lines
-
-  // Listener tuning: connections accepted per readiness event.
-  int accept_batch = 64;
 
  protected:
   // send() without asking the loop for a re-check: for subclasses that keep their own output

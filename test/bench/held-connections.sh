@@ -4,7 +4,7 @@
 # device-bench, its devices heartbeating every 5 s). For each: connections alive at the end,
 # resident bytes per connection (VmRSS while held minus VmRSS before any connection, over HOLD)
 # and the server's CPU in cores while they heartbeat. Appends rows to $TSV; run by run-bench.sh
-# (BENCH_ONLY=held runs it alone).
+# (BENCH_ONLY=held runs it alone). BENCH_HELD_SERVERS picks servers (default: all four).
 #
 # One process may open 20,000 files here, so the load is spread over HOLD_LOADS echo-load
 # processes pinned to LOAD_CPU; the server, pinned to SERVER_CPU, needs one fd per connection
@@ -16,6 +16,7 @@ HOLD_LOADS=${HOLD_LOADS:-4}
 HOLD_SECONDS=${HOLD_SECONDS:-30}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
+SERVERS=${BENCH_HELD_SERVERS:-limit echo-server-epoll echo-server-poll device-server}
 INTERVAL=5
 SPARE_FDS=32  # the server's own: stdio, listener, epoll, waker, signal pipe, admin, journal
 cd "$(dirname "$0")/../.."
@@ -39,6 +40,7 @@ open_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 # hold_echo KIND CMD...: one echo server under HOLD held connections.
 hold_echo() {
   local kind=$1; shift
+  [[ " $SERVERS " == *" $kind "* ]] || return 0
   log "held: $kind, $HOLD connections, $HOLD_SECONDS s measured"
   start "hold-$kind" "$@" || return
   local fds0 rss0 rss2 t0 t1 pids=() i n left
@@ -79,6 +81,7 @@ hold_echo limit "$B/bench-bin/epoll-echo-limit" --port 0
 hold_echo echo-server-epoll "$B/bin/echo-server" --port 0 --backend epoll
 hold_echo echo-server-poll "$B/bin/echo-server" --port 0 --backend poll
 
+[[ " $SERVERS " == *" device-server "* ]] || exit 0
 # device-server: logged-in devices with their model cache (registry, events, journal), each
 # heartbeating every INTERVAL s. device-bench starts the server and HOLD_LOADS emulators.
 log "held: device-server, $HOLD devices (device-bench)"

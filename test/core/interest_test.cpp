@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dispatchers/buffered_stream.h"
 #include "test/core/core_testing.h"
 
 using namespace coretest;
@@ -196,4 +197,12 @@ TEST_CASE("more channels ready at once than one batch holds: every one is served
     CHECK(passes <= 4);           // 64, then 128, then the rest
     for (auto& c : ours) CHECK(c->received == 1);
   });
+}
+
+// Held connections' memory (issue 8: at most 256 resident bytes each for echo-server). A
+// Dispatcher is carried by every connection; 88 bytes on LP64 keeps a make<T> BufferedStream
+// (control block, object and malloc header) in a 176-byte chunk.
+TEST_CASE("a dispatcher stays small: every held connection carries one") {
+  if constexpr (sizeof(void*) == 8) CHECK(sizeof(Dispatcher) <= 88);
+  CHECK(sizeof(BufferedStream) <= sizeof(Dispatcher) + 64);
 }
