@@ -90,6 +90,25 @@ char* unescape_until(char* out, std::string_view text, size_t begin, size_t limi
   return out;
 }
 
+// Copies the plain bytes of text from `begin` to `out` up to the first '@' or '/' (or the end)
+// and returns where that is. Same room rule as unescape_until.
+size_t copy_plain(char*& out, std::string_view text, size_t begin) {
+  const char* data = text.data();
+  size_t i = begin;
+  for (;;) {
+    if (i + 8 <= text.size()) {
+      const size_t run = first_special8(data + i);
+      std::memcpy(out, data + i, 8);
+      out += run;
+      i += run;
+      if (run < 8) return i;
+    } else {
+      while (i < text.size() && data[i] != '@' && data[i] != '/') *out++ = data[i++];
+      return i;
+    }
+  }
+}
+
 void reject_nul(std::string_view text, Mode mode) {
   if (mode != Mode::strict) return;
   if (auto* nul = static_cast<const char*>(std::memchr(text.data(), '\0', text.size()))) {
@@ -99,6 +118,7 @@ void reject_nul(std::string_view text, Mode mode) {
 
 // The first "@=" of the map item starting at `begin` (found), or the item's end: its '/' or the
 // end of the text (not found). escaped: an '@' came before it (the key needs unescaping).
+// For keys with escapes; plain ones take copy_plain.
 size_t find_separator(std::string_view text, size_t begin, bool& found, bool& escaped) {
   const char* data = text.data();
   const size_t size = text.size();
@@ -135,9 +155,19 @@ void decode_map_into(std::string_view text, Fields& out, Mode mode) {
     char* const base = out.text_.data();
     char* cursor = base;
     size_t begin = 0;
+    const char* data = text.data();
     while (begin < text.size()) {
+      // The usual key is plain text followed by "@=": copied while it is looked for.
+      char* key = cursor;
+      size_t separator = copy_plain(cursor, text, begin);
       bool found = false, escaped = false;
-      const size_t separator = find_separator(text, begin, found, escaped);
+      if (separator < text.size() && data[separator] == '@') {
+        found = separator + 1 < text.size() && data[separator + 1] == '=';
+        if (!found) {  // an escape in the key (rare): the general path
+          cursor = key;
+          separator = find_separator(text, begin, found, escaped);
+        }
+      }
       if (!found && separator == begin) {
         if (mode == Mode::strict) fail("empty map item", begin);
         begin = separator + 1;
@@ -145,13 +175,7 @@ void decode_map_into(std::string_view text, Fields& out, Mode mode) {
       }
       if (!found && mode == Mode::strict) fail("map item without '@='", begin);
       size_t end = separator;  // without a separator the whole item is the key
-      char* key = cursor;
-      if (escaped) {
-        cursor = unescape_until<false>(cursor, text, begin, separator, mode, end);
-      } else {  // the usual key: plain text
-        std::memcpy(cursor, text.data() + begin, separator - begin);
-        cursor += separator - begin;
-      }
+      if (escaped) cursor = unescape_until<false>(cursor, text, begin, separator, mode, end);
       char* value = cursor;
       if (found) cursor = unescape_until<true>(cursor, text, separator + 2, text.size(), mode, end);
       out.spans_.push_back({static_cast<size_t>(key - base), static_cast<size_t>(value - key), static_cast<size_t>(cursor - value)});
