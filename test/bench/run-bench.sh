@@ -7,6 +7,8 @@
 # exact and repeatable. BENCH_QUICK=1 shortens every run. BENCH_ONLY=held,timers (any of echo,
 # cost, held, timers, apps) runs only those sections. BENCH_HOLD sets the held connections
 # (default 19,000), BENCH_HOLD_LOADS the load processes that share them (default 4).
+# BENCH_BARRAGE_BASELINE=DIR compares the barrage simulator with another build's (see
+# barrage-fanout.sh).
 set -u
 cd "$(dirname "$0")/../.."
 B=${BUILD_DIR:-$PWD/build}
@@ -99,7 +101,7 @@ count_syscalls() {
   start strace strace -f -c -o "$OUT/strace.txt" $(server_cmd $kind) || return
   load --port $SPORT --connections $conns --depth $depth --size 64 --messages $messages >/dev/null
   stop
-  awk '$NF=="total"{print $3}' "$OUT/strace.txt"
+  awk '$NF=="total"{print $4}' "$OUT/strace.txt"  # % time, seconds, usecs/call, calls
 }
 declare -A IR SC
 for kind in $(want cost && echo limit epoll); do
@@ -120,6 +122,8 @@ if want cost; then
   row cost echo-server "instructions/msg 1x1x64" "${IR[epoll-1]}" limit "${IR[limit-1]}"
   row cost echo-server "instructions/msg 100x8x64" "${IR[epoll-100]}" limit "${IR[limit-100]}"
   row cost echo-server "syscalls/msg 1x1x64" "${SC[epoll]}" limit "${SC[limit]}"
+  BUILD_DIR=$B OUT=$OUT TSV=$TSV SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU test/bench/barrage-fanout.sh ||
+    log "barrage-fanout.sh failed"
 fi
 
 # ---------------------------------------------------------------- held connections
