@@ -4,7 +4,11 @@
 # device-bench, its devices heartbeating every 5 s). For each: connections alive at the end,
 # resident bytes per connection (VmRSS while held minus VmRSS before any connection, over HOLD)
 # and the server's CPU in cores while they heartbeat. Appends rows to $TSV; run by run-bench.sh
-# (BENCH_ONLY=held runs it alone). BENCH_HELD_SERVERS picks servers (default: all four).
+# (BENCH_ONLY=held runs it alone). BENCH_HELD_SERVERS picks servers (default: all).
+#
+# echo-load sends what fell due every 20 ms, many messages together; device emulators send each
+# heartbeat on its own timer. On loopback a server pays for waking the process it answers, so
+# the limit and echo-server also run with a 1 ms tick ("spread"), the pattern device-server sees.
 #
 # One process may open 20,000 files here, so the load is spread over HOLD_LOADS echo-load
 # processes pinned to LOAD_CPU; the server, pinned to SERVER_CPU, needs one fd per connection
@@ -16,7 +20,7 @@ HOLD_LOADS=${HOLD_LOADS:-4}
 HOLD_SECONDS=${HOLD_SECONDS:-30}
 SERVER_CPU=${SERVER_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
-SERVERS=${BENCH_HELD_SERVERS:-limit echo-server-epoll echo-server-poll device-server}
+SERVERS=${BENCH_HELD_SERVERS:-limit echo-server-epoll echo-server-poll limit-spread echo-server-epoll-spread device-server}
 INTERVAL=5
 SPARE_FDS=32  # the server's own: stdio, listener, epoll, waker, signal pipe, admin, journal
 cd "$(dirname "$0")/../.."
@@ -37,9 +41,9 @@ log "held: ulimit -n is $limit: the server holds $HOLD connections (+$SPARE_FDS 
 
 open_fds() { find "/proc/$1/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
 
-# hold_echo KIND CMD...: one echo server under HOLD held connections.
+# hold_echo KIND TICK_MS CMD...: one echo server under HOLD held connections.
 hold_echo() {
-  local kind=$1; shift
+  local kind=$1 tick=$2; shift 2
   [[ " $SERVERS " == *" $kind "* ]] || return 0
   log "held: $kind, $HOLD connections, $HOLD_SECONDS s measured"
   start "hold-$kind" "$@" || return
@@ -50,7 +54,7 @@ hold_echo() {
   for ((i = 0; i < HOLD_LOADS && left > 0; i++)); do
     n=$(( left < share ? left : share )); left=$((left - n))
     taskset -c "$LOAD_CPU" "$B/bench-bin/echo-load" --port "$SPORT" --connections "$n" --size 64 --interval $INTERVAL \
-      --duration 86400 --hold >"$OUT/hold-$kind-load$i.stdout" 2>"$OUT/hold-$kind-load$i.stderr" &
+      --tick "$tick" --duration 86400 --hold >"$OUT/hold-$kind-load$i.stdout" 2>"$OUT/hold-$kind-load$i.stderr" &
     pids+=($!)
   done
   # Every connection accepted (the server's fd table), then one full heartbeat round to settle.
@@ -70,16 +74,23 @@ hold_echo() {
   local per_conn cpu
   per_conn=$(awk -v a="$rss0" -v b="$rss2" -v n="$HOLD" 'BEGIN{printf "%.0f", (b-a)*1024/n}')
   cpu=$(awk -v t="$((t1 - t0))" -v s="$HOLD_SECONDS" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.3f", t/hz/s}')
-  [ "$kind" = limit ] && { LIMIT_B=$per_conn; LIMIT_CPU=$cpu; }
+  case $kind in
+    limit) LIMIT_B=$per_conn; LIMIT_CPU=$cpu ;;
+    limit-spread) SPREAD_CPU=$cpu ;;
+  esac
+  local base=limit base_cpu=${LIMIT_CPU:-}
+  [[ $kind == *-spread ]] && { base=limit-spread; base_cpu=${SPREAD_CPU:-}; }
   row held "$kind" "connections alive of $HOLD" "$alive"
   row held "$kind" "resident bytes/connection" "$per_conn" limit "${LIMIT_B:-}"
-  row held "$kind" "CPU cores while heartbeating every ${INTERVAL}s" "$cpu" limit "${LIMIT_CPU:-}"
+  row held "$kind" "CPU cores while heartbeating every ${INTERVAL}s" "$cpu" "$base" "$base_cpu"
   log "held: $kind: alive $alive of $HOLD, $per_conn B/connection, $cpu cores"
 }
 
-hold_echo limit "$B/bench-bin/epoll-echo-limit" --port 0
-hold_echo echo-server-epoll "$B/bin/echo-server" --port 0 --backend epoll
-hold_echo echo-server-poll "$B/bin/echo-server" --port 0 --backend poll
+hold_echo limit 20 "$B/bench-bin/epoll-echo-limit" --port 0
+hold_echo echo-server-epoll 20 "$B/bin/echo-server" --port 0 --backend epoll
+hold_echo echo-server-poll 20 "$B/bin/echo-server" --port 0 --backend poll
+hold_echo limit-spread 1 "$B/bench-bin/epoll-echo-limit" --port 0
+hold_echo echo-server-epoll-spread 1 "$B/bin/echo-server" --port 0 --backend epoll
 
 [[ " $SERVERS " == *" device-server "* ]] || exit 0
 # device-server: logged-in devices with their model cache (registry, events, journal), each
@@ -93,6 +104,6 @@ alive=$(figure lowest_online_during_hold); per_device=$(figure rss_per_device); 
 cpu=$([ -n "$idle" ] && awk -v p="$idle" 'BEGIN{printf "%.3f", p/100}')
 row held device-server "connections alive of $HOLD" "${alive%.*}"
 row held device-server "resident bytes/connection" "${per_device%.*}" limit "${LIMIT_B:-}"
-row held device-server "CPU cores while heartbeating every ${INTERVAL}s" "$cpu" limit "${LIMIT_CPU:-}"
+row held device-server "CPU cores while heartbeating every ${INTERVAL}s" "$cpu" limit-spread "${SPREAD_CPU:-}"
 log "held: device-server: alive ${alive%.*} of $HOLD, ${per_device%.*} B/device, $cpu cores"
 exit 0
