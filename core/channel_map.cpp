@@ -67,7 +67,9 @@ void ChannelMap::release_closed() {
 
 void ChannelMap::add_channel(Dispatcher& d) {
   size_t fd = static_cast<size_t>(d.fileno());
-  if (fd >= slots_.size()) slots_.resize(std::max(fd + 1, slots_.size() * 2));
+  // Only the slots in use are constructed (so resident); the vector's spare capacity stays
+  // untouched, where doubling the size would make up to twice the held slots resident.
+  if (fd >= slots_.size()) slots_.resize(fd + 1);
   Slot& slot = slots_[fd];
   if (slot.dispatcher && slot.dispatcher != &d) {
     throw std::logic_error("add_channel: fd " + std::to_string(fd) + " is already in the map");

@@ -2,11 +2,13 @@
 // bytes it stops reading (so a peer that does not read cannot make us buffer without bound),
 // and reads again once the queue drains below `low_water`. A queue past `max_output` (bytes
 // pushed from elsewhere, e.g. a broadcast) calls handle_overflow(), which closes by default.
+// send_shared() queues a shared immutable buffer by reference: a broadcast encoded once costs
+// each connection no copy, even when it has to wait; what waits goes out in one sendmsg.
 #pragma once
 #include <cstdint>
 
 #include "core/dispatcher.h"
-#include "dispatchers/byte_buffer.h"
+#include "dispatchers/output_queue.h"
 
 namespace asyncore {
 
@@ -24,6 +26,9 @@ class BufferedStream : public Dispatcher {
   BufferedStream(Fd socket, const Address& peer, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), peer, map) {}
 
   size_t send(std::string_view data) override;  // queues; always returns data.size() unless refused
+  // bytes[begin, end), sent now if nothing waits, else queued by reference (never copied); the
+  // caller must not change *bytes afterwards. Returns the size, or 0 when refused.
+  size_t send_shared(const SharedBytes& bytes, size_t begin = 0, size_t end = std::string::npos);
   bool readable() override { return !reading_paused_; }
   bool writable() override { return !out_.empty(); }
   void handle_write() override;
@@ -40,7 +45,8 @@ class BufferedStream : public Dispatcher {
 
  private:
   void after_output_change();
-  ByteBuffer out_;
+  bool room_for(size_t bytes);  // false (after handle_overflow) when it would pass max_output
+  OutputQueue out_;
   bool reading_paused_ = false;
 };
 

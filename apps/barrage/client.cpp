@@ -1,5 +1,7 @@
 #include "apps/barrage/client.h"
 
+#include <algorithm>
+
 #include "dispatchers/buffered_stream.h"
 
 namespace asyncore::barrage {
@@ -69,6 +71,7 @@ void Client::set_state(ClientState state) {
 void Client::connect_now() {
   drop_connection();
   carry_.clear();
+  stream_offset_ = 0;
   set_state(ClientState::connecting);
   connection_ = std::make_shared<Connection>(this, map_);
   try {
@@ -96,33 +99,50 @@ void Client::heartbeat() {
   heartbeat_timer_ = map_->call_later(options_.heartbeat, [this] { heartbeat(); });
 }
 
+// Packets are framed in place in what recv handed over; only a packet split across reads is
+// copied, into carry_ (so between reads a client holds just that tail: thousands of clients
+// may share a loop).
 void Client::received(std::string_view bytes) {
   const uint64_t serial = connection_serial_;
-  // A decoder per read, fed the unfinished packet the last read left: between reads a client
-  // holds only that tail, not a decoder's largest buffer (thousands of clients may share a loop).
-  PacketDecoder decoder(options_.max_packet);
   try {
-    if (!carry_.empty()) decoder.feed(carry_);
-    decoder.feed(bytes);
+    if (!carry_.empty() && !complete_carried(bytes)) return;
     while (serial == connection_serial_) {
-      auto packet = decoder.next();
-      if (!packet) break;
-      handle_packet(packet->text);
+      const Frame frame = frame_at(bytes, options_.max_packet, stream_offset_);
+      if (!frame.complete) break;
+      const std::string_view text = packet_at(bytes, frame).text;
+      bytes.remove_prefix(frame.size);
+      stream_offset_ += frame.size;
+      handle_packet(text);
     }
   } catch (const PacketError& error) {
     if (serial == connection_serial_) lost(std::string("bad packet from the server: ") + error.what());
     return;
   }
   if (serial != connection_serial_) return;
-  // What the decoder still holds is the end of carry_ followed by bytes.
-  const size_t left = decoder.buffered();
-  if (left <= bytes.size()) {
-    carry_.assign(bytes.substr(bytes.size() - left));
-  } else {
-    carry_.erase(0, carry_.size() - (left - bytes.size()));
-    carry_.append(bytes);
-  }
+  carry_.assign(bytes);
   if (carry_.capacity() > 64 * 1024 && carry_.size() < 4096) carry_.shrink_to_fit();
+}
+
+// Moves from the front of `bytes` into carry_ what the carried packet still lacks; once it is
+// whole, handles it. False when `bytes` ran out first (or the packet closed the connection).
+bool Client::complete_carried(std::string_view& bytes) {
+  for (;;) {
+    const Frame frame = frame_at(carry_, options_.max_packet, stream_offset_);
+    if (frame.complete) break;
+    // The header first (both lengths are checked there), then the rest of the packet.
+    const size_t want = (frame.size == 0 || carry_.size() < 8 ? 8 : frame.size) - carry_.size();
+    const size_t take = std::min(want, bytes.size());
+    if (take == 0) return false;
+    carry_.append(bytes.substr(0, take));
+    bytes.remove_prefix(take);
+  }
+  const uint64_t serial = connection_serial_;
+  const std::string packet = std::move(carry_);  // a callback may start a new connection
+  carry_.clear();
+  const Frame frame = frame_at(packet, options_.max_packet, stream_offset_);
+  stream_offset_ += frame.size;
+  handle_packet(packet_at(packet, frame).text);
+  return serial == connection_serial_;
 }
 
 void Client::handle_packet(std::string_view text) {

@@ -94,6 +94,7 @@ class Client {
   void connect_now();
   void connected();
   void received(std::string_view bytes);
+  bool complete_carried(std::string_view& bytes);
   void handle_packet(std::string_view text);
   void handle_server_error();
   void lost(const std::string& reason, int code = 0);
@@ -110,6 +111,7 @@ class Client {
   std::shared_ptr<Connection> connection_;
   uint64_t connection_serial_ = 0;  // tells a callback that its connection was replaced
   std::string carry_;  // the start of a packet that has not fully arrived
+  uint64_t stream_offset_ = 0;  // of carry_'s first byte (for error messages)
   Fields fields_;
   Backoff backoff_;
   TimerHandle heartbeat_timer_, login_timer_, retry_timer_;

@@ -1,6 +1,7 @@
 #include "apps/barrage/fleet.h"
 
 #include <algorithm>
+#include <charconv>
 
 namespace asyncore::barrage {
 
@@ -10,7 +11,7 @@ Fleet::Fleet(FleetOptions options, ChannelMap& map) : options_(std::move(options
     member.client = std::make_unique<Client>(options_.client, &map_);
     Member* m = &member;
     member.client->on_message = [this, m](std::string_view, const Fields& fields) {
-      if (fields.contains("seq")) on_broadcast(*m, fields);
+      if (auto seq = fields.find("seq")) on_broadcast(*m, *seq);  // one lookup: every delivery comes here
     };
     member.client->on_state = [this, m](ClientState state) {
       if (state == ClientState::running) m->joined = true;
@@ -32,8 +33,10 @@ void Fleet::start_step(size_t from) {
   if (to < members_.size()) step_timer_ = map_.call_later(options_.step_interval, [this, to] { start_step(to); });
 }
 
-void Fleet::on_broadcast(Member& member, const Fields& fields) {
-  const int64_t seq = fields.get_int("seq").value_or(-1);
+void Fleet::on_broadcast(Member& member, std::string_view seq_text) {
+  int64_t seq = -1;  // not a number: counted as a repeat
+  auto [end, error] = std::from_chars(seq_text.data(), seq_text.data() + seq_text.size(), seq);
+  if (error != std::errc() || end != seq_text.data() + seq_text.size()) seq = -1;
   if (member.last_seq >= 0 && seq <= member.last_seq) {
     ++repeats_;
   } else {

@@ -48,7 +48,7 @@ class Fleet {
     bool failed = false;
   };
   void start_step(size_t from);
-  void on_broadcast(Member& member, const Fields& fields);
+  void on_broadcast(Member& member, std::string_view seq_text);
 
   FleetOptions options_;
   ChannelMap& map_;

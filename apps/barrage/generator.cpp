@@ -1,6 +1,7 @@
 #include "apps/barrage/generator.h"
 
 #include <array>
+#include <charconv>
 #include <fstream>
 #include <stdexcept>
 
@@ -21,48 +22,115 @@ constexpr std::array<std::string_view, 4> gift_names = {"火箭", "飞机", "办
 
 std::string seq_text(uint64_t seq) { return std::to_string(seq); }
 
-Map chat(long long room, uint64_t seq, bool large) {
-  Map badges{{"eid", 1500 + static_cast<int>(seq % 7)}, {"etp", 1}, {"sc", 1}, {"ef", 0}};
-  Map extra{{"eid", 4}, {"etp", 2}, {"sc", 3}, {"ef", 1}};
-  return Map{
-      {"type", "chatmsg"},
-      {"rid", room},
-      {"seq", seq_text(seq)},
-      {"ct", 2},
-      {"uid", static_cast<long long>(10000000 + seq % 1000)},
-      {"nn", generated_nickname(seq)},
-      {"txt", generated_chat_text(seq, large)},
-      {"cid", "c" + seq_text(seq) + "0a1b2c"},
-      {"ic", "avatar/face/2019/" + seq_text(seq % 97)},
-      {"level", static_cast<int>(1 + seq % 60)},
-      {"sahf", 0},
-      {"col", static_cast<int>(seq % 6)},
-      {"bnn", "粉丝团"},
-      {"bl", static_cast<int>(seq % 30)},
-      {"brid", room},
-      {"el", List{badges, extra}},
-      {"col", 9},  // a duplicate key: receivers keep the first value
-  };
+// Writes KEY@=VALUE/ pairs straight into a string: the text encode() makes of a Map holding the
+// same pairs, without building the Map (a simulator room generates every message it sends).
+// Keys are plain literals here; values are escaped.
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  Writer& text(std::string_view key, std::string_view value) {
+    out_.append(key).append("@=");
+    append_escaped(out_, value);
+    out_ += '/';
+    return *this;
+  }
+  Writer& number(std::string_view key, long long value) {
+    char digits[24];
+    auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+    out_.append(key).append("@=").append(digits, end) += '/';  // digits need no escaping
+    return *this;
+  }
+
+ private:
+  std::string& out_;
+};
+
+// The `el` badge list: a list of two maps, each serialized and escaped once as a list item.
+std::string badges(uint64_t seq) {
+  std::string badge, extra, list;
+  Writer(badge).number("eid", 1500 + static_cast<int>(seq % 7)).number("etp", 1).number("sc", 1).number("ef", 0);
+  Writer(extra).number("eid", 4).number("etp", 2).number("sc", 3).number("ef", 1);
+  append_escaped(list, badge);
+  list += '/';
+  append_escaped(list, extra);
+  list += '/';
+  return list;
 }
 
-Map user_enter(long long room, uint64_t seq) {
-  return Map{{"type", "uenter"}, {"rid", room}, {"seq", seq_text(seq)},
-             {"uid", static_cast<long long>(20000000 + seq % 1000)}, {"nn", generated_nickname(seq + 1)},
-             {"level", static_cast<int>(seq % 40)}, {"ic", "avatar/" + seq_text(seq % 13)}, {"nl", 0}};
+std::string chat(long long room, uint64_t seq, bool large) {
+  std::string out;
+  out.reserve(large ? 8192 : 512);
+  Writer(out)
+      .text("type", "chatmsg")
+      .number("rid", room)
+      .text("seq", seq_text(seq))
+      .number("ct", 2)
+      .number("uid", static_cast<long long>(10000000 + seq % 1000))
+      .text("nn", nicknames[seq % nicknames.size()])
+      .text("txt", generated_chat_text(seq, large))
+      .text("cid", "c" + seq_text(seq) + "0a1b2c")
+      .text("ic", "avatar/face/2019/" + seq_text(seq % 97))
+      .number("level", static_cast<int>(1 + seq % 60))
+      .number("sahf", 0)
+      .number("col", static_cast<int>(seq % 6))
+      .text("bnn", "粉丝团")
+      .number("bl", static_cast<int>(seq % 30))
+      .number("brid", room)
+      .text("el", badges(seq))
+      .number("col", 9);  // a duplicate key: receivers keep the first value
+  return out;
 }
 
-Map gift(long long room, uint64_t seq) {
-  return Map{{"type", "dgb"}, {"rid", room}, {"seq", seq_text(seq)}, {"gfid", static_cast<int>(824 + seq % 5)},
-             {"gs", 0}, {"uid", static_cast<long long>(30000000 + seq % 1000)}, {"nn", generated_nickname(seq + 2)},
-             {"str", 1000}, {"level", static_cast<int>(seq % 50)}, {"gfcnt", static_cast<int>(1 + seq % 9)},
-             {"hits", static_cast<int>(1 + seq % 20)}};
+std::string user_enter(long long room, uint64_t seq) {
+  std::string out;
+  Writer(out)
+      .text("type", "uenter")
+      .number("rid", room)
+      .text("seq", seq_text(seq))
+      .number("uid", static_cast<long long>(20000000 + seq % 1000))
+      .text("nn", nicknames[(seq + 1) % nicknames.size()])
+      .number("level", static_cast<int>(seq % 40))
+      .text("ic", "avatar/" + seq_text(seq % 13))
+      .number("nl", 0);
+  return out;
 }
 
-Map gift_broadcast(long long room, uint64_t seq) {
-  return Map{{"type", "spbc"}, {"rid", room}, {"seq", seq_text(seq)}, {"sn", generated_nickname(seq + 3)},
-             {"dn", "主播/大人"}, {"gn", std::string(gift_names[seq % gift_names.size()])},
-             {"gc", static_cast<int>(1 + seq % 3)}, {"drid", room}, {"gs", 6}, {"gb", 1}, {"es", 1},
-             {"gfid", 196}, {"eid", 196}, {"bgl", 3}, {"ifs", 1}};
+std::string gift(long long room, uint64_t seq) {
+  std::string out;
+  Writer(out)
+      .text("type", "dgb")
+      .number("rid", room)
+      .text("seq", seq_text(seq))
+      .number("gfid", static_cast<int>(824 + seq % 5))
+      .number("gs", 0)
+      .number("uid", static_cast<long long>(30000000 + seq % 1000))
+      .text("nn", nicknames[(seq + 2) % nicknames.size()])
+      .number("str", 1000)
+      .number("level", static_cast<int>(seq % 50))
+      .number("gfcnt", static_cast<int>(1 + seq % 9))
+      .number("hits", static_cast<int>(1 + seq % 20));
+  return out;
+}
+
+std::string gift_broadcast(long long room, uint64_t seq) {
+  std::string out;
+  Writer(out)
+      .text("type", "spbc")
+      .number("rid", room)
+      .text("seq", seq_text(seq))
+      .text("sn", nicknames[(seq + 3) % nicknames.size()])
+      .text("dn", "主播/大人")
+      .text("gn", gift_names[seq % gift_names.size()])
+      .number("gc", static_cast<int>(1 + seq % 3))
+      .number("drid", room)
+      .number("gs", 6)
+      .number("gb", 1)
+      .number("es", 1)
+      .number("gfid", 196)
+      .number("eid", 196)
+      .number("bgl", 3)
+      .number("ifs", 1);
+  return out;
 }
 
 }  // namespace
@@ -80,10 +148,10 @@ std::string generated_chat_text(uint64_t seq, bool large) {
 
 std::string generated_message(long long room, uint64_t seq, bool large) {
   switch (seq % 8) {
-    case 5: return encode(user_enter(room, seq));
-    case 6: return encode(gift(room, seq));
-    case 7: return encode(gift_broadcast(room, seq));
-    default: return encode(chat(room, seq, large));
+    case 5: return user_enter(room, seq);
+    case 6: return gift(room, seq);
+    case 7: return gift_broadcast(room, seq);
+    default: return chat(room, seq, large);
   }
 }
 

@@ -16,6 +16,10 @@ uint32_t get_u32(const char* data) {
   return value;
 }
 
+[[noreturn]] void bad_frame(const std::string& reason, uint64_t offset) {
+  throw PacketError("packet decode: " + reason, offset);
+}
+
 uint16_t get_u16(const char* data) {
   return static_cast<uint16_t>(static_cast<unsigned char>(data[0]) | (static_cast<unsigned char>(data[1]) << 8));
 }
@@ -50,12 +54,6 @@ std::string encode_packet(std::string_view text, uint16_t type) {
 
 PacketDecoder::PacketDecoder(size_t max_length) : max_length_(max_length) {}
 
-void PacketDecoder::fail(const std::string& reason, uint64_t offset) {
-  error_ = "packet decode: " + reason;
-  error_offset_ = offset;
-  throw PacketError(error_, offset);
-}
-
 void PacketDecoder::feed(std::string_view bytes) {
   if (failed()) throw PacketError(error_, error_offset_);
   compact();
@@ -76,40 +74,52 @@ void PacketDecoder::compact() {
   consumed_ = 0;
 }
 
-std::optional<PacketView> PacketDecoder::next() {
-  if (failed()) throw PacketError(error_, error_offset_);
-  const char* data = buffer_.data() + consumed_;
-  size_t available = buffer_.size() - consumed_;
-  if (available < 4) return std::nullopt;
-
-  uint32_t length = get_u32(data);
+Frame frame_at(std::string_view data, size_t max_length, uint64_t offset) {
+  if (data.size() < 4) return {};
+  uint32_t length = get_u32(data.data());
   // Checked as soon as the first length arrives, so a bad length never makes us buffer.
   if (length < min_packet_length) {
-    fail("length " + std::to_string(length) + " is below the minimum " + std::to_string(min_packet_length) +
-             " at stream offset " + std::to_string(stream_offset_),
-         stream_offset_);
+    bad_frame("length " + std::to_string(length) + " is below the minimum " + std::to_string(min_packet_length) +
+                  " at stream offset " + std::to_string(offset),
+              offset);
   }
-  if (length > max_length_) {
-    fail("length " + std::to_string(length) + " is above the limit " + std::to_string(max_length_) +
-             " at stream offset " + std::to_string(stream_offset_),
-         stream_offset_);
+  if (length > max_length) {
+    bad_frame("length " + std::to_string(length) + " is above the limit " + std::to_string(max_length) +
+                  " at stream offset " + std::to_string(offset),
+              offset);
   }
-  if (available < 8) return std::nullopt;
-  uint32_t second_length = get_u32(data + 4);
+  const size_t size = size_t{length} + 4;
+  if (data.size() < 8) return {size, false};
+  uint32_t second_length = get_u32(data.data() + 4);
   if (second_length != length) {
-    fail("the lengths disagree: " + std::to_string(length) + " at stream offset " + std::to_string(stream_offset_) +
-             ", " + std::to_string(second_length) + " at stream offset " + std::to_string(stream_offset_ + 4),
-         stream_offset_ + 4);
+    bad_frame("the lengths disagree: " + std::to_string(length) + " at stream offset " + std::to_string(offset) + ", " +
+                  std::to_string(second_length) + " at stream offset " + std::to_string(offset + 4),
+              offset + 4);
   }
-  size_t packet_size = size_t{length} + 4;
-  if (available < packet_size) return std::nullopt;
+  return {size, data.size() >= size};
+}
 
-  uint16_t type = get_u16(data + 8);
-  std::string_view text(data + packet_header_size, packet_size - packet_header_size);
+PacketView packet_at(std::string_view data, const Frame& frame) {
+  std::string_view text = data.substr(packet_header_size, frame.size - packet_header_size);
   if (!text.empty() && text.back() == '\0') text.remove_suffix(1);  // its absence is tolerated
-  consumed_ += packet_size;
-  stream_offset_ += packet_size;
-  return PacketView{type, text};
+  return PacketView{get_u16(data.data() + 8), text};
+}
+
+std::optional<PacketView> PacketDecoder::next() {
+  if (failed()) throw PacketError(error_, error_offset_);
+  const std::string_view data = std::string_view(buffer_).substr(consumed_);
+  Frame frame;
+  try {
+    frame = frame_at(data, max_length_, stream_offset_);
+  } catch (const PacketError& error) {
+    error_ = error.what();  // the decoder stays failed
+    error_offset_ = error.offset();
+    throw;
+  }
+  if (!frame.complete) return std::nullopt;
+  consumed_ += frame.size;
+  stream_offset_ += frame.size;
+  return packet_at(data, frame);
 }
 
 std::optional<Packet> PacketDecoder::next_packet() {

@@ -51,6 +51,16 @@ struct Packet {
   bool operator==(const Packet&) const = default;
 };
 
+// The framing checks on the bytes at the front of `data`, whose first byte is at `offset` in the
+// stream, for readers that frame packets in place (no copy into a decoder). Throws PacketError
+// for a bad length exactly as PacketDecoder does.
+struct Frame {
+  size_t size = 0;        // the whole packet, header included; 0 while fewer than 4 bytes are there
+  bool complete = false;  // all `size` bytes are there: packet_at() may take it
+};
+Frame frame_at(std::string_view data, size_t max_length, uint64_t offset);
+PacketView packet_at(std::string_view data, const Frame& frame);  // a complete frame's packet
+
 // Incremental receiver: feed() whatever arrived, then call next() until it
 // returns nullopt. Packets may be split anywhere and many may arrive at once.
 // A framing error throws PacketError (reason and stream offset); the decoder
@@ -70,7 +80,6 @@ class PacketDecoder {
   size_t max_length() const { return max_length_; }
 
  private:
-  [[noreturn]] void fail(const std::string& reason, uint64_t offset);
   void compact();
 
   size_t max_length_;

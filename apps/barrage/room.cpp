@@ -66,25 +66,30 @@ void Room::tick() {
 }
 
 void Room::broadcast(uint64_t count) {
-  batch_.clear();
+  if (!batch_ || batch_.use_count() > 1) {
+    batch_ = std::make_shared<std::string>();  // the last one still waits in some member's queue
+  } else {
+    batch_->clear();
+  }
   ends_.clear();
   for (uint64_t i = 0; i < count; ++i) {
-    append_packet(batch_, source_.message(id_, sent_ + i), server_message_type);
-    ends_.push_back(batch_.size());
+    append_packet(*batch_, source_.message(id_, sent_ + i), server_message_type);
+    ends_.push_back(batch_->size());
   }
   sent_ += count;
   deliveries_ += count * count_;
 
+  const SharedBytes bytes = batch_;
   broadcasting_ = true;
   for (Session* member : members_) {
-    if (member) member->deliver(batch_, ends_);
+    if (member) member->deliver(bytes, ends_);
   }
   broadcasting_ = false;
   if (members_.size() != count_) {  // someone left (a slow client was dropped) meanwhile
     std::erase(members_, nullptr);
     for (size_t i = 0; i < members_.size(); ++i) members_[i]->room_index = i;
   }
-  if (batch_.capacity() > 1024 * 1024) std::string().swap(batch_);
+  if (batch_->capacity() > 1024 * 1024) batch_.reset();  // after a burst; members keep their references
 }
 
 }  // namespace asyncore::barrage

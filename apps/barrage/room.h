@@ -1,7 +1,9 @@
 // Room: the clients that joined one room id, and its broadcast clock. Each batch of due
-// messages is encoded once into one buffer and the same bytes go to every member.
+// messages is encoded once into one shared buffer and the same bytes go to every member: sent
+// at once, or queued by reference by a member that is behind (never a copy per member).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -47,7 +49,8 @@ class Room {
   uint64_t sent_ = 0;
   uint64_t deliveries_ = 0;
   TimerHandle timer_;
-  std::string batch_;          // the packets of one broadcast, back to back
+  // The packets of one broadcast, back to back; reused when no member still queues it.
+  std::shared_ptr<std::string> batch_;
   std::vector<size_t> ends_;   // where each packet ends in batch_
 };
 

@@ -57,15 +57,19 @@ void Session::leave_room() {
   room = nullptr;
 }
 
-void Session::deliver(std::string_view batch, const std::vector<size_t>& ends) {
+void Session::deliver(const SharedBytes& batch, const std::vector<size_t>& ends) {
   if (!is_open() || finishing_) return;
+  if (split_) {  // a byte per write from the trickle buffer: packet boundaries do not matter
+    send(*batch);
+    return;
+  }
   if (server_ && server_->options().mode == SendMode::coalesce) {
-    send(batch);
+    send_shared(batch);
     return;
   }
   size_t begin = 0;
   for (size_t end : ends) {
-    if (send(batch.substr(begin, end - begin)) == 0 && !is_open()) return;
+    if (send_shared(batch, begin, end) == 0 && !is_open()) return;
     begin = end;
   }
 }

@@ -11,6 +11,7 @@
 #include "apps/barrage/stt.h"
 #include "core/asyncore.h"
 #include "dispatchers/buffered_stream.h"
+#include "dispatchers/byte_buffer.h"
 
 namespace asyncore::barrage {
 
@@ -23,8 +24,9 @@ class Session final : public BufferedStream {
   ~Session() override;
 
   void start();
-  // The packets of one broadcast (ends: where each packet ends), written as the mode wants.
-  void deliver(std::string_view batch, const std::vector<size_t>& ends);
+  // The packets of one broadcast (ends: where each packet ends), written as the mode wants: one
+  // write for all (coalesce) or one per packet. Queued by reference when the client is behind.
+  void deliver(const SharedBytes& batch, const std::vector<size_t>& ends);
   void say_goodbye();  // error 52, then close once flushed
   void detach();       // the server is going away first
 

@@ -4,9 +4,13 @@
 //   echo-load --port P --connections C --depth D --size S --messages N
 //       each connection keeps D messages of S bytes in flight until it has had N echoed;
 //       prints messages/s, MB/s and latency percentiles.
-//   echo-load --port P --connections C --size S --interval I --duration T --hold
-//       opens C connections that each send S bytes every I seconds for T seconds;
-//       prints how many stayed alive with every echo correct.
+//   echo-load --port P --connections C --size S --interval I --duration T [--tick MS] --hold
+//       opens C connections that each send S bytes every I seconds for T seconds (or until
+//       SIGTERM), waits up to 5 s for the echoes still in flight, and prints how many stayed
+//       alive with every echo correct. After the last connect it prints "connected C" on stderr.
+//       Due messages go out at the next wake-up, at most --tick milliseconds late (default 20),
+//       so several together: on loopback the server pays for waking its peer, and a finer tick
+//       (sends as spread as real devices') costs it more.
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,6 +18,8 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +34,10 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// SIGTERM ends a hold early (the benchmark stops its load processes together).
+volatile sig_atomic_t g_stop = 0;
+void on_term(int) { g_stop = 1; }
+
 struct Options {
   int port = 0;
   int connections = 1;
@@ -37,6 +47,7 @@ struct Options {
   bool hold = false;
   double interval = 5;
   double duration = 10;
+  int tick_ms = 20;
 };
 
 inline unsigned char pattern(uint64_t offset, int conn) {
@@ -81,13 +92,14 @@ Options parse(int argc, char** argv) {
     else if (a == "--hold") o.hold = true;
     else if (a == "--interval") o.interval = std::atof(next());
     else if (a == "--duration") o.duration = std::atof(next());
+    else if (a == "--tick") o.tick_ms = std::atoi(next());
     else {
       std::fprintf(stderr, "echo-load: unknown option '%s'\n", a.c_str());
       std::exit(2);
     }
   }
-  if (o.port <= 0 || o.connections <= 0 || o.depth <= 0 || o.size == 0) {
-    std::fprintf(stderr, "echo-load: --port, --connections, --depth and --size must be positive\n");
+  if (o.port <= 0 || o.connections <= 0 || o.depth <= 0 || o.size == 0 || o.tick_ms <= 0) {
+    std::fprintf(stderr, "echo-load: --port, --connections, --depth, --size and --tick must be positive\n");
     std::exit(2);
   }
   return o;
@@ -120,6 +132,7 @@ class Load {
       c.next_send = start + std::chrono::duration_cast<Clock::duration>(
                                 std::chrono::duration<double>(o.interval * i / o.connections));
     }
+    if (o.hold) std::fprintf(stderr, "connected %d\n", o.connections);
   }
 
   static void ioctl_nonblock(int fd, int) {
@@ -177,6 +190,21 @@ class Load {
     }
   }
 
+  void wait_and_handle(int timeout_ms) {
+    epoll_event events[512];
+    int n = epoll_wait(ep_, events, 512, timeout_ms);
+    for (int i = 0; i < n; ++i) {
+      Conn& c = conns_[events[i].data.u32];
+      if (!c.alive) continue;
+      if (events[i].events & EPOLLOUT) {
+        ssize_t w = write(c.fd, c.unsent.data(), c.unsent.size());
+        if (w > 0) c.unsent.erase(0, static_cast<size_t>(w));
+        want_out(c, !c.unsent.empty());
+      }
+      if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
+    }
+  }
+
   void fail(Conn& c, const char* why) {
     if (!c.alive) return;
     c.alive = false;
@@ -193,11 +221,13 @@ class Load {
       }
     }
     auto end_at = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o_.duration));
-    epoll_event events[512];
     for (;;) {
       auto now = Clock::now();
       if (o_.hold) {
-        if (now >= end_at) break;
+        if (now >= end_at || g_stop) {
+          drain();
+          break;
+        }
         for (auto& c : conns_) {
           if (c.alive && now >= c.next_send) {
             send_message(c);
@@ -207,17 +237,7 @@ class Load {
       } else if (finished()) {
         break;
       }
-      int n = epoll_wait(ep_, events, 512, o_.hold ? 20 : 1000);
-      for (int i = 0; i < n; ++i) {
-        Conn& c = conns_[events[i].data.u32];
-        if (!c.alive) continue;
-        if (events[i].events & EPOLLOUT) {
-          ssize_t w = write(c.fd, c.unsent.data(), c.unsent.size());
-          if (w > 0) c.unsent.erase(0, static_cast<size_t>(w));
-          want_out(c, !c.unsent.empty());
-        }
-        if (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);
-      }
+      wait_and_handle(o_.hold ? o_.tick_ms : 1000);
       if (!o_.hold && std::chrono::duration<double>(Clock::now() - start).count() > 600) {
         std::fprintf(stderr, "echo-load: gave up after 600 s\n");
         return 1;
@@ -226,6 +246,19 @@ class Load {
     double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     report(seconds);
     return failures_ == 0 ? 0 : 1;
+  }
+
+  // The end of a hold: no new messages; the echoes still in flight get up to 5 s to arrive, so a
+  // message sent just before the end does not count its connection as dead.
+  void drain() {
+    auto give_up = Clock::now() + std::chrono::seconds(5);
+    while (in_flight() > 0 && Clock::now() < give_up) wait_and_handle(20);
+  }
+
+  long in_flight() const {
+    long n = 0;
+    for (auto& c : conns_) n += c.alive && c.done < c.started;
+    return n;
   }
 
   bool finished() const {
@@ -263,6 +296,9 @@ int Load::fcntl_flags(int fd) { return fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O
 
 int main(int argc, char** argv) {
   Options o = parse(argc, argv);
+  struct sigaction sa {};
+  sa.sa_handler = on_term;
+  sigaction(SIGTERM, &sa, nullptr);
   Load load(o);
   return load.run();
 }

@@ -4,14 +4,20 @@
 #
 # The machines are shared and noisy, so throughput is reported as a ratio to the hand-written
 # epoll limit measured minutes apart; instruction and system-call counts (callgrind, strace) are
-# exact and repeatable. BENCH_QUICK=1 shortens every run; BENCH_HOLD sets the held connections.
+# exact and repeatable. BENCH_QUICK=1 shortens every run. BENCH_ONLY=held,timers (any of echo,
+# cost, held, timers, apps) runs only those sections. BENCH_HOLD sets the held connections
+# (default 19,000), BENCH_HOLD_LOADS the load processes that share them (default 4).
+# BENCH_BARRAGE_BASELINE=DIR compares the barrage simulator with another build's (see
+# barrage-fanout.sh).
 set -u
 cd "$(dirname "$0")/../.."
 B=${BUILD_DIR:-$PWD/build}
 OUT=$B/bench
 mkdir -p "$OUT"
 QUICK=${BENCH_QUICK:-0}
-HOLD=${BENCH_HOLD:-10000}
+ONLY=${BENCH_ONLY:-echo,cost,held,timers,apps}
+HOLD=${BENCH_HOLD:-19000}
+HOLD_LOADS=${BENCH_HOLD_LOADS:-4}
 HOLD_SECONDS=${BENCH_HOLD_SECONDS:-$([ "$QUICK" = 1 ] && echo 12 || echo 30)}
 TSV=$OUT/results.tsv
 MD=$OUT/results.md
@@ -20,16 +26,9 @@ LOAD_CPU=1
 ulimit -n 20000 2>/dev/null
 
 printf 'section\tsubject\tmetric\tvalue\tbaseline\tbaseline_value\tratio\n' > "$TSV"
-log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
-
-# row SECTION SUBJECT METRIC VALUE [BASELINE_NAME BASELINE_VALUE]
-row() {
-  local ratio=""
-  if [ -n "${6:-}" ] && [ "${6}" != "0" ]; then ratio=$(awk -v a="$4" -v b="$6" 'BEGIN{printf "%.2f", a/b}'); fi
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-}" "${6:-}" "$ratio" >> "$TSV"
-}
-
-field() { sed -n "s/.*[[:space:]]$1=\([^[:space:]]*\).*/\1/p; s/^$1=\([^[:space:]]*\).*/\1/p" | head -1; }
+# shellcheck source=test/bench/common.sh
+source test/bench/common.sh
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
 
 ensure_packages() {
   local missing=()
@@ -42,26 +41,6 @@ ensure_packages() {
 }
 ensure_packages libevent-dev wrk nginx-light valgrind strace python3
 
-# start NAME CMD...: starts a server pinned to SERVER_CPU; sets SPID and SPORT.
-start() {
-  local name=$1; shift
-  local out=$OUT/$name.stdout
-  rm -f "$out"
-  taskset -c $SERVER_CPU "$@" >"$out" 2>"$OUT/$name.stderr" &
-  SPID=$!
-  for _ in $(seq 200); do grep -q '^listening' "$out" 2>/dev/null && break; sleep 0.05; done
-  SPORT=$(grep -m1 '^listening' "$out" | awk -F: '{print $NF}')
-  [ -n "$SPORT" ] || { log "$name did not start"; return 1; }
-}
-# Tracers (strace) are stopped through their tracee, so they write their summary.
-stop() {
-  local child
-  child=$(pgrep -P "$SPID" | head -1)
-  if [ -n "$child" ] && [ "$(ps -o comm= -p "$SPID")" = strace ]; then kill -TERM "$child"; else kill -TERM "$SPID"; fi
-  wait "$SPID" 2>/dev/null
-}
-rss_kib() { awk '/VmRSS/{print $2}' /proc/$1/status; }
-cpu_ticks() { awk '{print $14+$15}' /proc/$1/stat; }
 load() { taskset -c $LOAD_CPU "$B/bench-bin/echo-load" "$@"; }
 
 # ---------------------------------------------------------------- peers
@@ -83,7 +62,8 @@ server_cmd() {
 # ---------------------------------------------------------------- echo throughput and latency
 SCALE=$([ "$QUICK" = 1 ] && echo 1 || echo 3)
 declare -A LIMIT
-for server in limit epoll poll select "${PEERS[@]}"; do
+want echo || PEERS=()
+for server in $(want echo && echo limit epoll poll select) "${PEERS[@]}"; do
   log "echo: $server"
   # shellcheck disable=SC2046
   start "echo-$server" $(server_cmd $server) || continue
@@ -121,10 +101,10 @@ count_syscalls() {
   start strace strace -f -c -o "$OUT/strace.txt" $(server_cmd $kind) || return
   load --port $SPORT --connections $conns --depth $depth --size 64 --messages $messages >/dev/null
   stop
-  awk '$NF=="total"{print $3}' "$OUT/strace.txt"
+  awk '$NF=="total"{print $4}' "$OUT/strace.txt"  # % time, seconds, usecs/call, calls
 }
 declare -A IR SC
-for kind in limit epoll; do
+for kind in $(want cost && echo limit epoll); do
   for shape in "1 1" "100 8"; do
     set -- $shape
     small=$((2000 / $1)); large=$((12000 / $1)); msgs=$(( (large - small) * $1 ))
@@ -138,45 +118,33 @@ for kind in limit epoll; do
     fi
   done
 done
-row cost echo-server "instructions/msg 1x1x64" "${IR[epoll-1]}" limit "${IR[limit-1]}"
-row cost echo-server "instructions/msg 100x8x64" "${IR[epoll-100]}" limit "${IR[limit-100]}"
-row cost echo-server "syscalls/msg 1x1x64" "${SC[epoll]}" limit "${SC[limit]}"
+if want cost; then
+  row cost echo-server "instructions/msg 1x1x64" "${IR[epoll-1]}" limit "${IR[limit-1]}"
+  row cost echo-server "instructions/msg 100x8x64" "${IR[epoll-100]}" limit "${IR[limit-100]}"
+  row cost echo-server "syscalls/msg 1x1x64" "${SC[epoll]}" limit "${SC[limit]}"
+  BUILD_DIR=$B OUT=$OUT TSV=$TSV SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU test/bench/barrage-fanout.sh ||
+    log "barrage-fanout.sh failed"
+fi
 
 # ---------------------------------------------------------------- held connections
-for kind in limit epoll; do
-  log "held: $kind, $HOLD connections for ${HOLD_SECONDS}s"
-  # shellcheck disable=SC2046
-  start "hold-$kind" $(server_cmd $kind) || continue
-  rss0=$(rss_kib $SPID)
-  load --port $SPORT --connections $HOLD --size 64 --interval 5 --duration 4 --hold >/dev/null 2>&1 &
-  LPID=$!
-  sleep 3  # all connected and settled
-  rss1=$(rss_kib $SPID); t0=$(cpu_ticks $SPID)
-  wait $LPID
-  held=$(load --port $SPORT --connections $HOLD --size 64 --interval 5 --duration $HOLD_SECONDS --hold 2>/dev/null)
-  t1=$(cpu_ticks $SPID); rss2=$(rss_kib $SPID)
-  stop
-  alive=$(echo "$held" | field alive)
-  per_conn=$(awk -v a="$rss0" -v b="$rss2" -v n="$HOLD" 'BEGIN{printf "%.0f", (b-a)*1024/n}')
-  cpu=$(awk -v t="$((t1 - t0))" -v s="$HOLD_SECONDS" -v hz="$(getconf CLK_TCK)" 'BEGIN{printf "%.3f", t/hz/(s+3)}')
-  [ $kind = limit ] && { LB=$per_conn; LC=$cpu; }
-  row held $kind "connections alive of $HOLD" "$alive"
-  row held $kind "resident bytes/connection" "$per_conn" limit "${LB:-}"
-  row held $kind "CPU cores while heartbeating every 5s" "$cpu" limit "${LC:-}"
-  : "$rss1"
-done
+if want held; then
+  BUILD_DIR=$B OUT=$OUT TSV=$TSV HOLD=$HOLD HOLD_LOADS=$HOLD_LOADS HOLD_SECONDS=$HOLD_SECONDS \
+    SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU test/bench/held-connections.sh || log "held-connections.sh failed"
+fi
 
 # ---------------------------------------------------------------- timers
-log "timers"
-t=$("$B/bench-bin/timers" 1000000)
-row timers core "schedule/s (1M live)" "$(echo "$t" | field schedule_per_s)" "std::multimap insert" "$(echo "$t" | field baseline_multimap_schedule_per_s)"
-row timers core "cancel/s (1M live)" "$(echo "$t" | field cancel_per_s)" "std::multimap erase" "$(echo "$t" | field baseline_multimap_cancel_per_s)"
-row timers core "reset/s (1M live)" "$(echo "$t" | field reset_per_s)"
-row timers core "bytes/timer" "$(echo "$t" | field bytes_per_timer)"
+if want timers; then
+  log "timers"
+  t=$("$B/bench-bin/timers" 1000000)
+  row timers core "schedule/s (1M live)" "$(echo "$t" | field schedule_per_s)" "std::multimap insert" "$(echo "$t" | field baseline_multimap_schedule_per_s)"
+  row timers core "cancel/s (1M live)" "$(echo "$t" | field cancel_per_s)" "std::multimap erase" "$(echo "$t" | field baseline_multimap_cancel_per_s)"
+  row timers core "reset/s (1M live)" "$(echo "$t" | field reset_per_s)"
+  row timers core "bytes/timer" "$(echo "$t" | field bytes_per_timer)"
+fi
 
 # ---------------------------------------------------------------- the programs' own benchmarks
 for extra in test/bench/bench-*.sh; do
-  [ -x "$extra" ] || continue
+  [ -x "$extra" ] && want apps || continue
   log "$(basename "$extra")"
   BUILD_DIR=$B OUT=$OUT TSV=$TSV "$extra" || log "$(basename "$extra") failed"
 done

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "dispatchers/buffered_stream.h"
 #include "test/core/core_testing.h"
 
 using namespace coretest;
@@ -196,4 +197,15 @@ TEST_CASE("more channels ready at once than one batch holds: every one is served
     CHECK(passes <= 4);           // 64, then 128, then the rest
     for (auto& c : ours) CHECK(c->received == 1);
   });
+}
+
+// Held connections' memory (issue 8: at most 256 resident bytes each for echo-server). Every
+// connection carries a Dispatcher, and a stream an empty output queue (one pointer): on LP64 a
+// make<T> BufferedStream (control block, object and malloc header) fits a 144-byte chunk.
+TEST_CASE("a dispatcher and an idle stream stay small: every held connection carries one") {
+  if constexpr (sizeof(void*) == 8) {
+    CHECK(sizeof(Dispatcher) <= 88);
+    CHECK(sizeof(BufferedStream) <= 120);
+  }
+  CHECK(sizeof(OutputQueue) == sizeof(void*));
 }

@@ -5,6 +5,7 @@
 // dropped, resident memory per connected device (VmRSS delta / devices), the server's CPU while
 // the fleet idles on heartbeats, and interact round trips per second through the admin API.
 // Output: one "name value" line per figure on stdout, progress on stderr.
+#include <sched.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -55,6 +56,15 @@ long metric(int admin, std::string_view name) {
   return -1;
 }
 
+// Keeps the server and its load on separate cores (-1: anywhere), as run-bench.sh does.
+void pin(int pid, int cpu) {
+  if (cpu < 0) return;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (::sched_setaffinity(pid, sizeof set, &set) != 0) std::perror("device-bench: sched_setaffinity");
+}
+
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
 void figure(const char* name, double value, const char* unit) {
@@ -67,10 +77,10 @@ void progress(const std::string& text) { std::fprintf(stderr, "[device-bench] %s
 }  // namespace
 
 int main(int argc, char** argv) {
-  int devices = 19000, emulators = 2, interacts = 2000, threads = 4;
+  int devices = 19000, emulators = 2, interacts = 2000, threads = 4, server_cpu = -1, load_cpu = -1;
   double hold = 10, heartbeat = 30;
   std::string server_bin = testing::bin_path("device-server"), emulator_bin = testing::bin_path("device-emulator");
-  Cli cli("device-bench", "[--devices N] [--emulators K] [--hold S] [--heartbeat S] [--interacts N] [--threads T]",
+  Cli cli("device-bench", "[--devices N] [--emulators K] [--hold S] [--heartbeat S] [--interacts N] [--threads T] [--server-cpu C] [--load-cpu C]",
           "Benchmarks device-server: login storm, devices held, memory and idle CPU per device, interact rate.");
   cli.option("--devices", &devices, "N", "devices to connect (default 19000; ulimit -n bounds it)", 1, 1000000);
   cli.option("--emulators", &emulators, "K", "emulator processes sharing the devices (default 2)", 1, 64);
@@ -78,6 +88,8 @@ int main(int argc, char** argv) {
   cli.option("--heartbeat", &heartbeat, "S", "emulated heartbeat interval (default 30)", 1, 1800);
   cli.option("--interacts", &interacts, "N", "interact round trips through the admin API (default 2000)", 0, 10000000);
   cli.option("--threads", &threads, "T", "concurrent admin clients for the interacts (default 4)", 1, 256);
+  cli.option("--server-cpu", &server_cpu, "C", "pin the server to this CPU (default: not pinned)", -1, 4095);
+  cli.option("--load-cpu", &load_cpu, "C", "pin the emulators and this program to this CPU (default: not pinned)", -1, 4095);
   cli.option("--server", &server_bin, "PATH", "device-server binary");
   cli.option("--emulator", &emulator_bin, "PATH", "device-emulator binary");
   cli.parse(argc, argv);
@@ -85,6 +97,8 @@ int main(int argc, char** argv) {
   testing::TempDir dir;
   testing::Child server({server_bin, "--port", "0", "--admin-port", "0", "--auto-register", "--quiet", "--data-dir",
                          dir.file("data")});
+  pin(server.pid(), server_cpu);
+  pin(0, load_cpu);  // the emulators started below inherit it
   const int port = server.listening_port("device");
   const int admin = server.listening_port("admin");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -120,7 +134,6 @@ int main(int argc, char** argv) {
 
   // --- hold: memory, idle CPU, drops -------------------------------------------------------------
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  const long rss_held = vm_rss_kib(server.pid());
   const long ticks_start = cpu_ticks(server.pid());
   const auto hold_start = Clock::now();
   long lowest_online = online;
@@ -129,6 +142,7 @@ int main(int argc, char** argv) {
     lowest_online = std::min(lowest_online, metric(admin, "device_online"));
   }
   const double hold_seconds = since(hold_start);
+  const long rss_held = vm_rss_kib(server.pid());  // after the heartbeats, with every device still held
   const double cpu_seconds = static_cast<double>(cpu_ticks(server.pid()) - ticks_start) / static_cast<double>(::sysconf(_SC_CLK_TCK));
   figure("rss_per_device", static_cast<double>(rss_held - rss_before) * 1024.0 / devices, "bytes (VmRSS delta / devices)");
   figure("rss_total", static_cast<double>(rss_held) / 1024.0, "MiB");

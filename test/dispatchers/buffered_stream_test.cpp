@@ -1,0 +1,120 @@
+// BufferedStream's output queue on a real socket, every backend: shared buffers queued by
+// reference while a peer does not read, then delivered in order with the copies sent around
+// them; references given back once sent; max_output counts shared bytes too.
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/asyncore.h"
+#include "dispatchers/buffered_stream.h"
+#include "test/dispatchers/loop_helpers.h"
+
+using namespace asyncore;
+using namespace dispatcher_tests;
+
+namespace {
+
+class Stream : public BufferedStream {
+ public:
+  using BufferedStream::BufferedStream;
+  void handle_read() override {
+    char buffer[256];
+    recv_into(buffer, sizeof buffer);
+  }
+  void handle_overflow() override {
+    overflowed = true;
+    BufferedStream::handle_overflow();
+  }
+  bool overflowed = false;
+};
+
+struct Pair {
+  Fd ours, theirs;
+  Pair() {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    ours = Fd(sv[0]);
+    theirs = Fd(sv[1]);
+  }
+};
+
+SharedBytes broadcast(size_t index, size_t size) {
+  std::string text(size, '\0');
+  for (size_t i = 0; i < size; ++i) text[i] = static_cast<char>('a' + (index * 7 + i) % 26);
+  return std::make_shared<const std::string>(std::move(text));
+}
+
+// Reads what is there now from a non-blocking fd.
+std::string read_available(int fd) {
+  std::string out;
+  char buffer[65536];
+  for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) out.append(buffer, static_cast<size_t>(n));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("send_shared: a peer that does not read holds references, not copies; all arrives in order") {
+  for (BackendKind kind : kAllBackends) {
+    CAPTURE(backend_name(kind));
+    ChannelMap map;
+    map.use_backend(kind);
+    Pair pair;
+    Stream stream(std::move(pair.ours), &map);
+    stream.limits.high_water = 1u << 30;  // keep reading; this test is about output
+    stream.limits.max_output = 1u << 30;
+
+    std::vector<SharedBytes> batches;
+    std::string expected;
+    for (size_t i = 0; i < 200; ++i) {  // 200 x 8 KiB: far more than the socket buffer
+      batches.push_back(broadcast(i, 8192));
+      CHECK(stream.send_shared(batches.back()) == 8192);
+      expected += *batches.back();
+      if (i % 50 == 0) {  // copies in between keep their place
+        CHECK(stream.send("<copy " + std::to_string(i) + ">") > 0);
+        expected += "<copy " + std::to_string(i) + ">";
+      }
+    }
+    REQUIRE(stream.pending() > 0);
+    CHECK(batches.back().use_count() == 2);  // queued by reference
+
+    std::string received;
+    REQUIRE(run_until(map, [&] {
+      received += read_available(pair.theirs.get());
+      return received.size() == expected.size() && stream.pending() == 0;
+    }));
+    CHECK(received == expected);
+    for (const SharedBytes& b : batches) CHECK(b.use_count() == 1);  // every reference given back
+  }
+}
+
+TEST_CASE("send_shared sends at once what the socket takes, and a range of the buffer only") {
+  ChannelMap map;
+  Pair pair;
+  Stream stream(std::move(pair.ours), &map);
+  SharedBytes batch = std::make_shared<const std::string>("[one][two][three]");
+  CHECK(stream.send_shared(batch, 5, 10) == 5);
+  CHECK(stream.send_shared(batch, 10) == 7);
+  CHECK(stream.send_shared(batch, 3, 3) == 0);  // nothing to send
+  CHECK(stream.pending() == 0);
+  CHECK(batch.use_count() == 1);
+  CHECK(read_available(pair.theirs.get()) == "[two][three]");
+}
+
+TEST_CASE("shared bytes that must wait count against max_output") {
+  ChannelMap map;
+  Pair pair;
+  int size = 4096;
+  ::setsockopt(pair.ours.get(), SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+  Stream stream(std::move(pair.ours), &map);
+  stream.limits.max_output = 64 * 1024;
+  SharedBytes batch = broadcast(0, 16 * 1024);
+  for (int i = 0; i < 100 && stream.is_open(); ++i) stream.send_shared(batch);
+  CHECK(stream.overflowed);
+  CHECK_FALSE(stream.is_open());
+  CHECK(stream.send_shared(batch) == 0);  // closed: refused
+}
