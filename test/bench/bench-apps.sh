@@ -20,7 +20,7 @@ else
   run messenger-bench "$B/bench-bin/messenger-bench" --connections 1000 --messages 2000 --file-mib 200
 fi
 # device-bench prints "name  value unit" lines.
-[ -s "$OUT/device-bench.txt" ] && awk '{unit=$NF; value=$(NF-1); $NF=""; $(NF-1)=""; sub(/ +$/, ""); printf "apps\tdevice-server\t%s (%s)\t%s\t\t\t\n", $0, unit, value}' "$OUT/device-bench.txt" >> "$TSV"
+[ -s "$OUT/device-bench.txt" ] && awk '{name=$1; value=$2; $1=""; $2=""; sub(/^ +/, ""); printf "apps\tdevice-server\t%s%s\t%s\t\t\t\n", name, ($0 == "" ? "" : " (" $0 ")"), value}' "$OUT/device-bench.txt" >> "$TSV"
 for name in barrage-bench messenger-bench; do
   [ -s "$OUT/$name.txt" ] && while IFS= read -r line; do printf 'apps\t%s\t%s\t\t\t\t\n' "${name%-bench}" "$line" >> "$TSV"; done < "$OUT/$name.txt"
 done
