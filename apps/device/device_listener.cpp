@@ -26,7 +26,7 @@ void DeviceListener::handle_accepted(Fd socket, const Address& peer) {
   }
   if (refusing_) log_info("device listener: accepting connections again");
   refusing_ = false;
-  make<DeviceSession>(std::move(socket), hub_);
+  make<DeviceSession>(std::move(socket), peer, hub_);
 }
 
 }  // namespace asyncore::device

@@ -70,6 +70,11 @@ TEST_CASE("devices reconnect with backoff when the server comes back") {
   std::this_thread::sleep_for(std::chrono::milliseconds(700));  // a few refused attempts
   server = Server::start(dir.file("data"), {"--auto-register", "--port", port});
   CHECK(testing::eventually([&] { return online(server.admin) == 5; }, Seconds(10)));
+  // The server counts a device online before its login reply is durable and sent; a command
+  // goes out behind that reply, so an acked command means the device has seen its login too.
+  for (int i = 0; i < 5; ++i) {
+    CHECK(post_command(server.admin, "86300000000030" + std::to_string(i), "interact", R"({"type":104,"text":"hi"})").body["result"] == "OK");
+  }
   auto summary = fleet.stop();
   CHECK(summary["logins"] == 10);
   CHECK(summary["connect_failures"] >= 1);
