@@ -11,8 +11,6 @@ namespace {
 
 constexpr int kLoginIdent = 1;
 
-std::string frame_of(std::string_view body) { return encode_frame(body); }
-
 }  // namespace
 
 // ---- DeviceLink -------------------------------------------------------------------------------
@@ -27,27 +25,18 @@ DeviceLink::~DeviceLink() {
   login_timer_.cancel();
 }
 
-void DeviceLink::send_raw(const std::string& body) {
+void DeviceLink::send_raw(std::string_view body) {
   ++fleet_.stats().frames_out;
-  send(frame_of(body));
-}
-
-void DeviceLink::send_message(json::Object message) {
-  next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
-  json::Object out{{"type", message.at("type")}, {"ident", static_cast<int>(next_ident_)}};
-  for (const json::Member& m : message) {
-    if (m.key != "type") out.append(m.key, m.value);
-  }
-  send_raw(json::dump(out));
+  send(encode_frame(body));
 }
 
 void DeviceLink::handle_connect() {
   ++fleet_.stats().connects;
-  json::Object login{{"type", 1}, {"imei", device_.imei.str()}, {"heartbeat", static_cast<int>(device_.heartbeat)},
-                     {"fw", "emulator-1.0"}, {"model", "asyncore-watch"}};
-  if (!device_.token.empty()) login.append("token", device_.token);
   next_ident_ = kLoginIdent - 1;
-  send_message(std::move(login));
+  send_message(1, [this](JsonLine& login) {
+    login("imei", device_.imei)("heartbeat", static_cast<int>(device_.heartbeat))("fw", "emulator-1.0")("model", "asyncore-watch");
+    if (!device_.token.empty()) login("token", device_.token);
+  });
   login_timer_ = map().call_later(fleet_.options().login_reply_timeout, [this] {
     log_info("device " + device_.imei.str() + ": no login reply; reconnecting", LogLevel::warning);
     handle_close();
@@ -172,19 +161,19 @@ void DeviceLink::schedule_report(double delay) {
 
 void DeviceLink::send_heartbeat() {
   if (device_.battery > 5 && fleet_.random(0, 1) < 0.1) --device_.battery;
-  send_message(json::Object{{"type", 3}, {"battery", device_.battery}});
+  send_message(3, [this](JsonLine& m) { m("battery", device_.battery); });
 }
 
 void DeviceLink::send_location() {
   device_.lat = std::clamp(device_.lat + fleet_.random(-1e-4, 1e-4), -90.0, 90.0);
   device_.lon = std::clamp(device_.lon + fleet_.random(-1e-4, 1e-4), -180.0, 180.0);
-  send_message(json::Object{{"type", 4}, {"lat", device_.lat}, {"lon", device_.lon}, {"loc_type", 1}});
+  send_message(4, [this](JsonLine& m) { m("lat", device_.lat)("lon", device_.lon)("loc_type", 1); });
 }
 
 void DeviceLink::raise_alarm(std::string_view alarm) {
   if (!logged_in_) return;
   ++fleet_.stats().alarms;
-  send_message(json::Object{{"type", 5}, {"alarm", alarm}, {"lat", device_.lat}, {"lon", device_.lon}});
+  send_message(5, [this, alarm](JsonLine& m) { m("alarm", alarm)("lat", device_.lat)("lon", device_.lon); });
 }
 
 void DeviceLink::hang_up() {

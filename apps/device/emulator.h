@@ -10,6 +10,7 @@
 
 #include "apps/device/frame.h"
 #include "apps/device/imei.h"
+#include "apps/device/json_line.h"
 #include "core/channel_map.h"
 #include "dispatchers/buffered_stream.h"
 #include "dispatchers/json.h"
@@ -70,8 +71,11 @@ class DeviceLink final : public BufferedStream {
   void hang_up();  // the fleet is stopping: close without reconnecting
 
  private:
-  void send_message(json::Object message);  // gives it the next ident
-  void send_raw(const std::string& body);
+  // Sends {"type":T,"ident":<next>, members...}: `members` writes the rest into a JsonLine
+  // (no json::Object: the emulator is the load generator and must outrun the server).
+  template <class Members>
+  void send_message(int type, Members&& members);
+  void send_raw(std::string_view body);
   void handle_message(const json::Value& message);
   void handle_command(int type, int ident, const json::Value& message);
   void send_heartbeat();
@@ -88,6 +92,18 @@ class DeviceLink final : public BufferedStream {
   bool logged_in_ = false;
   bool gone_ = false;
 };
+
+template <class Members>
+void DeviceLink::send_message(int type, Members&& members) {
+  next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
+  std::string body;
+  {
+    JsonLine line(body);
+    line("type", type)("ident", static_cast<int>(next_ident_));
+    members(line);
+  }
+  send_raw(body);
+}
 
 class Fleet {
  public:
