@@ -271,6 +271,12 @@ void Fleet::connect(EmulatedDevice& device) {
   device.link = link;
   try {
     link->connect(options_.server);
+    // Optimistic: on loopback the handshake is already done when connect() returns EINPROGRESS,
+    // so the login goes now; otherwise it waits in the output buffer until the socket is
+    // writable, and a refused connect shows up as a send error (caught below) or a hangup. Saves
+    // the writability event, its getsockopt(SO_ERROR) and an epoll_ctl per login: the emulator
+    // is the load generator and must drive more logins than the server takes.
+    link->handle_connect_event();
   } catch (const std::exception& e) {
     link->handle_error(e);
   }
