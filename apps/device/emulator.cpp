@@ -1,7 +1,10 @@
 #include "apps/device/emulator.h"
 
+#include <netinet/in.h>
+
 #include <cmath>
 #include <cstdio>
+#include <system_error>
 
 #include "apps/device/commands.h"
 #include "apps/device/message.h"
@@ -17,6 +20,15 @@ constexpr int kLoginIdent = 1;
 
 DeviceLink::DeviceLink(Fleet& fleet, EmulatedDevice& device) : BufferedStream(&fleet.map()), fleet_(fleet), device_(device) {
   create_socket(fleet.options().server.family());
+  if (const Address& source = fleet.options().source; !source.empty()) {
+    // The port is chosen at connect(), for the whole 4-tuple, not reserved here by bind().
+    const int one = 1;
+    ::setsockopt(fileno(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    const Address::Raw raw = source.raw();
+    if (::bind(fileno(), raw.get(), raw.length) != 0) {
+      throw std::system_error(errno, std::generic_category(), "bind " + source.to_string());
+    }
+  }
 }
 
 DeviceLink::~DeviceLink() {

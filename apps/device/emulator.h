@@ -19,6 +19,11 @@ namespace asyncore::device {
 
 struct EmulatorOptions {
   Address server;
+  // Local address to connect from (port 0), or empty for the kernel's choice. Linux picks
+  // ephemeral ports for connect() from the even half of the range first: past ~14,000
+  // connections from one address to one server, every connect() scans that half. A fleet that
+  // large (a benchmark) gives each emulator a source address of its own (127.0.0.2, ...).
+  Address source;
   int devices = 1;
   std::uint64_t imei_base = 860000000000000ULL;
   std::vector<std::string> tokens;  // per device; empty: send no token

@@ -80,3 +80,19 @@ TEST_CASE("devices reconnect with backoff when the server comes back") {
   CHECK(summary["connect_failures"] >= 1);
   CHECK(server.stop() == 0);
 }
+
+TEST_CASE("--source: the fleet connects from the given local address") {
+  testing::TempDir dir;
+  Server server = Server::start(dir.file("data"), {"--auto-register"});
+  Emulator fleet = Emulator::start(server.port, {"--devices", "3", "--imei-base", "863000000000400", "--source", "127.0.0.7"});
+  fleet.child->wait_for_line("all logged in");
+  REQUIRE(testing::eventually([&] { return online(server.admin) == 3; }));
+  for (const json::Value& device : get_json(server.admin, "/devices")["devices"].as_array()) {
+    CHECK(device["peer"].as_string().starts_with("127.0.0.7:"));
+  }
+  CHECK(fleet.stop()["logged_in"] == 3);
+  CHECK(server.stop() == 0);
+  auto bad = testing::run({testing::bin_path("device-emulator"), "--source", "not-an-address"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--source") != std::string::npos);
+}
