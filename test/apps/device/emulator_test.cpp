@@ -87,7 +87,8 @@ TEST_CASE("--source: the fleet connects from the given local address") {
   Emulator fleet = Emulator::start(server.port, {"--devices", "3", "--imei-base", "863000000000400", "--source", "127.0.0.7"});
   fleet.child->wait_for_line("all logged in");
   REQUIRE(testing::eventually([&] { return online(server.admin) == 3; }));
-  for (const json::Value& device : get_json(server.admin, "/devices")["devices"].as_array()) {
+  const json::Value devices = get_json(server.admin, "/devices");
+  for (const json::Value& device : devices["devices"].as_array()) {
     CHECK(device["peer"].as_string().starts_with("127.0.0.7:"));
   }
   CHECK(fleet.stop()["logged_in"] == 3);
