@@ -370,7 +370,10 @@ void Journal::sync() {
   synced_offset_ = end_offset_;
   synced_records_ = journal_records_;
   unsynced_records_ = 0;
-  unsynced_frames_.clear();
+  // Keep a small buffer for the next batch, but not the peak of a burst (a login storm's
+  // group commits reach a megabyte) for the rest of the process's life.
+  if (unsynced_frames_.capacity() > 64 * 1024) std::string().swap(unsynced_frames_);
+  else unsynced_frames_.clear();
 }
 
 void Journal::compact(std::span<const std::string> snapshot_records) {

@@ -60,6 +60,7 @@ class Object {
   Value& set(std::string key, Value value);
   // Appends without looking for an existing key (the parser's and a hot path's way in).
   Value& append(std::string key, Value value);
+  void reserve(std::size_t members);
   // Removes every member with this key; returns how many were removed.
   std::size_t erase(std::string_view key);
   // The first member's value with this key, appending a null member when there is none.
@@ -210,5 +211,8 @@ void dump_to(std::string& out, const Value& value, int indent = -1);
 
 // Appends s as a JSON string literal with quotes (the hot path for hand-built replies).
 void append_quoted(std::string& out, std::string_view s);
+// Appends a double as dump writes it: shortest round trip, always with '.' or 'e' (so it reads
+// back as a double), null when not finite.
+void append_double(std::string& out, double d);
 
 }  // namespace asyncore::json

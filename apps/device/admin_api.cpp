@@ -35,7 +35,7 @@ http::Response answer(const CommandResult& result) {
   return http::Response::json(a.body, a.status);
 }
 
-http::Response not_found_no() { return answer({CommandOutcome::no, {}}); }
+http::Response not_found_no() { return answer({CommandOutcome::no, {}, {}}); }
 
 void post_command(DeviceHub& hub, http::Request& request, http::Responder responder) {
   std::optional<CommandMode> mode = parse_mode(request.query_or("mode", "interact"));

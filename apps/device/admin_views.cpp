@@ -57,6 +57,9 @@ CommandAnswer command_answer(const CommandResult& result) {
       return {404, body};
     case CommandOutcome::timeout:
       return {504, body};
+    case CommandOutcome::queue_full:
+      body.append("error", result.error);
+      return {429, body};
   }
   return {500, body};
 }

@@ -13,7 +13,7 @@ using namespace asyncore;
 using namespace asyncore::device;
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1", imei_base = "860000000000000", registry_path, token;
+  std::string host = "127.0.0.1", imei_base = "860000000000000", registry_path, token, source;
   int port = 7000, devices = 1, connect_window = 512;
   double heartbeat = 60, report = 300, connect_rate = 0, duration = 0, status_interval = 10, backoff_max = 30;
   Cli cli("device-emulator",
@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   cli.option("--duration", &duration, "S", "stop after S seconds; 0: run until a signal (default 0)", 0, 1e7);
   cli.option("--status-interval", &status_interval, "S", "seconds between status lines on stderr (default 10; 1 on a terminal)", 0.1, 86400);
   cli.option("--backoff-max", &backoff_max, "S", "longest wait between reconnect attempts (default 30)", 0.05, 3600);
+  cli.option("--source", &source, "HOST",
+             "local address to connect from, e.g. 127.0.0.2 (each address has its own ephemeral ports; use one per "
+             "~14,000 devices)");
   cli.parse(argc, argv);
 
   const std::uint64_t base = Imei::parse(imei_base)->number();
@@ -49,6 +52,14 @@ int main(int argc, char** argv) {
     options.server = Address::resolve(host, static_cast<uint16_t>(port));
   } catch (const std::exception& e) {
     cli.fail("bad value '" + host + "' for --host: " + e.what());
+  }
+  if (!source.empty()) {
+    // Numeric only (no name lookups), and of the server's family.
+    try {
+      options.source = options.server.family() == AF_INET6 ? Address::ipv6(source, 0) : Address::ipv4(source, 0);
+    } catch (const std::exception& e) {
+      cli.fail("bad value '" + source + "' for --source: " + e.what());
+    }
   }
   options.devices = devices;
   options.imei_base = base;

@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   ConnectionCaps device_caps;  // none by default: a fleet may share one address (NAT) and run to 19,000+
   double login_timeout = 30, grace = 30;
   bool auto_register = false;
+  // Bounds on what peers and admins can make the server keep.
+  int max_queued = 100, max_auto_registered = 100000;
+  double log_summary_interval = 10;
   Cli cli("device-server",
           "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
           "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN] [--max-connections N] "
@@ -47,6 +50,12 @@ int main(int argc, char** argv) {
   add_connection_cap_flags(cli, device_caps, "device connections");
   cli.option("--events-per-device", &events_per_device, "N", "event history kept per device (default 100)", 1, 100000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 50000)", 1, 1 << 30);
+  cli.option("--max-queued-commands", &max_queued, "N",
+             "commands stored per device for delivery at its next login; more are refused with 429 (default 100)", 1, 1000000);
+  cli.option("--max-auto-registered", &max_auto_registered, "N",
+             "devices --auto-register may record; logins of new ones past it get 401 (default 100000)", 0, 100000000);
+  cli.option("--log-summary-interval", &log_summary_interval, "S",
+             "bad frames and refused logins: the first is logged, then one summary line per S seconds (default 10)", 0.01, 86400);
   cli.parse(argc, argv);
 
   std::vector<RegistryEntry> registry;
@@ -70,6 +79,9 @@ int main(int argc, char** argv) {
   }
   Metrics metrics;
   ServerOptions options{static_cast<std::uint32_t>(max_frame), login_timeout, grace, auto_register};
+  options.max_queued_per_device = static_cast<std::size_t>(max_queued);
+  options.max_auto_registered = static_cast<std::size_t>(max_auto_registered);
+  options.log_summary_interval = log_summary_interval;
   DeviceHub hub(map, options, *store, metrics);
 
   std::shared_ptr<DeviceListener> listener;

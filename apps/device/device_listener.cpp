@@ -21,7 +21,7 @@ void DeviceListener::handle_accepted(Fd socket, const Address& peer) {
   // hold an fd and a session each.
   if (!limits_.admit(peer)) return;
   const int fd = socket.get();
-  make<DeviceSession>(std::move(socket), hub_);
+  make<DeviceSession>(std::move(socket), peer, hub_);
   limits_.track(fd, peer);
 }
 

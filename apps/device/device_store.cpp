@@ -2,6 +2,11 @@
 
 #include <cstring>
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "apps/device/json_line.h"
 #include "core/log.h"
 
 namespace asyncore::device {
@@ -18,6 +23,17 @@ std::optional<Imei> imei_of(const json::Value& record) {
 double number_or(const json::Value& object, std::string_view key, double fallback) {
   const json::Value* v = object.get(key);
   return v && v->is_number() ? v->as_double() : fallback;
+}
+
+// A compaction's snapshot is a burst of thousands of small strings. glibc gives freed heap
+// pages back only from the top of the heap, so one long-lived allocation made during the burst
+// (an event history growing, a queued command) pins the whole peak in the resident set for
+// good, and each larger snapshot raises it again. malloc_trim(0) returns every free page, so
+// resident memory follows live memory (a few milliseconds, once per compaction).
+void release_free_memory() {
+#ifdef __GLIBC__
+  ::malloc_trim(0);
+#endif
 }
 
 }  // namespace
@@ -45,7 +61,10 @@ DeviceStore::DeviceStore(StoreOptions options, const std::vector<RegistryEntry>&
     if (online) record_event(imei, devices_[imei], Event::offline(now, OfflineReason::restart));
   }
   replay_online_.clear();
-  for (const auto& [imei, record] : devices_) known_count_ += record.known() ? 1 : 0;
+  for (const auto& [imei, record] : devices_) {
+    known_count_ += record.known() ? 1 : 0;
+    auto_registered_count_ += record.auto_registered ? 1 : 0;
+  }
   sync();
   log_info("device store: " + std::to_string(stats.records) + " records replayed, " + std::to_string(known_count_) +
            " devices known, " + std::to_string(queued_total_) + " commands queued");
@@ -154,24 +173,31 @@ DeviceRecord& DeviceStore::auto_register(Imei imei, double now) {
   DeviceRecord& record = devices_[imei];
   if (!record.known()) ++known_count_;
   if (!record.auto_registered) {
-    append(json::Object{{"r", "reg"}, {"imei", imei.str()}, {"t", now}});
+    JsonLine{next_line()}("r", "reg")("imei", imei)("t", now);
+    line_done();
     record.auto_registered = true;
+    ++auto_registered_count_;
   }
   return record;
 }
 
+void DeviceStore::write_event(std::string& out, Imei imei, const Event& event) {
+  JsonLine line(out);
+  line("r", "ev")("imei", imei);
+  for_each_event_member(event, [&line](std::string_view key, auto value) { line(key, value); });
+}
+
 void DeviceStore::record_event(Imei imei, DeviceRecord& record, const Event& event) {
-  json::Object out{{"r", "ev"}, {"imei", imei.str()}};
-  append_event_members(out, event);
-  append(out);
+  write_event(next_line(), imei, event);
+  line_done();
   record.events.push(event, options_.events_per_device);
   apply(record, event);
 }
 
 std::uint64_t DeviceStore::enqueue(Imei imei, std::string command, double now) {
   const std::uint64_t id = next_queue_id_++;
-  json::ParseResult parsed = json::try_parse(command);
-  append(json::Object{{"r", "q"}, {"id", id}, {"imei", imei.str()}, {"t", now}, {"cmd", parsed ? *parsed.value : json::Value()}});
+  write_queued(next_line(), imei, id, now, command);
+  line_done();
   queue_[imei].push_back({id, now, std::move(command)});
   ++queued_total_;
   return id;
@@ -179,7 +205,8 @@ std::uint64_t DeviceStore::enqueue(Imei imei, std::string command, double now) {
 
 void DeviceStore::complete(Imei imei, std::uint64_t id) {
   if (!complete_in_memory(imei, id)) return;
-  append(json::Object{{"r", "done"}, {"imei", imei.str()}, {"id", id}});
+  JsonLine{next_line()}("r", "done")("imei", imei)("id", id);
+  line_done();
 }
 
 bool DeviceStore::complete_in_memory(Imei imei, std::uint64_t id) {
@@ -201,11 +228,20 @@ const std::vector<QueuedCommand>& DeviceStore::queued(Imei imei) const {
   return it == queue_.end() ? kNoCommands : it->second;
 }
 
-void DeviceStore::append(const json::Object& record) {
-  if (!batch_.empty()) batch_.push_back('\n');
-  json::dump_to(batch_, record);  // compact JSON has no raw newline
+std::string& DeviceStore::next_line() {
+  if (!batch_.empty()) batch_.push_back('\n');  // compact JSON has no raw newline
+  return batch_;
+}
+
+void DeviceStore::line_done() {
   ++records_since_compaction_;
-  if (batch_.size() >= kMaxBatchBytes) write_batch();
+  // While the writer has the journal, a big pass simply makes the next batch bigger.
+  if (batch_.size() >= kMaxBatchBytes && !writer_busy()) write_batch();
+}
+
+void DeviceStore::write_queued(std::string& out, Imei imei, std::uint64_t id, double t, std::string_view command) {
+  // The command is compact JSON already (checked and dumped by the admin API).
+  JsonLine{out}("r", "q")("id", id)("imei", imei)("t", t).raw("cmd", command);
 }
 
 void DeviceStore::write_batch() {
@@ -216,39 +252,73 @@ void DeviceStore::write_batch() {
 }
 
 void DeviceStore::sync() {
+  if (writer_busy()) {
+    // The journal is the writer's until its batch is done; then that commit is reported first.
+    finish_commit(writer_->wait());
+  }
+  const std::uint64_t generation = batch_generation_++;
   write_batch();
   journal_.sync();
+  durable_generation_ = generation;
+}
+
+void DeviceStore::write_in_background(ChannelMap& map) {
+  writer_ = std::make_unique<JournalWriter>(journal_, [&map, alive = std::weak_ptr<bool>(alive_), this] {
+    map.call_soon_threadsafe([alive, this] {
+      if (alive.lock()) {
+        if (std::optional<JournalWriter::Outcome> outcome = writer_->poll()) finish_commit(std::move(*outcome));
+      }
+    });
+  });
+}
+
+void DeviceStore::commit(CommitDone done) {
+  commit_done_ = std::move(done);
+  commit_generation_ = batch_generation_++;
+  if (!writer_ || (batch_.empty() && journal_.unsynced_records() == 0)) {
+    JournalWriter::Outcome outcome;
+    try {
+      write_batch();  // keeps the batch when the append fails
+      journal_.sync();
+    } catch (...) {
+      outcome.error = std::current_exception();
+    }
+    return finish_commit(std::move(outcome));
+  }
+  std::string batch;
+  batch.swap(batch_);
+  writer_->submit(std::move(batch));
+}
+
+void DeviceStore::finish_commit(JournalWriter::Outcome outcome) {
+  if (!outcome.unwritten.empty()) {
+    // Not in the journal at all: it goes first in the next batch, as write_batch() keeps a
+    // batch it could not append. Nothing in it was acknowledged.
+    if (!batch_.empty()) outcome.unwritten.append(1, '\n').append(batch_);
+    batch_ = std::move(outcome.unwritten);
+  }
+  if (!outcome.error) durable_generation_ = std::max(durable_generation_, commit_generation_);
+  if (CommitDone done = std::exchange(commit_done_, nullptr)) done(outcome.error);
 }
 
 std::vector<std::string> DeviceStore::snapshot() const {
   std::vector<std::string> records;
   for (const auto& [imei, device] : devices_) {
-    json::Object dev{{"r", "dev"}, {"imei", imei.str()}};
-    if (device.auto_registered) dev.append("auto", true);
-    // Its "online" event may have left the history: say so, so a crash is still noticed.
-    if (device.online()) dev.append("online", true);
-    if (device.heartbeat) dev.append("heartbeat", static_cast<int>(device.heartbeat));
-    if (device.battery >= 0) dev.append("battery", static_cast<int>(device.battery));
-    dev.append("since", device.since);
-    dev.append("last_seen", device.last_seen);
-    if (device.has_location) {
-      dev.append("lat", device.lat);
-      dev.append("lon", device.lon);
-      dev.append("location_t", device.location_t);
+    {
+      JsonLine dev(records.emplace_back());
+      dev("r", "dev")("imei", imei);
+      if (device.auto_registered) dev("auto", true);
+      // Its "online" event may have left the history: say so, so a crash is still noticed.
+      if (device.online()) dev("online", true);
+      if (device.heartbeat) dev("heartbeat", static_cast<int>(device.heartbeat));
+      if (device.battery >= 0) dev("battery", static_cast<int>(device.battery));
+      dev("since", device.since)("last_seen", device.last_seen);
+      if (device.has_location) dev("lat", device.lat)("lon", device.lon)("location_t", device.location_t);
     }
-    records.push_back(json::dump(dev));
-    for (std::size_t i = device.events.size(); i-- > 0;) {
-      json::Object ev{{"r", "ev"}, {"imei", imei.str()}};
-      append_event_members(ev, device.events.newest(i));
-      records.push_back(json::dump(ev));
-    }
+    for (std::size_t i = device.events.size(); i-- > 0;) write_event(records.emplace_back(), imei, device.events.newest(i));
   }
   for (const auto& [imei, commands] : queue_) {
-    for (const QueuedCommand& c : commands) {
-      json::ParseResult parsed = json::try_parse(c.command);
-      records.push_back(json::dump(json::Object{
-          {"r", "q"}, {"id", c.id}, {"imei", imei.str()}, {"t", c.t}, {"cmd", parsed ? *parsed.value : json::Value()}}));
-    }
+    for (const QueuedCommand& c : commands) write_queued(records.emplace_back(), imei, c.id, c.t, c.command);
   }
   return records;
 }
@@ -261,11 +331,16 @@ bool DeviceStore::compact_if_due() {
 
 void DeviceStore::compact() {
   sync();
-  std::vector<std::string> records = snapshot();
-  journal_.compact(records);
+  std::size_t count = 0;
+  {
+    std::vector<std::string> records = snapshot();
+    journal_.compact(records);
+    count = records.size();
+  }
   records_since_compaction_ = 0;
   ++compactions_;
-  log_info("device store: compacted the journal into " + std::to_string(records.size()) + " snapshot records");
+  release_free_memory();
+  log_info("device store: compacted the journal into " + std::to_string(count) + " snapshot records");
 }
 
 }  // namespace asyncore::device

@@ -1,7 +1,10 @@
 #include "apps/device/emulator.h"
 
+#include <netinet/in.h>
+
 #include <cmath>
 #include <cstdio>
+#include <system_error>
 
 #include "apps/device/commands.h"
 #include "apps/device/message.h"
@@ -11,14 +14,21 @@ namespace {
 
 constexpr int kLoginIdent = 1;
 
-std::string frame_of(std::string_view body) { return encode_frame(body); }
-
 }  // namespace
 
 // ---- DeviceLink -------------------------------------------------------------------------------
 
 DeviceLink::DeviceLink(Fleet& fleet, EmulatedDevice& device) : BufferedStream(&fleet.map()), fleet_(fleet), device_(device) {
   create_socket(fleet.options().server.family());
+  if (const Address& source = fleet.options().source; !source.empty()) {
+    // The port is chosen at connect(), for the whole 4-tuple, not reserved here by bind().
+    const int one = 1;
+    ::setsockopt(fileno(), IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    const Address::Raw raw = source.raw();
+    if (::bind(fileno(), raw.get(), raw.length) != 0) {
+      throw std::system_error(errno, std::generic_category(), "bind " + source.to_string());
+    }
+  }
 }
 
 DeviceLink::~DeviceLink() {
@@ -27,27 +37,18 @@ DeviceLink::~DeviceLink() {
   login_timer_.cancel();
 }
 
-void DeviceLink::send_raw(const std::string& body) {
+void DeviceLink::send_raw(std::string_view body) {
   ++fleet_.stats().frames_out;
-  send(frame_of(body));
-}
-
-void DeviceLink::send_message(json::Object message) {
-  next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
-  json::Object out{{"type", message.at("type")}, {"ident", static_cast<int>(next_ident_)}};
-  for (const json::Member& m : message) {
-    if (m.key != "type") out.append(m.key, m.value);
-  }
-  send_raw(json::dump(out));
+  send(encode_frame(body));
 }
 
 void DeviceLink::handle_connect() {
   ++fleet_.stats().connects;
-  json::Object login{{"type", 1}, {"imei", device_.imei.str()}, {"heartbeat", static_cast<int>(device_.heartbeat)},
-                     {"fw", "emulator-1.0"}, {"model", "asyncore-watch"}};
-  if (!device_.token.empty()) login.append("token", device_.token);
   next_ident_ = kLoginIdent - 1;
-  send_message(std::move(login));
+  send_message(1, [this](JsonLine& login) {
+    login("imei", device_.imei)("heartbeat", static_cast<int>(device_.heartbeat))("fw", "emulator-1.0")("model", "asyncore-watch");
+    if (!device_.token.empty()) login("token", device_.token);
+  });
   login_timer_ = map().call_later(fleet_.options().login_reply_timeout, [this] {
     log_info("device " + device_.imei.str() + ": no login reply; reconnecting", LogLevel::warning);
     handle_close();
@@ -172,19 +173,19 @@ void DeviceLink::schedule_report(double delay) {
 
 void DeviceLink::send_heartbeat() {
   if (device_.battery > 5 && fleet_.random(0, 1) < 0.1) --device_.battery;
-  send_message(json::Object{{"type", 3}, {"battery", device_.battery}});
+  send_message(3, [this](JsonLine& m) { m("battery", device_.battery); });
 }
 
 void DeviceLink::send_location() {
   device_.lat = std::clamp(device_.lat + fleet_.random(-1e-4, 1e-4), -90.0, 90.0);
   device_.lon = std::clamp(device_.lon + fleet_.random(-1e-4, 1e-4), -180.0, 180.0);
-  send_message(json::Object{{"type", 4}, {"lat", device_.lat}, {"lon", device_.lon}, {"loc_type", 1}});
+  send_message(4, [this](JsonLine& m) { m("lat", device_.lat)("lon", device_.lon)("loc_type", 1); });
 }
 
 void DeviceLink::raise_alarm(std::string_view alarm) {
   if (!logged_in_) return;
   ++fleet_.stats().alarms;
-  send_message(json::Object{{"type", 5}, {"alarm", alarm}, {"lat", device_.lat}, {"lon", device_.lon}});
+  send_message(5, [this, alarm](JsonLine& m) { m("alarm", alarm)("lat", device_.lat)("lon", device_.lon); });
 }
 
 void DeviceLink::hang_up() {
@@ -282,6 +283,12 @@ void Fleet::connect(EmulatedDevice& device) {
   device.link = link;
   try {
     link->connect(options_.server);
+    // Optimistic: on loopback the handshake is already done when connect() returns EINPROGRESS,
+    // so the login goes now; otherwise it waits in the output buffer until the socket is
+    // writable, and a refused connect shows up as a send error (caught below) or a hangup. Saves
+    // the writability event, its getsockopt(SO_ERROR) and an epoll_ctl per login: the emulator
+    // is the load generator and must drive more logins than the server takes.
+    link->handle_connect_event();
   } catch (const std::exception& e) {
     link->handle_error(e);
   }

@@ -10,6 +10,7 @@
 
 #include "apps/device/frame.h"
 #include "apps/device/imei.h"
+#include "apps/device/json_line.h"
 #include "core/channel_map.h"
 #include "dispatchers/buffered_stream.h"
 #include "dispatchers/json.h"
@@ -18,6 +19,11 @@ namespace asyncore::device {
 
 struct EmulatorOptions {
   Address server;
+  // Local address to connect from (port 0), or empty for the kernel's choice. Linux picks
+  // ephemeral ports for connect() from the even half of the range first: past ~14,000
+  // connections from one address to one server, every connect() scans that half. A fleet that
+  // large (a benchmark) gives each emulator a source address of its own (127.0.0.2, ...).
+  Address source;
   int devices = 1;
   std::uint64_t imei_base = 860000000000000ULL;
   std::vector<std::string> tokens;  // per device; empty: send no token
@@ -70,8 +76,11 @@ class DeviceLink final : public BufferedStream {
   void hang_up();  // the fleet is stopping: close without reconnecting
 
  private:
-  void send_message(json::Object message);  // gives it the next ident
-  void send_raw(const std::string& body);
+  // Sends {"type":T,"ident":<next>, members...}: `members` writes the rest into a JsonLine
+  // (no json::Object: the emulator is the load generator and must outrun the server).
+  template <class Members>
+  void send_message(int type, Members&& members);
+  void send_raw(std::string_view body);
   void handle_message(const json::Value& message);
   void handle_command(int type, int ident, const json::Value& message);
   void send_heartbeat();
@@ -88,6 +97,18 @@ class DeviceLink final : public BufferedStream {
   bool logged_in_ = false;
   bool gone_ = false;
 };
+
+template <class Members>
+void DeviceLink::send_message(int type, Members&& members) {
+  next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
+  std::string body;
+  {
+    JsonLine line(body);
+    line("type", type)("ident", static_cast<int>(next_ident_));
+    members(line);
+  }
+  send_raw(body);
+}
 
 class Fleet {
  public:

@@ -59,30 +59,7 @@ Event Event::battery(double t, int percent) {
 }
 
 void append_event_members(json::Object& out, const Event& e) {
-  out.append("t", e.t);
-  out.append("kind", to_string(e.kind));
-  switch (e.kind) {
-    case EventKind::online:
-      out.append("heartbeat", static_cast<int>(e.heartbeat));
-      break;
-    case EventKind::offline:
-      out.append("reason", to_string(static_cast<OfflineReason>(e.code)));
-      break;
-    case EventKind::location:
-      if (e.flags & Event::has_loc_type) out.append("loc_type", static_cast<int>(e.code));
-      break;
-    case EventKind::alarm:
-      out.append("alarm", kAlarmNames[e.code]);
-      break;
-    case EventKind::battery:
-      out.append("percent", static_cast<int>(e.percent));
-      break;
-  }
-  if (e.flags & Event::has_position) {
-    out.append("lat", e.lat);
-    out.append("lon", e.lon);
-  }
-  if (e.flags & Event::has_ts) out.append("ts", e.ts);
+  for_each_event_member(e, [&out](std::string_view key, auto value) { out.append(std::string(key), json::Value(value)); });
 }
 
 json::Value event_json(const Event& event) {

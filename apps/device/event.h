@@ -38,6 +38,29 @@ struct Event {
   static Event battery(double t, int percent);
 };
 
+// Calls out(key, value) for each member of the event's JSON form, in order, with value a
+// double, an int or a std::string_view: one description for the admin API's objects and the
+// journal's lines (which are written as text, without a json::Object in between).
+template <class Out>
+void for_each_event_member(const Event& e, Out&& out) {
+  out("t", e.t);
+  out("kind", to_string(e.kind));
+  switch (e.kind) {
+    case EventKind::online: out("heartbeat", static_cast<int>(e.heartbeat)); break;
+    case EventKind::offline: out("reason", to_string(static_cast<OfflineReason>(e.code))); break;
+    case EventKind::location:
+      if (e.flags & Event::has_loc_type) out("loc_type", static_cast<int>(e.code));
+      break;
+    case EventKind::alarm: out("alarm", kAlarmNames[e.code]); break;
+    case EventKind::battery: out("percent", static_cast<int>(e.percent)); break;
+  }
+  if (e.flags & Event::has_position) {
+    out("lat", e.lat);
+    out("lon", e.lon);
+  }
+  if (e.flags & Event::has_ts) out("ts", e.ts);
+}
+
 // {"t":..,"kind":"location","lat":..,...}, appended to an object under construction.
 void append_event_members(json::Object& out, const Event& event);
 json::Value event_json(const Event& event);

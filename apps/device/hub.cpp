@@ -23,12 +23,23 @@ std::string_view to_string(CommandOutcome outcome) {
     case CommandOutcome::no: return "NO";
     case CommandOutcome::sent: return "SENT";
     case CommandOutcome::queued: return "QUEUED";
+    case CommandOutcome::queue_full: return "QUEUE_FULL";
   }
   return "?";
 }
 
 DeviceHub::DeviceHub(ChannelMap& map, ServerOptions options, DeviceStore& store, Metrics& metrics)
-    : map_(map), options_(options), store_(store), metrics_(metrics), scratch_(64 * 1024 + 4096) {}
+    : map_(map),
+      options_(options),
+      store_(store),
+      metrics_(metrics),
+      scratch_(64 * 1024 + 4096),
+      bad_frame_log_(map, LogLevel::warning, "bad frames", options.log_summary_interval),
+      login_refused_log_(map, LogLevel::info, "refused logins", options.log_summary_interval),
+      login_timeout_log_(map, LogLevel::info, "connections closed without a login", options.log_summary_interval) {
+  // Group commits go to a writer thread: the loop keeps serving while the disk syncs.
+  store_.write_in_background(map_);
+}
 
 DeviceHub::~DeviceHub() {
   for (auto& [id, waiter] : waiters_) waiter.timer.cancel();
@@ -104,26 +115,39 @@ void DeviceHub::schedule_commit() {
 
 void DeviceHub::commit() {
   commit_scheduled_ = false;
+  if (store_.committing()) {
+    // The disk is still busy with the last batch: this pass's records wait for it and then go
+    // together (committed() schedules the next commit).
+    commit_waiting_ = true;
+    return;
+  }
   std::vector<std::weak_ptr<Dispatcher>> held;
   held.swap(held_);
-  try {
-    store_.sync();
-  } catch (const std::exception& e) {
+  store_.commit([this, held = std::move(held)](std::exception_ptr error) { committed(held, error); });
+}
+
+void DeviceHub::committed(const std::vector<std::weak_ptr<Dispatcher>>& held, std::exception_ptr error) {
+  if (error) {
     // Not durable, so not acknowledged: drop those connections; their devices will retry.
-    log_error(std::string("device hub: journal sync failed: ") + e.what());
+    try {
+      std::rethrow_exception(error);
+    } catch (const std::exception& e) {
+      log_error(std::string("device hub: journal sync failed: ") + e.what());
+    }
     for (auto& weak : held) {
       if (auto session = std::static_pointer_cast<DeviceSession>(weak.lock())) session->end(OfflineReason::error);
     }
-    return;
+  } else {
+    for (auto& weak : held) {
+      if (auto session = std::static_pointer_cast<DeviceSession>(weak.lock())) session->release_held();
+    }
+    try {
+      store_.compact_if_due();
+    } catch (const std::exception& e) {
+      log_error(std::string("device hub: journal compaction failed: ") + e.what());
+    }
   }
-  for (auto& weak : held) {
-    if (auto session = std::static_pointer_cast<DeviceSession>(weak.lock())) session->release_held();
-  }
-  try {
-    store_.compact_if_due();
-  } catch (const std::exception& e) {
-    log_error(std::string("device hub: journal compaction failed: ") + e.what());
-  }
+  if (std::exchange(commit_waiting_, false)) schedule_commit();
 }
 
 std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCallback done) {
@@ -132,7 +156,7 @@ std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCal
   waiter.done = std::move(done);
   waiter.mode = mode;
   waiter.timer = map_.call_later(timeout, [this, id, mode] {
-    finish(id, {mode == CommandMode::queue ? CommandOutcome::queued : CommandOutcome::timeout, {}});
+    finish(id, {mode == CommandMode::queue ? CommandOutcome::queued : CommandOutcome::timeout, {}, {}});
   });
   return id;
 }
@@ -152,13 +176,21 @@ void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode,
   DeviceSession* session = record ? record->session : nullptr;
   auto answer = [&](CommandOutcome outcome) {
     metrics_.count_command(to_string(mode), to_string(outcome));
-    done({outcome, {}});
+    done({outcome, {}, {}});
   };
   const int type = static_cast<int>(command["type"].as_int());
   PendingCommand pending{0, 0, static_cast<std::uint16_t>(type), 0, 0};
   if (type == set_heartbeat) pending.heartbeat = static_cast<std::uint16_t>(clamp_heartbeat(command["interval"].as_int()));
   if (mode == CommandMode::queue) {
     if (!record || !record->known()) return answer(CommandOutcome::no);
+    // A device that never comes back must not make the queue (memory, journal, snapshot) grow
+    // without bound: past the cap the admin gets a clear refusal instead of a promise.
+    if (const std::size_t cap = options_.max_queued_per_device; store_.queued(imei).size() >= cap) {
+      metrics_.count_command(to_string(mode), to_string(CommandOutcome::queue_full));
+      return done({CommandOutcome::queue_full, {},
+                   std::to_string(cap) + " commands already queued for device " + imei.str() +
+                       " (--max-queued-commands); refused until it acks some"});
+    }
     // Stored and synced before anything is sent or answered: QUEUED is a promise.
     pending.queue_id = store_.enqueue(imei, json::dump(command), unix_now());
     store_.sync();
@@ -185,7 +217,7 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
     if (DeviceRecord* record = store_.find(session.imei())) record->heartbeat = pending.heartbeat;
   }
   if (pending.waiter && waiters_.count(pending.waiter)) {
-    finish(pending.waiter, {CommandOutcome::ok, std::move(ack)});
+    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}});
   } else if (!pending.queue_id) {
     metrics_.count_dropped_ack();  // fire-and-forget, or its caller already gave up
   }
@@ -233,6 +265,7 @@ void DeviceHub::shutdown() {
     log_error(std::string("device hub: journal sync at shutdown failed: ") + e.what());
   }
   for (auto& session : sessions) session->close();
+  for (RateLimitedLog* limited : {&bad_frame_log_, &login_refused_log_, &login_timeout_log_}) limited->flush();
   log_info("device hub: " + std::to_string(sessions.size()) + " devices recorded offline; journal " +
            (synced ? "synced" : "NOT synced"));
 }
@@ -246,6 +279,9 @@ Gauges DeviceHub::gauges() const {
   g.pending_interactions = waiters_.size();
   g.journal_records = store_.records_since_compaction();
   g.compactions = store_.compactions();
+  g.auto_registered = store_.auto_registered_count();
+  g.log_lines_suppressed = bad_frame_log_.suppressed_total() + login_refused_log_.suppressed_total() +
+                           login_timeout_log_.suppressed_total();
   return g;
 }
 

@@ -11,6 +11,7 @@
 
 #include "apps/device/device_store.h"
 #include "apps/device/metrics.h"
+#include "apps/device/rate_limited_log.h"
 #include "core/channel_map.h"
 #include "dispatchers/json.h"
 
@@ -21,16 +22,21 @@ struct ServerOptions {
   double login_timeout = 30;
   double heartbeat_grace = 30;
   bool auto_register = false;
+  // Bounds on what peers and admins can make the server keep (see README, Reliability).
+  std::size_t max_queued_per_device = 100;   // stored commands per device; a queue request past it is refused
+  std::size_t max_auto_registered = 100000;  // with auto_register: new devices past it are refused
+  double log_summary_interval = 10;          // lines any peer can trigger: one summary per interval
 };
 
 enum class CommandMode { interact, send, queue };
-enum class CommandOutcome { ok, timeout, no, sent, queued };
+enum class CommandOutcome { ok, timeout, no, sent, queued, queue_full };
 std::string_view to_string(CommandMode mode);
 std::string_view to_string(CommandOutcome outcome);
 
 struct CommandResult {
   CommandOutcome outcome = CommandOutcome::no;
   json::Value ack;  // outcome ok: the device's ack
+  std::string error;  // outcome queue_full: why, for the admin
 };
 using CommandCallback = std::function<void(CommandResult)>;
 
@@ -86,6 +92,11 @@ class DeviceHub {
   std::size_t online_count() const { return online_; }
   Gauges gauges() const;
 
+  // Log lines a peer can trigger at will, rate-limited (the events are all counted in metrics).
+  RateLimitedLog& bad_frame_log() { return bad_frame_log_; }
+  RateLimitedLog& login_refused_log() { return login_refused_log_; }
+  RateLimitedLog& login_timeout_log() { return login_timeout_log_; }
+
  private:
   struct Waiter {
     CommandCallback done;
@@ -94,6 +105,7 @@ class DeviceHub {
   };
   void schedule_commit();
   void commit();
+  void committed(const std::vector<std::weak_ptr<Dispatcher>>& held, std::exception_ptr error);
   void finish(std::uint64_t waiter, CommandResult result);
   std::uint64_t add_waiter(CommandMode mode, double timeout, CommandCallback done);
 
@@ -104,11 +116,15 @@ class DeviceHub {
   std::vector<char> scratch_;
   std::vector<std::weak_ptr<Dispatcher>> held_;  // sessions waiting for the next commit
   bool commit_scheduled_ = false;
+  bool commit_waiting_ = false;  // a commit was due while the last one was still on the disk
   bool shutting_down_ = false;
   std::unordered_map<std::uint64_t, Waiter> waiters_;
   std::uint64_t next_waiter_ = 1;
   std::size_t online_ = 0;
   std::size_t connections_ = 0;
+  RateLimitedLog bad_frame_log_;
+  RateLimitedLog login_refused_log_;
+  RateLimitedLog login_timeout_log_;
 };
 
 }  // namespace asyncore::device

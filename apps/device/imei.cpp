@@ -13,10 +13,16 @@ std::optional<Imei> Imei::parse(std::string_view digits) {
 }
 
 std::string Imei::str() const {
-  std::string out(15, '0');
-  std::uint64_t v = value_;
-  for (int i = 14; i >= 0 && v > 0; --i, v /= 10) out[static_cast<std::size_t>(i)] = static_cast<char>('0' + v % 10);
+  std::string out;
+  append_to(out);
   return out;
+}
+
+void Imei::append_to(std::string& out) const {
+  const std::size_t at = out.size();
+  out.append(15, '0');
+  std::uint64_t v = value_;
+  for (std::size_t i = 15; i-- > 0 && v > 0; v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
 }
 
 }  // namespace asyncore::device

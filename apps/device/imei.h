@@ -14,6 +14,7 @@ class Imei {
   static Imei from_number(std::uint64_t n) { return Imei(n); }
   std::uint64_t number() const { return value_; }
   std::string str() const;  // 15 digits, leading zeros kept
+  void append_to(std::string& out) const;  // the same, appended (no temporary)
   friend bool operator==(Imei, Imei) = default;
   friend auto operator<=>(Imei, Imei) = default;
 

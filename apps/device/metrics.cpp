@@ -69,6 +69,12 @@ std::string Metrics::prometheus(const Gauges& g) const {
   sample(out, "device_journal_records", g.journal_records);
   family(out, "device_journal_compactions_total", "counter", "Journal compactions.");
   sample(out, "device_journal_compactions_total", g.compactions);
+
+  family(out, "device_auto_registered", "gauge", "Devices recorded by --auto-register (capped by --max-auto-registered).");
+  sample(out, "device_auto_registered", g.auto_registered);
+  family(out, "device_log_lines_suppressed_total", "counter",
+         "Bad-frame and refused-login log lines folded into summaries (--log-summary-interval).");
+  sample(out, "device_log_lines_suppressed_total", g.log_lines_suppressed);
   return out;
 }
 

@@ -15,6 +15,9 @@ struct Gauges {
   std::size_t pending_interactions = 0;
   std::uint64_t journal_records = 0;
   std::uint64_t compactions = 0;
+  // Bounds (ServerOptions): how close the server is to them.
+  std::size_t auto_registered = 0;
+  std::uint64_t log_lines_suppressed = 0;  // rate-limited lines counted into summaries
 };
 
 class Metrics {

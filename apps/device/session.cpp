@@ -23,8 +23,10 @@ StreamLimits device_limits() {
 
 }  // namespace
 
-DeviceSession::DeviceSession(Fd socket, DeviceHub& hub)
-    : BufferedStream(std::move(socket), &hub.map()), hub_(hub), extractor_(hub.options().max_frame) {
+DeviceSession::DeviceSession(Fd socket, const Address& peer, DeviceHub& hub)
+    // The adopting constructor makes no system call (no fcntl, no getpeername): a login storm
+    // pays for accept4 and epoll_ctl only.
+    : BufferedStream(std::move(socket), peer, &hub.map()), hub_(hub), extractor_(hub.options().max_frame) {
   limits = device_limits();
   hub_.session_opened();
   hub_.metrics().count_accepted();
@@ -54,7 +56,9 @@ void DeviceSession::on_deadline() {
   if (idle + 1e-3 < limit) return arm_deadline(limit - idle);
   if (!logged_in_) {
     hub_.metrics().count_login_failure("timeout");
-    log_info("no login within " + std::to_string(limit) + " s from " + addr.to_string() + "; closing", LogLevel::info);
+    if (hub_.login_timeout_log().admit()) {
+      log_info("no login within " + std::to_string(limit) + " s from " + addr.to_string() + "; closing", LogLevel::info);
+    }
   } else {
     log_info("device " + imei_.str() + " silent for " + std::to_string(static_cast<int>(idle)) + " s; closing", LogLevel::info);
   }
@@ -102,8 +106,12 @@ void DeviceSession::handle_frame(std::string_view body) {
 
 void DeviceSession::bad_frame(std::string_view kind, std::string_view reason) {
   hub_.metrics().count_bad_frame(kind);
-  log_warning("device connection " + addr.to_string() + (logged_in_ ? " (" + imei_.str() + ")" : std::string()) +
-              ": bad frame: " + std::string(reason) + "; closing");
+  // A bad frame closes its connection, so a garbage sender reconnects to send more: the limit
+  // is on the log as a whole, not per connection.
+  if (hub_.bad_frame_log().admit()) {
+    log_warning("device connection " + addr.to_string() + (logged_in_ ? " (" + imei_.str() + ")" : std::string()) +
+                ": bad frame: " + std::string(reason) + "; closing");
+  }
   if (!logged_in_) hub_.metrics().count_login_failure("bad_frame");
   send_body(error_reply(0, 0, 400, reason));
   end_after_reply(OfflineReason::bad_frame);
@@ -111,7 +119,7 @@ void DeviceSession::bad_frame(std::string_view kind, std::string_view reason) {
 
 void DeviceSession::refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error) {
   hub_.metrics().count_login_failure(reason_metric);
-  log_info("login refused for " + addr.to_string() + ": " + std::string(error));
+  if (hub_.login_refused_log().admit()) log_info("login refused for " + addr.to_string() + ": " + std::string(error));
   send_body(error_reply(type, ident, status, error));
   end_after_reply(OfflineReason::closed);
 }
@@ -135,6 +143,12 @@ void DeviceSession::handle_login(const Message& message) {
   DeviceRecord* record = store.find(*imei);
   if (!record || !record->known()) {
     if (!hub_.options().auto_register) return refuse_login("unknown_device", 1, ident, 401, "unknown device");
+    // Any peer can invent IMEIs: each new one is a record kept forever, so their number is capped.
+    if (store.auto_registered_count() >= hub_.options().max_auto_registered) {
+      return refuse_login("auto_register_limit", 1, ident, 401,
+                          "unknown device; auto-registration limit reached (" +
+                              std::to_string(hub_.options().max_auto_registered) + " devices)");
+    }
     record = &store.auto_register(*imei, DeviceHub::unix_now());
   }
   if (!record->secret.empty() && !(token && tokens_equal(*token, record->secret))) {
@@ -199,9 +213,14 @@ void DeviceSession::send_command(const json::Value& command, PendingCommand pend
 
 void DeviceSession::send_body(std::string_view body, bool durable) {
   if (!is_open() || closing) return;
-  if (durable && !holding_ && hub_.store().unsynced()) {
-    holding_ = true;
-    hub_.hold_until_durable(*this);
+  if (durable && hub_.store().unsynced()) {
+    // The record this reply acknowledges was just appended: it is durable with the batch now
+    // gathering. A session already holding for an earlier batch waits for this one as well.
+    durable_needed_ = hub_.store().pending_generation();
+    if (!holding_) {
+      holding_ = true;
+      hub_.hold_until_durable(*this);
+    }
   }
   hub_.metrics().count_frame_out();
   // Later frames wait behind a held one, so replies keep their order.
@@ -213,8 +232,10 @@ void DeviceSession::send_body(std::string_view body, bool durable) {
 }
 
 void DeviceSession::release_held() {
-  holding_ = false;
   if (!is_open()) return;
+  // Commits are pipelined: a reply held since an earlier batch may also wait for a later one.
+  if (hub_.store().durable_generation() < durable_needed_) return hub_.hold_until_durable(*this);
+  holding_ = false;
   std::string frames;
   frames.swap(held_);
   send(frames);

@@ -16,7 +16,8 @@ namespace asyncore::device {
 
 class DeviceSession final : public BufferedStream {
  public:
-  DeviceSession(Fd socket, DeviceHub& hub);
+  // `socket` comes straight from accept4 (non-blocking already) and `peer` is its address.
+  DeviceSession(Fd socket, const Address& peer, DeviceHub& hub);
   ~DeviceSession() override;
 
   void handle_read() override;
@@ -57,6 +58,7 @@ class DeviceSession final : public BufferedStream {
   TimerHandle deadline_;
   Clock::time_point last_frame_;
   Imei imei_;
+  std::uint64_t durable_needed_ = 0;     // the journal generation the held frames wait for
   std::uint16_t heartbeat_ = 0;
   std::uint16_t next_ident_ = 0;
   bool logged_in_ = false;

@@ -1,5 +1,6 @@
 // Address: parsing and printing IPv4, IPv6 and Unix-domain addresses; an IPv6 loopback echo and a
 // Unix-domain stream echo through the Dispatcher, once per backend.
+#include <arpa/inet.h>
 #include <sys/stat.h>
 
 #include <memory>
@@ -35,6 +36,28 @@ TEST_CASE("parse and to_string: IPv4") {
     Address::parse("127.0.0.1:99999");
   } catch (const std::invalid_argument& e) {
     CHECK(std::string(e.what()).find("127.0.0.1:99999") != std::string::npos);  // names the input
+  }
+}
+
+TEST_CASE("IPv4 to_string and host agree with inet_ntop for every octet and edge ports") {
+  // to_string is formatted by hand (it names the peer of every accepted connection).
+  for (unsigned v = 0; v < 256; ++v) {
+    const unsigned octets[4] = {v, 255 - v, v * 7 % 256, v / 3};
+    in_addr raw{};
+    auto* b = reinterpret_cast<unsigned char*>(&raw.s_addr);
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<unsigned char>(octets[i]);
+    char expected[INET_ADDRSTRLEN];
+    REQUIRE(::inet_ntop(AF_INET, &raw, expected, sizeof expected) != nullptr);
+    for (unsigned port : {0u, 9u, 10u, 99u, 100u, 8080u, 65535u}) {
+      sockaddr_in sa{};
+      sa.sin_family = AF_INET;
+      sa.sin_addr = raw;
+      sa.sin_port = htons(static_cast<uint16_t>(port));
+      Address a = Address::from_sockaddr(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+      INFO(expected << " port " << port);
+      CHECK(a.host() == expected);
+      CHECK(a.to_string() == std::string(expected) + ":" + std::to_string(port));
+    }
   }
 }
 

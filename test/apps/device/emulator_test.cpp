@@ -70,8 +70,30 @@ TEST_CASE("devices reconnect with backoff when the server comes back") {
   std::this_thread::sleep_for(std::chrono::milliseconds(700));  // a few refused attempts
   server = Server::start(dir.file("data"), {"--auto-register", "--port", port});
   CHECK(testing::eventually([&] { return online(server.admin) == 5; }, Seconds(10)));
+  // The server counts a device online before its login reply is durable and sent; a command
+  // goes out behind that reply, so an acked command means the device has seen its login too.
+  for (int i = 0; i < 5; ++i) {
+    CHECK(post_command(server.admin, "86300000000030" + std::to_string(i), "interact", R"({"type":104,"text":"hi"})").body["result"] == "OK");
+  }
   auto summary = fleet.stop();
   CHECK(summary["logins"] == 10);
   CHECK(summary["connect_failures"] >= 1);
   CHECK(server.stop() == 0);
+}
+
+TEST_CASE("--source: the fleet connects from the given local address") {
+  testing::TempDir dir;
+  Server server = Server::start(dir.file("data"), {"--auto-register"});
+  Emulator fleet = Emulator::start(server.port, {"--devices", "3", "--imei-base", "863000000000400", "--source", "127.0.0.7"});
+  fleet.child->wait_for_line("all logged in");
+  REQUIRE(testing::eventually([&] { return online(server.admin) == 3; }));
+  const json::Value devices = get_json(server.admin, "/devices");
+  for (const json::Value& device : devices["devices"].as_array()) {
+    CHECK(device["peer"].as_string().starts_with("127.0.0.7:"));
+  }
+  CHECK(fleet.stop()["logged_in"] == 3);
+  CHECK(server.stop() == 0);
+  auto bad = testing::run({testing::bin_path("device-emulator"), "--source", "not-an-address"});
+  CHECK(bad.code == 2);
+  CHECK(bad.err.find("--source") != std::string::npos);
 }

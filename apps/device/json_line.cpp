@@ -1,0 +1,63 @@
+#include "apps/device/json_line.h"
+
+#include <charconv>
+
+#include "dispatchers/json.h"
+
+namespace asyncore::device {
+
+void JsonLine::key(std::string_view name) {
+  // Keys are this program's own literals (plain ASCII names): nothing to escape.
+  out_.append(first_ ? "\"" : ",\"", first_ ? 1 : 2);
+  first_ = false;
+  out_.append(name);
+  out_.append("\":", 2);
+}
+
+JsonLine& JsonLine::operator()(std::string_view name, std::string_view text) {
+  key(name);
+  json::append_quoted(out_, text);
+  return *this;
+}
+
+JsonLine& JsonLine::operator()(std::string_view name, double number) {
+  key(name);
+  json::append_double(out_, number);  // exactly as json::dump writes it
+  return *this;
+}
+
+JsonLine& JsonLine::integer(std::string_view name, long long number) {
+  key(name);
+  char buffer[24];
+  out_.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, number).ptr);
+  return *this;
+}
+
+JsonLine& JsonLine::operator()(std::string_view name, std::uint64_t number) {
+  key(name);
+  char buffer[24];
+  out_.append(buffer, std::to_chars(buffer, buffer + sizeof buffer, number).ptr);
+  return *this;
+}
+
+JsonLine& JsonLine::operator()(std::string_view name, bool value) {
+  key(name);
+  out_.append(value ? "true" : "false");
+  return *this;
+}
+
+JsonLine& JsonLine::operator()(std::string_view name, Imei imei) {
+  key(name);
+  out_.push_back('"');
+  imei.append_to(out_);  // digits only: nothing to escape
+  out_.push_back('"');
+  return *this;
+}
+
+JsonLine& JsonLine::raw(std::string_view name, std::string_view json) {
+  key(name);
+  out_.append(json);
+  return *this;
+}
+
+}  // namespace asyncore::device

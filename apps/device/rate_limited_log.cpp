@@ -1,0 +1,39 @@
+#include "apps/device/rate_limited_log.h"
+
+#include <cstdio>
+
+namespace asyncore::device {
+
+RateLimitedLog::RateLimitedLog(ChannelMap& map, LogLevel level, std::string what, double interval)
+    : map_(map), level_(level), what_(std::move(what)), interval_(interval) {}
+
+RateLimitedLog::~RateLimitedLog() { window_.cancel(); }
+
+bool RateLimitedLog::admit() {
+  if (!log_enabled(level_)) return false;
+  if (!window_.active()) {
+    window_ = map_.call_later(interval_, [this] { end_window(); });
+    return true;
+  }
+  ++suppressed_;
+  return false;
+}
+
+void RateLimitedLog::end_window() {
+  if (suppressed_ == 0) return;  // quiet: the next line is logged in full again
+  flush();
+  // Still busy: keep counting, so a steady flood gives one summary line per interval.
+  window_ = map_.call_later(interval_, [this] { end_window(); });
+}
+
+void RateLimitedLog::flush() {
+  if (suppressed_ == 0) return;
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", interval_);
+  log(level_, std::to_string(suppressed_) + " more " + what_ + " (summarised every " + seconds +
+                  " s, not logged one by one; all counted in /metrics)");
+  suppressed_total_ += suppressed_;
+  suppressed_ = 0;
+}
+
+}  // namespace asyncore::device

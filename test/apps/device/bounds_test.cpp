@@ -1,0 +1,183 @@
+// What peers and admins can make the server keep is bounded (issue: RSS grew in the soak):
+// --max-queued-commands per device, --max-auto-registered devices, and log lines any peer can
+// trigger (bad frames, refused logins) folded into one summary per --log-summary-interval.
+// Each refusal is clear to whoever caused it, counted in /metrics, and disturbs nobody else.
+#include <fstream>
+
+#include "test/apps/device/device_harness.h"
+
+using namespace device_test;
+
+namespace {
+
+const std::string kOffline = "862100000000001";
+const std::string kOther = "862100000000002";
+
+json::Value ack_of(const json::Value& command) {
+  return json::Object{{"type", command["type"]}, {"ident", command["ident"]}, {"status", 200}};
+}
+
+// Lines of `text` containing `needle`.
+std::vector<std::string> lines_with(const std::string& text, std::string_view needle) {
+  std::vector<std::string> found;
+  for (std::size_t at = 0; at < text.size();) {
+    std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(at, end - at);
+    if (line.find(needle) != std::string::npos) found.push_back(line);
+    at = end + 1;
+  }
+  return found;
+}
+
+// The sum of N over lines "... N more <what> (summarised ...".
+long summarised(const std::string& text, std::string_view what) {
+  long total = 0;
+  const std::string marker = " more " + std::string(what) + " (summarised";
+  for (const std::string& line : lines_with(text, marker)) {
+    const std::size_t end = line.find(marker);
+    const std::size_t start = line.rfind(' ', end - 1) + 1;
+    total += std::stol(line.substr(start, end - start));
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("--max-queued-commands: past the cap a queue request gets 429, is counted, and nothing queued is lost") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("registry")) << kOffline << " tok\n" << kOther << " tok\n";
+  const std::vector<std::string> flags = {"--registry", dir.file("registry"), "--max-queued-commands", "3"};
+  Server server = Server::start(dir.file("data"), flags);
+  for (int i = 1; i <= 3; ++i) {
+    CommandReply r = post_command(server.admin, kOffline, "queue", R"({"type":104,"text":"m)" + std::to_string(i) + "\"}");
+    CHECK(r.status == 202);
+    CHECK(r.body["result"] == "QUEUED");
+  }
+  CommandReply full = post_command(server.admin, kOffline, "queue", R"({"type":104,"text":"m4"})");
+  CHECK(full.status == 429);
+  CHECK(full.body["result"] == "QUEUE_FULL");
+  CHECK(full.body["error"].as_string().find("3 commands already queued for device " + kOffline) != std::string::npos);
+  CHECK(full.body["error"].as_string().find("--max-queued-commands") != std::string::npos);
+  CHECK(metric(server.admin, "device_commands_total{mode=\"queue\",result=\"QUEUE_FULL\"}") == 1);
+  CHECK(metric(server.admin, "device_commands_total{mode=\"queue\",result=\"QUEUED\"}") == 3);
+  CHECK(metric(server.admin, "device_queued_commands") == 3);
+  // The cap is per device: another device's queue is untouched.
+  CHECK(post_command(server.admin, kOther, "queue", R"({"type":104,"text":"other"})").body["result"] == "QUEUED");
+
+  // The cap holds across a restart (the queue is durable), and still refuses.
+  CHECK(server.stop() == 0);
+  server = Server::start(dir.file("data"), flags);
+  CHECK(metric(server.admin, "device_queued_commands") == 4);
+  CHECK(post_command(server.admin, kOffline, "queue", R"({"type":104,"text":"m5"})").status == 429);
+
+  // The device comes: exactly the three accepted commands, oldest first. Acking them frees room.
+  RawDevice d(server.port);
+  CHECK(d.login(kOffline, 60, "tok")["status"] == 200);
+  std::vector<json::Value> delivered;
+  for (int i = 1; i <= 3; ++i) {
+    delivered.push_back(d.read());
+    CHECK(delivered.back()["text"] == "m" + std::to_string(i));
+  }
+  for (const json::Value& command : delivered) d.send(ack_of(command));
+  REQUIRE(testing::eventually([&] { return metric(server.admin, "device_queued_commands") == 1; }));
+  d.client.close();
+  REQUIRE(testing::eventually([&] { return online(server.admin) == 0; }));
+  CHECK(post_command(server.admin, kOffline, "queue", R"({"type":104,"text":"m6"})").status == 202);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("--max-auto-registered: new devices past the cap get 401 and are counted; known ones still get in") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("registry")) << "862200000000009 tok\n";
+  const std::vector<std::string> flags = {"--registry", dir.file("registry"), "--auto-register", "--max-auto-registered", "2"};
+  Server server = Server::start(dir.file("data"), flags);
+  {
+    RawDevice a(server.port), b(server.port);
+    CHECK(a.login("862200000000001")["status"] == 200);
+    CHECK(b.login("862200000000002")["status"] == 200);
+    RawDevice c(server.port);
+    const json::Value refused = c.login("862200000000003");
+    CHECK(refused["status"] == 401);
+    CHECK(refused["error"].as_string().find("auto-registration limit reached (2 devices)") != std::string::npos);
+    CHECK(c.closed(Seconds(3)));
+    // The devices already in, and the registry's, are not affected.
+    a.send(json::Object{{"type", 3}, {"ident", 2}});
+    CHECK(a.read()["status"] == 200);
+    RawDevice listed(server.port);
+    CHECK(listed.login("862200000000009", 60, "tok")["status"] == 200);
+  }
+  CHECK(metric(server.admin, "device_login_failures_total{reason=\"auto_register_limit\"}") == 1);
+  CHECK(metric(server.admin, "device_auto_registered") == 2);
+  CHECK(get_json(server.admin, "/devices")["total"] == 3);
+  CHECK(get_json(server.admin, "/devices/862200000000003", 404)["error"] == "unknown device");
+
+  // The count is rebuilt from the journal: after a restart the cap still holds, and a device
+  // auto-registered earlier logs in again.
+  CHECK(server.stop() == 0);
+  server = Server::start(dir.file("data"), flags);
+  CHECK(metric(server.admin, "device_auto_registered") == 2);
+  RawDevice again(server.port);
+  CHECK(again.login("862200000000002")["status"] == 200);
+  RawDevice still_refused(server.port);
+  CHECK(still_refused.login("862200000000004")["status"] == 401);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("a garbage flood is logged once and then summarised; every bad frame is counted; others are served") {
+  testing::TempDir dir;
+  Server server = Server::start(dir.file("data"), {"--auto-register", "--log-summary-interval", "2"});
+  RawDevice good(server.port);
+  CHECK(good.login("862300000000001")["status"] == 200);
+
+  constexpr int kBad = 40;
+  for (int i = 0; i < kBad; ++i) {
+    RawDevice bad(server.port);
+    bad.send_raw(i % 2 ? frame("{not json") : std::string(4, '\0'));  // each closes its connection
+    CHECK(bad.read()["status"] == 400);
+    CHECK(bad.closed(Seconds(3)));
+  }
+  constexpr int kUnknown = 20;
+  Server strict = Server::start(dir.file("strict"), {"--log-summary-interval", "2"});
+  for (int i = 0; i < kUnknown; ++i) {
+    RawDevice stranger(strict.port);
+    CHECK(stranger.login("862300000000100")["status"] == 401);
+  }
+
+  // Every one counted; the well-behaved device never noticed.
+  CHECK(metric(server.admin, "device_bad_frames_total{kind=\"zero_length\"}") +
+            metric(server.admin, "device_bad_frames_total{kind=\"invalid_json\"}") ==
+        kBad);
+  good.send(json::Object{{"type", 3}, {"ident", 2}});
+  CHECK(good.read()["status"] == 200);
+  CHECK(online(server.admin) == 1);
+
+  // Logged: a few lines in full at most, the rest in summaries that add up to every one of them.
+  REQUIRE(testing::eventually([&] {
+    const std::string log = server.child->stderr_text();
+    return static_cast<long>(lines_with(log, ": bad frame: ").size()) + summarised(log, "bad frames") == kBad;
+  }, Seconds(15)));
+  const std::string log = server.child->stderr_text();
+  CHECK(lines_with(log, ": bad frame: ").size() <= 3);
+  CHECK(metric(server.admin, "device_log_lines_suppressed_total") == summarised(log, "bad frames"));
+
+  REQUIRE(testing::eventually([&] {
+    const std::string text = strict.child->stderr_text();
+    return static_cast<long>(lines_with(text, "login refused for").size()) + summarised(text, "refused logins") == kUnknown;
+  }, Seconds(15)));
+  CHECK(lines_with(strict.child->stderr_text(), "login refused for").size() <= 3);
+  CHECK(metric(strict.admin, "device_login_failures_total{reason=\"unknown_device\"}") == kUnknown);
+  CHECK(strict.stop() == 0);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("the bound flags are checked like the others") {
+  for (const char* flag : {"--max-queued-commands", "--max-auto-registered", "--log-summary-interval"}) {
+    INFO(flag);
+    auto r = testing::run({testing::bin_path("device-server"), flag, "-1"});
+    CHECK(r.code == 2);
+    CHECK(r.err.find(flag) != std::string::npos);
+    CHECK(testing::run({testing::bin_path("device-server"), "--help"}).out.find(flag) != std::string::npos);
+  }
+  CHECK(testing::run({testing::bin_path("device-server"), "--max-queued-commands", "0"}).code == 2);
+}
