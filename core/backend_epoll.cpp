@@ -92,16 +92,17 @@ class EpollBackend final : public Backend {
     if (grow_next_) resize(capacity_ * 2);
     const bool extras = !always_ready_.empty() || !invalid_.empty();
     const int n = epoll(extras ? 0 : timeout ? timeout_ms(*timeout) : -1);
+    if (extras) {
+      extra_.assign(events_.get(), events_.get() + n);
+      for (auto& [fd, entry] : always_ready_) {
+        extra_.push_back(ready_event(fd, entry.generation,
+                                     ((entry.interest & kWantRead) ? kEventRead : 0u) | ((entry.interest & kWantWrite) ? kEventWrite : 0u)));
+      }
+      extra_.insert(extra_.end(), invalid_.begin(), invalid_.end());
+      invalid_.clear();
+    }
     note_special();
     if (!extras) return {events_.get(), static_cast<size_t>(n)};
-    extra_.assign(events_.get(), events_.get() + n);
-    for (auto& [fd, entry] : always_ready_) {
-      extra_.push_back(ready_event(fd, entry.generation,
-                                   ((entry.interest & kWantRead) ? kEventRead : 0u) | ((entry.interest & kWantWrite) ? kEventWrite : 0u)));
-    }
-    extra_.insert(extra_.end(), invalid_.begin(), invalid_.end());
-    invalid_.clear();
-    note_special();
     return extra_;
   }
 
