@@ -11,7 +11,7 @@
 
 #include "apps/device/device_store.h"
 #include "apps/device/metrics.h"
-#include "apps/device/rate_limited_log.h"
+#include "dispatchers/rate_limited_log.h"
 #include "core/channel_map.h"
 #include "dispatchers/json.h"
 

@@ -1,8 +1,8 @@
-#include "apps/device/rate_limited_log.h"
+#include "dispatchers/rate_limited_log.h"
 
 #include <cstdio>
 
-namespace asyncore::device {
+namespace asyncore {
 
 RateLimitedLog::RateLimitedLog(ChannelMap& map, LogLevel level, std::string what, double interval)
     : map_(map), level_(level), what_(std::move(what)), interval_(interval) {}
@@ -31,9 +31,9 @@ void RateLimitedLog::flush() {
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%g", interval_);
   log(level_, std::to_string(suppressed_) + " more " + what_ + " (summarised every " + seconds +
-                  " s, not logged one by one; all counted in /metrics)");
+                  " s, not logged one by one)");
   suppressed_total_ += suppressed_;
   suppressed_ = 0;
 }
 
-}  // namespace asyncore::device
+}  // namespace asyncore

@@ -10,7 +10,7 @@
 #include "core/channel_map.h"
 #include "core/log.h"
 
-namespace asyncore::device {
+namespace asyncore {
 
 class RateLimitedLog {
  public:
@@ -40,4 +40,4 @@ class RateLimitedLog {
   std::uint64_t suppressed_total_ = 0;
 };
 
-}  // namespace asyncore::device
+}  // namespace asyncore
