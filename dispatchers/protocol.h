@@ -2,9 +2,11 @@
 // (run, stop, call_later); listen_tcp (tcp_port.h) and connect_tcp (tcp_connector.h) tie a factory
 // to sockets; each connection gets a Protocol from the factory and a Transport to talk through.
 //
-// Ownership: the map owns each connection's transport; the transport owns its protocol until the
-// connection is lost; the protocol keeps `transport` (so writes after the loss are harmless no-ops)
-// and `factory` stays valid as long as the protocol's transport lives.
+// Ownership: the map owns each connection (a TcpConnection dispatcher); the connection owns its
+// protocol until connection_lost() has returned; the protocol owns its `transport`, which refers to
+// the connection only weakly (so writes after the loss are harmless no-ops and there is no cycle).
+// The connection also holds the factory: `factory` is valid until connection_lost() returns, and a
+// protocol kept alive past that must keep its factory alive itself.
 #pragma once
 #include <functional>
 #include <initializer_list>
