@@ -151,9 +151,9 @@ void ChannelMap::apply_interest_changes() {
     if (!d) continue;
     // Enrolled here, not in add_channel: a subclass's constructor chooses its mode after the
     // base registered the socket.
-    if (!d->declared_interest_ && !slot.polled) {
-      slot.polled = true;
-      polled_.push_back(fd);
+    if (!d->declared_interest_) {
+      if (!slot.polled) slot.polled = true, polled_.push_back(fd);
+      continue;  // ask_polled asks it next, once: asyncore asks once per pass
     }
     refresh_interest(fd, *d);
   }
