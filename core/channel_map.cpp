@@ -124,6 +124,7 @@ void ChannelMap::use_backend(BackendKind kind) {
   if (backend_ && backend_kind_ == kind) return;
   if (depth_ > 0) throw std::logic_error("use_backend: cannot switch backends from inside a callback");
   backend_kind_ = kind;
+  top_ready_ = {}, nested_ready_.clear();  // they point into the old backend's buffers
   backend_.reset();
   ensure_backend();
 }
@@ -183,11 +184,13 @@ void ChannelMap::request_flush(int fd) {
   if (slot.flush_wanted) return;
   slot.flush_wanted = true;
   flushes_.emplace_back(fd, slot.generation);
+  prepare_needed_ = true;
 }
 
 BeforeWaitHook ChannelMap::before_wait(std::function<void()> callback) {
   const uint64_t id = next_hook_id_++;
   hooks_.push_back({id, std::move(callback)});
+  prepare_needed_ = true;
   return BeforeWaitHook(this, id);
 }
 
@@ -345,67 +348,66 @@ void ChannelMap::refresh_interest(int fd, Dispatcher& d) {
 
 namespace {
 // Marks the part of a pass that runs user callbacks (nested passes count again): channels
-// closed meanwhile are released only by the outermost pass, never under a running callback.
+// closed meanwhile are released only by the outermost pass, never under a running callback;
+// and a nested pass waits into a buffer of its own depth.
 struct DepthGuard {
   int& depth;
-  explicit DepthGuard(int& d) : depth(d) { ++depth; }
-  ~DepthGuard() { --depth; }
+  const int outer;  // restored, not decremented: two stores on the hot path, no read-modify-write
+  explicit DepthGuard(int& d) : depth(d), outer(d) { depth = outer + 1; }
+  ~DepthGuard() { depth = outer; }
 };
 }  // namespace
 
-size_t ChannelMap::poll_once(double timeout) { return pass(timeout); }
+size_t ChannelMap::poll_once(double timeout) { return pass<false>(timeout); }
 
+void ChannelMap::prepare_wait() {
+  DepthGuard guard(depth_);  // hooks, flushes, readable()/writable() are callbacks too
+  if (!hooks_.empty() || !flushes_.empty()) before_wait_phase();
+  if (!dirty_.empty()) apply_interest_changes();
+  if (!polled_.empty()) ask_polled();
+  prepare_needed_ = !hooks_.empty() || !polled_.empty() || !dirty_.empty() || !flushes_.empty();
+}
+
+template <bool kNoLimit>
 size_t ChannelMap::pass(double timeout) {
   if (!backend_) [[unlikely]] ensure_backend();
-  {
-    DepthGuard guard(depth_);  // hooks, flushes, readable()/writable() are callbacks too
-    if (!hooks_.empty() || !flushes_.empty()) [[unlikely]] before_wait_phase();
-    if (!dirty_.empty()) apply_interest_changes();
-    if (!polled_.empty()) ask_polled();
-  }
-  timespec wait{};
-  const timespec* wait_ptr = wait_time(timeout, wait);  // after the hooks: they may add timers
-  if (frame_) [[unlikely]] keep_outer_events();
-  Frame frame;
-  FrameGuard current(frame_, frame);
-  frame.outer = current.outer;
-  frame.ready = backend_->wait(wait_ptr);
-  if (frame.outer) [[unlikely]] enter_nested_pass(frame.ready);
-  const size_t count = frame.ready.size();
+  if (prepare_needed_) prepare_wait();
+  // After the hooks, which may add timers. No limit and no timers (run()): no clock needed. A
+  // stop() wakes the wait through the waker, so it need not be looked at here.
+  timespec wait;
+  const timespec* wait_ptr = (kNoLimit || timeout < 0) && timers_.empty() ? nullptr : wait_time(timeout, wait);
+  // depth_ is 0 here but in a nested pass (called from a handler, a timer or a hook).
+  const size_t level = static_cast<size_t>(depth_);
+  std::span<ReadyEvent> ready = backend_->wait(wait_ptr, level);
+  if (level) [[unlikely]] enter_nested_pass(ready, level);
+  else top_ready_ = ready;
   {
     DepthGuard guard(depth_);
-    // By index and re-read each time: a nested pass may move this frame's events.
-    while (frame.next < frame.ready.size()) dispatch(frame.ready[frame.next++]);
+    for (const ReadyEvent& event : ready) dispatch(event);  // read one by one: a nested pass may blank some
     if (!timers_.empty()) run_timers();
   }
-  if (depth_ == 0 && !closed_.empty()) release_closed();
-  return count;
+  if (!closed_.empty() && depth_ == 0) release_closed();
+  return ready.size();
 }
 
-// A nested pass is about to wait, reusing the backend's buffer: every outer pass still reading
-// it takes a copy of what it has not handled yet.
-void ChannelMap::keep_outer_events() {
-  for (Frame* f = frame_; f; f = f->outer) {
-    if (!f->saved.empty() && f->ready.data() == f->saved.data()) continue;  // already its own
-    f->saved.assign(f->ready.begin() + static_cast<ptrdiff_t>(f->next), f->ready.end());
-    f->ready = f->saved;
-    f->next = 0;
-  }
-}
-
-// The nested pass will handle the fds its wait reported, with fresher readiness: the outer
-// passes drop their own events for them, so no readiness is handled twice.
-void ChannelMap::enter_nested_pass(std::span<const ReadyEvent> inner) {
+// The nested pass handles the fds its wait reported, with fresher readiness: the outer passes'
+// events for them are blanked, so no readiness is handled twice. (Those already handled are
+// blanked too, harmlessly.)
+void ChannelMap::enter_nested_pass(std::span<ReadyEvent> inner, size_t level) {
+  if (nested_ready_.size() < level) nested_ready_.resize(level);
+  nested_ready_[level - 1] = inner;
   std::vector<bool> reported(slots_.size());
   for (const ReadyEvent& e : inner) {
     if (static_cast<size_t>(ready_fd(e)) < reported.size()) reported[static_cast<size_t>(ready_fd(e))] = true;
   }
-  for (Frame* f = frame_->outer; f; f = f->outer) {
-    for (size_t i = f->next; i < f->saved.size(); ++i) {
-      const size_t fd = static_cast<size_t>(ready_fd(f->saved[i]));
-      if (fd < reported.size() && reported[fd]) f->saved[i] = ready_event(-1, 0, 0);  // dispatch ignores fd -1
+  auto blank = [&](std::span<ReadyEvent> outer) {
+    for (ReadyEvent& e : outer) {
+      const size_t fd = static_cast<size_t>(ready_fd(e));
+      if (fd < reported.size() && reported[fd]) e = ready_event(-1, 0, 0);  // dispatch ignores fd -1
     }
-  }
+  };
+  blank(top_ready_);
+  for (size_t i = 0; i + 1 < level; ++i) blank(nested_ready_[i]);
 }
 
 // How long the next wait may last: `timeout` seconds (negative: no limit), less if a timer is due
@@ -444,14 +446,14 @@ bool ChannelMap::alive() const { return channel_count_ > 0 || !timers_.empty(); 
 // asyncore: `while map and count > 0`: a count of 0 or less makes no pass at all.
 void ChannelMap::loop(double timeout, std::optional<long> count) {
   while (!stop_requested_ && alive() && (!count || *count > 0)) {
-    pass(timeout);
+    pass<false>(timeout);
     if (count) --*count;
   }
   stop_requested_ = false;
 }
 
 void ChannelMap::run() {
-  while (!stop_requested_) pass(-1);  // no limit and no timers: wait_time needs no clock
+  while (!stop_requested_) pass<true>(-1);  // no limit and no timers: wait_time needs no clock
   stop_requested_ = false;
 }
 

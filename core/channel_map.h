@@ -124,27 +124,13 @@ class ChannelMap {
     uint64_t id;  // 0: removed while the hooks ran
     std::function<void()> callback;
   };
-  // One pass's ready events. A nested pass moves the outer passes' remaining events out of the
-  // backend's buffer (which its wait reuses) and drops those it reports itself.
-  struct Frame {
-    std::span<const ReadyEvent> ready;
-    size_t next = 0;
-    std::vector<ReadyEvent> saved;
-    Frame* outer = nullptr;
-  };
-  struct FrameGuard {  // the innermost frame, restored however the pass ends
-    Frame*& current;
-    Frame* outer;
-    FrameGuard(Frame*& c, Frame& frame) : current(c), outer(c) { current = &frame; }
-    ~FrameGuard() { current = outer; }
-  };
   friend class Dispatcher;
   friend class BeforeWaitHook;
   void remove_hook(uint64_t id);
+  void prepare_wait();  // phases 1 and 2: hooks, flushes, interest
   void before_wait_phase();
   void ask_polled();
-  void enter_nested_pass(std::span<const ReadyEvent> inner);
-  void keep_outer_events();
+  void enter_nested_pass(std::span<ReadyEvent> inner, size_t level);
   void ensure_backend();
   void apply_interest_changes();
   void dispatch(ReadyEvent event);
@@ -155,7 +141,8 @@ class ChannelMap {
     if (d.connecting || (!d.accepting && d.writable())) want |= kWantWrite;
     return want;
   }
-  size_t pass(double timeout);
+  template <bool kNoLimit>
+  size_t pass(double timeout);  // kNoLimit: run(), whose timeout is always -1
   const timespec* wait_time(double timeout, timespec& wait) const;
   void run_timers();
   bool alive() const;
@@ -165,6 +152,7 @@ class ChannelMap {
     if (static_cast<size_t>(fd) < slots_.size() && !slots_[static_cast<size_t>(fd)].dirty) {
       slots_[static_cast<size_t>(fd)].dirty = true;
       dirty_.push_back(fd);
+      prepare_needed_ = true;
     }
   }
   void refresh_interest(int fd, Dispatcher& d);
@@ -181,7 +169,12 @@ class ChannelMap {
   int dispatching_fd_ = -1;  // the channel whose event is being handled
   std::vector<std::shared_ptr<Dispatcher>> closed_;  // destroyed after the outermost pass
   int depth_ = 0;            // callbacks running (nested passes count again): closed_ must wait
-  Frame* frame_ = nullptr;   // the innermost pass dispatching events
+  // The events each level of passes is handling (the backend keeps one buffer per level): a
+  // nested pass blanks there the fds it handles itself, so none is handled twice.
+  std::span<ReadyEvent> top_ready_;
+  std::vector<std::span<ReadyEvent>> nested_ready_;  // by level - 1
+  // Anything for phases 1-2 (hooks, flushes, dirty or polled channels): one test per pass.
+  bool prepare_needed_ = false;
   size_t channel_count_ = 0;
   std::unique_ptr<Backend> backend_;
   BackendKind backend_kind_ = BackendKind::epoll;
