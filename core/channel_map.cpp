@@ -212,7 +212,7 @@ void ChannelMap::remove_hook(uint64_t id) {
 // The hooks, then the corked dispatchers' flushes: each runs once per pass, before interest is
 // applied, so what they send is waited on in this very pass.
 void ChannelMap::before_wait_phase() {
-  if (!hooks_.empty()) {
+  if (!hooks_.empty() && !hooks_running_) {  // a nested pass run by a hook does not run them again
     hooks_running_ = true;
     const size_t count = hooks_.size();  // hooks added meanwhile run from the next pass
     for (size_t i = 0; i < count; ++i) {
