@@ -357,3 +357,30 @@ TEST_CASE("ScopedTimer: cancelled when its owner goes, or when another timer is 
   CHECK(fired == 100);
   CHECK(map.timer_count() == 0);
 }
+
+TEST_CASE("a nested pass from a timer or a before-wait hook: the hooks are not re-entered, the outer pass goes on") {
+  each_backend([](ChannelMap& map, BackendKind) {
+    auto [ours, peer] = socket_pair();
+    Flow f(std::move(ours), &map);
+    int hook_runs = 0;
+    size_t nested_events = 0;
+    BeforeWaitHook hook = map.before_wait([&] {
+      ++hook_runs;
+      if (hook_runs == 1) nested_events += map.poll_once(0.5);  // the "wait for it" helper
+    });
+    REQUIRE(::send(peer.get(), "a", 1, 0) == 1);
+    map.poll_once(0.5);  // the nested pass inside the hook reads the byte; the outer one finds nothing
+    CHECK(hook_runs == 1);
+    CHECK(nested_events == 1);
+    CHECK(f.reads == 1);
+    bool timer_done = false;
+    map.call_soon([&] {
+      REQUIRE(::send(peer.get(), "b", 1, 0) == 1);
+      map.loop(0.5, 1);  // from a timer callback
+      timer_done = true;
+    });
+    REQUIRE(pump(map, [&] { return timer_done; }));
+    CHECK(f.reads == 2);
+    CHECK(hook_runs >= 2);
+  });
+}
