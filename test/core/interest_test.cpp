@@ -11,7 +11,10 @@
 #include <string>
 #include <vector>
 
+#include "dispatchers/async_chat.h"
 #include "dispatchers/buffered_stream.h"
+#include "dispatchers/dispatcher_with_send.h"
+#include "dispatchers/file_dispatcher.h"
 #include "test/core/core_testing.h"
 
 using namespace coretest;
@@ -238,4 +241,26 @@ TEST_CASE("a dispatcher and an idle stream stay small: every held connection car
     CHECK(sizeof(BufferedStream) <= 120);
   }
   CHECK(sizeof(OutputQueue) == sizeof(void*));
+}
+
+// Held connections cost nothing per pass only because the library's streams take the declared
+// path; a plain subclass (ported Python code) is polled.
+TEST_CASE("the library's streams declare their interest; a plain subclass is polled") {
+  struct Chat : AsyncChat {
+    using AsyncChat::AsyncChat;
+    void found_terminator() override {}
+  };
+  ChannelMap map;
+  std::vector<Fd> peers;
+  auto socket = [&] {
+    int sv[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) == 0);
+    peers.emplace_back(sv[1]);
+    return Fd(sv[0]);
+  };
+  CHECK(DispatcherWithSend(socket(), &map).interest() == Dispatcher::Interest::declared);
+  CHECK(BufferedStream(socket(), &map).interest() == Dispatcher::Interest::declared);
+  CHECK(Chat(socket(), &map).interest() == Dispatcher::Interest::declared);
+  CHECK(FileDispatcher(socket(), &map).interest() == Dispatcher::Interest::declared);
+  CHECK(Recorder(socket(), &map).interest() == Dispatcher::Interest::polled);
 }
