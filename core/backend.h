@@ -52,9 +52,12 @@ class Backend {
   virtual BackendKind kind() const = 0;
   // Sets fd's interest; 0 stops watching it. May throw (e.g. select and FD_SETSIZE).
   virtual void update(int fd, uint32_t generation, uint32_t old_interest, uint32_t interest) = 0;
-  // Waits until something is ready or the timeout passes (nullptr: no limit). The events stay
-  // valid until the next wait(); update() may be called meanwhile.
-  virtual std::span<const ReadyEvent> wait(const timespec* timeout) = 0;
+  // Waits until something is ready or the timeout passes (nullptr: no limit). `depth` counts the
+  // passes under way around this one (0 but for a nested pass): each depth has its own buffer,
+  // so a nested wait leaves the events an outer pass is handling intact. The events stay valid
+  // until the next wait() at the same depth; update() may be called meanwhile. They are
+  // writable: the map blanks those a nested pass has handled.
+  virtual std::span<ReadyEvent> wait(const timespec* timeout, size_t depth) = 0;
 };
 
 std::unique_ptr<Backend> make_select_backend();

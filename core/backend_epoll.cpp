@@ -54,8 +54,8 @@ class EpollBackend final : public Backend {
 
   // The hot path of every loop pass: one epoll_wait, whose records go to the loop as they are.
   // The rare fds epoll cannot watch are handled out of line.
-  std::span<const ReadyEvent> wait(const timespec* timeout) override {
-    if (special_) [[unlikely]] return wait_with_special(timeout);
+  std::span<ReadyEvent> wait(const timespec* timeout, size_t depth) override {
+    if (special_ || depth) [[unlikely]] return wait_with_special(timeout, depth);
     const int n = epoll(timeout ? timeout_ms(*timeout) : -1);
     return {events_.get(), static_cast<size_t>(n)};
   }
@@ -87,23 +87,44 @@ class EpollBackend final : public Backend {
 
   // The rare cases, out of line: the last batch was full (grow first), or there are regular
   // files (always ready) or fds found closed at registration, reported after the kernel's events
-  // (and then the kernel is only polled, never waited on).
-  [[gnu::noinline]] std::span<const ReadyEvent> wait_with_special(const timespec* timeout) {
+  // (and then the kernel is only polled, never waited on); or a nested pass's wait.
+  [[gnu::noinline]] std::span<ReadyEvent> wait_with_special(const timespec* timeout, size_t depth) {
+    if (depth) return wait_nested(timeout, depth);
     if (grow_next_) resize(capacity_ * 2);
-    const bool extras = !always_ready_.empty() || !invalid_.empty();
+    const bool extras = has_extras();
     const int n = epoll(extras ? 0 : timeout ? timeout_ms(*timeout) : -1);
-    if (extras) {
-      extra_.assign(events_.get(), events_.get() + n);
-      for (auto& [fd, entry] : always_ready_) {
-        extra_.push_back(ready_event(fd, entry.generation,
-                                     ((entry.interest & kWantRead) ? kEventRead : 0u) | ((entry.interest & kWantWrite) ? kEventWrite : 0u)));
-      }
-      extra_.insert(extra_.end(), invalid_.begin(), invalid_.end());
-      invalid_.clear();
-    }
     note_special();
     if (!extras) return {events_.get(), static_cast<size_t>(n)};
+    extra_.assign(events_.get(), events_.get() + n);
+    append_extras(extra_);
     return extra_;
+  }
+
+  // A nested pass: its own buffer per depth (a fixed batch; what does not fit comes next pass).
+  std::span<ReadyEvent> wait_nested(const timespec* timeout, size_t depth) {
+    if (nested_.size() < depth) nested_.resize(depth);  // moves keep the buffers
+    std::vector<ReadyEvent>& out = nested_[depth - 1];
+    out.resize(kNestedBatch);
+    const bool extras = has_extras();
+    int n = ::epoll_wait(epfd_.get(), out.data(), kNestedBatch, extras ? 0 : timeout ? timeout_ms(*timeout) : -1);
+    if (n < 0) {
+      if (errno != EINTR) throw std::system_error(errno, std::generic_category(), "epoll_wait");
+      n = 0;
+    }
+    out.resize(static_cast<size_t>(n));
+    if (extras) append_extras(out);
+    note_special();
+    return out;
+  }
+
+  bool has_extras() const { return !always_ready_.empty() || !invalid_.empty(); }
+  void append_extras(std::vector<ReadyEvent>& out) {
+    for (auto& [fd, entry] : always_ready_) {
+      out.push_back(ready_event(fd, entry.generation,
+                                ((entry.interest & kWantRead) ? kEventRead : 0u) | ((entry.interest & kWantWrite) ? kEventWrite : 0u)));
+    }
+    out.insert(out.end(), invalid_.begin(), invalid_.end());
+    invalid_.clear();
   }
 
   void note_special() { special_ = !invalid_.empty() || !always_ready_.empty() || grow_next_; }
@@ -122,6 +143,8 @@ class EpollBackend final : public Backend {
   std::unordered_map<int, AlwaysReady> always_ready_;
   std::vector<ReadyEvent> invalid_;
   std::vector<ReadyEvent> extra_;  // wait_with_special's result
+  static constexpr int kNestedBatch = 64;
+  std::vector<std::vector<ReadyEvent>> nested_;  // nested passes' buffers, by depth - 1
 };
 
 }  // namespace

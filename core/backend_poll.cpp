@@ -42,8 +42,9 @@ class PollBackend final : public Backend {
     generations_[static_cast<size_t>(pos)] = generation;
   }
 
-  std::span<const ReadyEvent> wait(const timespec* timeout) override {
-    std::vector<ReadyEvent>& out = ready_;
+  std::span<ReadyEvent> wait(const timespec* timeout, size_t depth) override {
+    if (ready_.size() <= depth) [[unlikely]] ready_.resize(depth + 1);  // moves keep the buffers
+    std::vector<ReadyEvent>& out = ready_[depth];
     out.clear();
     int n = ::ppoll(fds_.data(), fds_.size(), timeout, nullptr);
     if (n < 0 && errno != EINTR) throw std::system_error(errno, std::generic_category(), "poll");
@@ -63,7 +64,7 @@ class PollBackend final : public Backend {
   std::vector<pollfd> fds_;
   std::vector<uint32_t> generations_;  // parallel to fds_
   std::vector<int> position_;          // fd -> index in fds_, or -1
-  std::vector<ReadyEvent> ready_;
+  std::vector<std::vector<ReadyEvent>> ready_;  // by depth
 };
 
 }  // namespace

@@ -52,8 +52,9 @@ class SelectBackend final : public Backend {
     }
   }
 
-  std::span<const ReadyEvent> wait(const timespec* timeout) override {
-    std::vector<ReadyEvent>& out = ready_;
+  std::span<ReadyEvent> wait(const timespec* timeout, size_t depth) override {
+    if (ready_.size() <= depth) [[unlikely]] ready_.resize(depth + 1);  // moves keep the buffers
+    std::vector<ReadyEvent>& out = ready_[depth];
     out.clear();
     fd_set r = read_, w = write_, e = except_;
     int max_fd = fds_.empty() ? -1 : *std::max_element(fds_.begin(), fds_.end());
@@ -80,7 +81,7 @@ class SelectBackend final : public Backend {
   fd_set read_, write_, except_;
   std::vector<int> fds_;
   std::vector<uint32_t> generations_;
-  std::vector<ReadyEvent> ready_;
+  std::vector<std::vector<ReadyEvent>> ready_;  // by depth
 };
 
 }  // namespace

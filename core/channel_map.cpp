@@ -52,7 +52,7 @@ void ChannelMap::close_all() {
   keep.clear();
   // From inside a callback (a handler calling close_all), the dispatchers just closed, maybe
   // including the caller, must outlive the pass: poll_once releases them at its end.
-  if (!in_pass_) release_closed();
+  if (depth_ == 0) release_closed();
 }
 
 void ChannelMap::release_closed() {
@@ -79,6 +79,7 @@ void ChannelMap::add_channel(Dispatcher& d) {
   slot.generation++;
   slot.interest = 0;
   slot.internal = false;
+  slot.flush_wanted = false;
   ++channel_count_;
   push_dirty(static_cast<int>(fd));  // even when it reuses the fd being dispatched
 }
@@ -113,6 +114,7 @@ void ChannelMap::del_channel(Dispatcher& d) {
   slot.interest = 0;
   slot.dirty = false;
   slot.internal = false;
+  slot.flush_wanted = false;  // its entry in flushes_ is stale by generation
   slot.generation++;  // events already collected for this fd are now stale
   // The map's reference dies after the pass, never inside one of the dispatcher's callbacks.
   if (slot.owner) closed_.push_back(std::move(slot.owner));
@@ -120,8 +122,9 @@ void ChannelMap::del_channel(Dispatcher& d) {
 
 void ChannelMap::use_backend(BackendKind kind) {
   if (backend_ && backend_kind_ == kind) return;
-  if (in_pass_) throw std::logic_error("use_backend: cannot switch backends from inside a callback");
+  if (depth_ > 0) throw std::logic_error("use_backend: cannot switch backends from inside a callback");
   backend_kind_ = kind;
+  top_ready_ = {}, nested_ready_.clear();  // they point into the old backend's buffers
   backend_.reset();
   ensure_backend();
 }
@@ -145,9 +148,103 @@ void ChannelMap::apply_interest_changes() {
     Slot& slot = slots_[static_cast<size_t>(fd)];
     if (!slot.dirty) continue;
     slot.dirty = false;
-    if (Dispatcher* d = slot.dispatcher) refresh_interest(fd, *d);
+    Dispatcher* d = slot.dispatcher;
+    if (!d) continue;
+    // Enrolled here, not in add_channel: a subclass's constructor chooses its mode after the
+    // base registered the socket.
+    if (!d->declared_interest_) {
+      if (!slot.polled) slot.polled = true, polled_.push_back(fd);
+      continue;  // ask_polled asks it next, once: asyncore asks once per pass
+    }
+    refresh_interest(fd, *d);
   }
   dirty_.clear();
+}
+
+// asyncore's rule for plain dispatchers: readable()/writable() asked before every wait. Entries
+// whose dispatcher closed or declared its interest since are dropped as they are met.
+void ChannelMap::ask_polled() {
+  for (size_t i = 0; i < polled_.size();) {
+    const int fd = polled_[i];
+    Slot& slot = slots_[static_cast<size_t>(fd)];
+    Dispatcher* d = slot.dispatcher;
+    if (!d || d->declared_interest_) {
+      slot.polled = false;
+      polled_[i] = polled_.back();
+      polled_.pop_back();
+      continue;
+    }
+    ++i;
+    refresh_interest(fd, *d);  // user code: may open or close channels (slots_ may move)
+  }
+}
+
+void ChannelMap::request_flush(int fd) {
+  Slot& slot = slots_[static_cast<size_t>(fd)];
+  if (slot.flush_wanted) return;
+  slot.flush_wanted = true;
+  flushes_.emplace_back(fd, slot.generation);
+  prepare_needed_ = true;
+}
+
+BeforeWaitHook ChannelMap::before_wait(std::function<void()> callback) {
+  const uint64_t id = next_hook_id_++;
+  hooks_.push_back({id, std::move(callback)});
+  prepare_needed_ = true;
+  return BeforeWaitHook(this, id);
+}
+
+void BeforeWaitHook::reset() {
+  if (map_) std::exchange(map_, nullptr)->remove_hook(id_);
+}
+
+void ChannelMap::remove_hook(uint64_t id) {
+  for (Hook& hook : hooks_) {
+    if (hook.id != id) continue;
+    // A hook may drop its own handle (or another's) while the hooks run: its function must
+    // live until it returns, so it is only marked here and erased after the walk.
+    if (hooks_running_) hook.id = 0;
+    else std::erase_if(hooks_, [id](const Hook& h) { return h.id == id; });
+    return;
+  }
+}
+
+// The hooks, then the corked dispatchers' flushes: each runs once per pass, before interest is
+// applied, so what they send is waited on in this very pass.
+void ChannelMap::before_wait_phase() {
+  if (!hooks_.empty() && !hooks_running_) {  // a nested pass run by a hook does not run them again
+    hooks_running_ = true;
+    const size_t count = hooks_.size();  // hooks added meanwhile run from the next pass
+    for (size_t i = 0; i < count; ++i) {
+      if (hooks_[i].id == 0) continue;
+      try {
+        hooks_[i].callback();
+      } catch (const std::exception& e) {
+        log_error(type_name(typeid(e)) + ": " + e.what() + " in a before-wait hook");
+      } catch (...) {
+        log_error("unknown exception in a before-wait hook");
+      }
+    }
+    hooks_running_ = false;
+    std::erase_if(hooks_, [](const Hook& h) { return h.id == 0; });
+  }
+  while (!flushes_.empty()) {  // a flush may cork another channel: it is flushed in this pass too
+    std::vector<std::pair<int, uint32_t>> batch;
+    batch.swap(flushes_);
+    for (auto [fd, generation] : batch) {
+      Slot& slot = slots_[static_cast<size_t>(fd)];
+      if (slot.generation != generation || !slot.dispatcher) continue;
+      slot.flush_wanted = false;
+      Dispatcher& d = *slot.dispatcher;
+      try {
+        d.handle_flush();
+      } catch (const std::exception& e) {
+        if (still_same(d, fd, generation)) report_error(d, e);
+      } catch (...) {
+        if (still_same(d, fd, generation)) report_error(d, std::runtime_error("unknown exception"));
+      }
+    }
+  }
 }
 
 // handle_error() is user code too: if it throws, the channel is closed without further ado.
@@ -170,7 +267,8 @@ bool ChannelMap::still_same(const Dispatcher& d, int fd, uint32_t generation) co
 }
 
 // Inlined into poll_once: it runs once per event, and a call per event costs a tenth of a message.
-[[gnu::always_inline]] inline void ChannelMap::dispatch(const ReadyEvent& event) {
+// The event is taken by value: a nested pass reuses the buffer it came from.
+[[gnu::always_inline]] inline void ChannelMap::dispatch(ReadyEvent event) {
   const int fd = ready_fd(event);
   const uint32_t generation = ready_generation(event);
   const uint32_t e = event.events;
@@ -249,34 +347,67 @@ void ChannelMap::refresh_interest(int fd, Dispatcher& d) {
 }
 
 namespace {
-// Marks the part of a pass that runs user callbacks: channels closed meanwhile are released
-// only afterwards, never under a running callback.
-struct PassGuard {
-  bool& flag;
-  explicit PassGuard(bool& f) : flag(f) { flag = true; }
-  ~PassGuard() { flag = false; }
+// Marks the part of a pass that runs user callbacks (nested passes count again): channels
+// closed meanwhile are released only by the outermost pass, never under a running callback;
+// and a nested pass waits into a buffer of its own depth.
+struct DepthGuard {
+  int& depth;
+  const int outer;  // restored, not decremented: two stores on the hot path, no read-modify-write
+  explicit DepthGuard(int& d) : depth(d), outer(d) { depth = outer + 1; }
+  ~DepthGuard() { depth = outer; }
 };
 }  // namespace
 
-size_t ChannelMap::poll_once(double timeout) {
-  timespec wait{};
-  return pass(wait_time(timeout, wait));
+size_t ChannelMap::poll_once(double timeout) { return pass<false>(timeout); }
+
+void ChannelMap::prepare_wait() {
+  DepthGuard guard(depth_);  // hooks, flushes, readable()/writable() are callbacks too
+  if (!hooks_.empty() || !flushes_.empty()) before_wait_phase();
+  if (!dirty_.empty()) apply_interest_changes();
+  if (!polled_.empty()) ask_polled();
+  prepare_needed_ = !hooks_.empty() || !polled_.empty() || !dirty_.empty() || !flushes_.empty();
 }
 
-size_t ChannelMap::pass(const timespec* wait) {
+template <bool kNoLimit>
+size_t ChannelMap::pass(double timeout) {
   if (!backend_) [[unlikely]] ensure_backend();
-  if (!dirty_.empty()) {
-    PassGuard guard(in_pass_);  // readable()/writable() are callbacks too
-    apply_interest_changes();
-  }
-  std::span<const ReadyEvent> ready = backend_->wait(wait);
+  if (prepare_needed_) prepare_wait();
+  // After the hooks, which may add timers. No limit and no timers (run()): no clock needed. A
+  // stop() wakes the wait through the waker, so it need not be looked at here.
+  timespec wait;
+  const timespec* wait_ptr = (kNoLimit || timeout < 0) && timers_.empty() ? nullptr : wait_time(timeout, wait);
+  // depth_ is 0 here but in a nested pass (called from a handler, a timer or a hook).
+  const size_t level = static_cast<size_t>(depth_);
+  std::span<ReadyEvent> ready = backend_->wait(wait_ptr, level);
+  if (level) [[unlikely]] enter_nested_pass(ready, level);
+  else top_ready_ = ready;
   {
-    PassGuard guard(in_pass_);
-    for (const ReadyEvent& event : ready) dispatch(event);
+    DepthGuard guard(depth_);
+    for (const ReadyEvent& event : ready) dispatch(event);  // read one by one: a nested pass may blank some
     if (!timers_.empty()) run_timers();
   }
-  if (!closed_.empty()) release_closed();
+  if (!closed_.empty() && depth_ == 0) release_closed();
   return ready.size();
+}
+
+// The nested pass handles the fds its wait reported, with fresher readiness: the outer passes'
+// events for them are blanked, so no readiness is handled twice. (Those already handled are
+// blanked too, harmlessly.)
+void ChannelMap::enter_nested_pass(std::span<ReadyEvent> inner, size_t level) {
+  if (nested_ready_.size() < level) nested_ready_.resize(level);
+  nested_ready_[level - 1] = inner;
+  std::vector<bool> reported(slots_.size());
+  for (const ReadyEvent& e : inner) {
+    if (static_cast<size_t>(ready_fd(e)) < reported.size()) reported[static_cast<size_t>(ready_fd(e))] = true;
+  }
+  auto blank = [&](std::span<ReadyEvent> outer) {
+    for (ReadyEvent& e : outer) {
+      const size_t fd = static_cast<size_t>(ready_fd(e));
+      if (fd < reported.size() && reported[fd]) e = ready_event(-1, 0, 0);  // dispatch ignores fd -1
+    }
+  };
+  blank(top_ready_);
+  for (size_t i = 0; i + 1 < level; ++i) blank(nested_ready_[i]);
 }
 
 // How long the next wait may last: `timeout` seconds (negative: no limit), less if a timer is due
@@ -312,18 +443,17 @@ bool ChannelMap::alive() const { return channel_count_ > 0 || !timers_.empty(); 
 
 // A stop() that arrives before loop()/run() begins (from another thread, say) is not dropped:
 // the loop returns at once and consumes it, as asyncio's run_forever does.
+// asyncore: `while map and count > 0`: a count of 0 or less makes no pass at all.
 void ChannelMap::loop(double timeout, std::optional<long> count) {
-  while (!stop_requested_ && alive()) {
-    poll_once(timeout);
-    if (count && --*count <= 0) break;
+  while (!stop_requested_ && alive() && (!count || *count > 0)) {
+    pass<false>(timeout);
+    if (count) --*count;
   }
   stop_requested_ = false;
 }
 
 void ChannelMap::run() {
-  // No limit, no timers: the common case needs no clock.
-  timespec wait{};
-  while (!stop_requested_) pass(timers_.empty() ? nullptr : wait_time(-1, wait));
+  while (!stop_requested_) pass<true>(-1);  // no limit and no timers: wait_time needs no clock
   stop_requested_ = false;
 }
 

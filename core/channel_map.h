@@ -7,6 +7,8 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
+#include <utility>
 #include <vector>
 
 #include "core/backend.h"
@@ -17,6 +19,33 @@ namespace asyncore {
 
 class Waker;
 class SignalPipe;
+class ChannelMap;
+
+// A before-wait hook's registration: the hook is removed when this is destroyed or reset (RAII),
+// so a hook capturing `this` cannot outlive its owner. Must not outlive its map.
+class BeforeWaitHook {
+ public:
+  BeforeWaitHook() = default;
+  ~BeforeWaitHook() { reset(); }
+  BeforeWaitHook(BeforeWaitHook&& other) noexcept
+      : map_(std::exchange(other.map_, nullptr)), id_(other.id_) {}
+  BeforeWaitHook& operator=(BeforeWaitHook&& other) noexcept {
+    if (this != &other) {
+      reset();
+      map_ = std::exchange(other.map_, nullptr);
+      id_ = other.id_;
+    }
+    return *this;
+  }
+  bool active() const { return map_ != nullptr; }
+  void reset();
+
+ private:
+  friend class ChannelMap;
+  BeforeWaitHook(ChannelMap* map, uint64_t id) : map_(map), id_(id) {}
+  ChannelMap* map_ = nullptr;
+  uint64_t id_ = 0;
+};
 
 class ChannelMap {
  public:
@@ -33,11 +62,14 @@ class ChannelMap {
   void close_all();
 
   // --- running -----------------------------------------------------------------------------
-  // One pass: wait at most `timeout` seconds (negative: no limit) for I/O or the next timer,
-  // then handle what is ready. Returns the number of I/O events handled.
+  // One pass (docs/design.md lists its phases): before-wait hooks and flushes, interest, wait
+  // at most `timeout` seconds (negative: no limit) for I/O or the next timer, handle what is
+  // ready, run due timers. Returns the number of I/O events handled. May be called from inside
+  // a callback (a nested pass): the outer pass's remaining events are kept and never handled
+  // twice, and no dispatcher closed meanwhile is destroyed before the outermost pass ends.
   size_t poll_once(double timeout);
   // asyncore.loop: passes until nothing is left (no channels, timers or callbacks), `count`
-  // passes were made, or stop() was called.
+  // passes were made (count <= 0: none, as asyncore), or stop() was called.
   void loop(double timeout = 30.0, std::optional<long> count = std::nullopt);
   // Twisted's reactor.run(): passes until stop(), whatever is registered.
   void run();
@@ -54,6 +86,9 @@ class ChannelMap {
   TimerHandle call_soon(std::function<void()> callback);  // at the next pass, in order
   // From any thread: queue a callback for the loop's thread and wake the loop.
   void call_soon_threadsafe(std::function<void()> callback);
+  // redis's aeSetBeforeSleepProc: `callback` runs once per pass, just before the wait (and
+  // before interest is applied, so what it sends is waited on), until the handle is dropped.
+  [[nodiscard]] BeforeWaitHook before_wait(std::function<void()> callback);
   // Runs `callback` on the loop whenever `signo` arrives (SIGINT, SIGTERM, SIGCHLD, ...).
   // Signal delivery is process-wide: the last map to register a signal receives it.
   void add_signal_handler(int signo, std::function<void()> callback);
@@ -68,6 +103,7 @@ class ChannelMap {
   void mark_dirty(int fd) {
     if (fd != dispatching_fd_) push_dirty(fd);  // the one being dispatched is re-asked anyway
   }
+  void request_flush(int fd);  // Dispatcher::flush_before_wait
   void add_internal_channel(Dispatcher& dispatcher);
   uint32_t generation_of(int fd) const {
     return static_cast<size_t>(fd) < slots_.size() ? slots_[static_cast<size_t>(fd)].generation : 0;
@@ -79,12 +115,25 @@ class ChannelMap {
     std::shared_ptr<Dispatcher> owner;  // set when the map owns it (make<T>)
     uint32_t generation = 0;
     uint8_t interest = 0;
-    bool dirty = false;
-    bool internal = false;
+    bool dirty : 1 = false;
+    bool internal : 1 = false;
+    bool polled : 1 = false;       // listed in polled_
+    bool flush_wanted : 1 = false;  // listed in flushes_
   };
+  struct Hook {
+    uint64_t id;  // 0: removed while the hooks ran
+    std::function<void()> callback;
+  };
+  friend class Dispatcher;
+  friend class BeforeWaitHook;
+  void remove_hook(uint64_t id);
+  void prepare_wait();  // phases 1 and 2: hooks, flushes, interest
+  void before_wait_phase();
+  void ask_polled();
+  void enter_nested_pass(std::span<ReadyEvent> inner, size_t level);
   void ensure_backend();
   void apply_interest_changes();
-  void dispatch(const ReadyEvent& event);
+  void dispatch(ReadyEvent event);
   bool still_same(const Dispatcher& d, int fd, uint32_t generation) const;
   static uint32_t wanted_interest(Dispatcher& d) {  // asked after every event: inline
     uint32_t want = 0;
@@ -92,7 +141,8 @@ class ChannelMap {
     if (d.connecting || (!d.accepting && d.writable())) want |= kWantWrite;
     return want;
   }
-  size_t pass(const timespec* wait);  // poll_once with the wait worked out
+  template <bool kNoLimit>
+  size_t pass(double timeout);  // kNoLimit: run(), whose timeout is always -1
   const timespec* wait_time(double timeout, timespec& wait) const;
   void run_timers();
   bool alive() const;
@@ -102,6 +152,7 @@ class ChannelMap {
     if (static_cast<size_t>(fd) < slots_.size() && !slots_[static_cast<size_t>(fd)].dirty) {
       slots_[static_cast<size_t>(fd)].dirty = true;
       dirty_.push_back(fd);
+      prepare_needed_ = true;
     }
   }
   void refresh_interest(int fd, Dispatcher& d);
@@ -110,9 +161,20 @@ class ChannelMap {
 
   std::vector<Slot> slots_;  // indexed by fd
   std::vector<int> dirty_;   // fds whose interest must be asked again
+  std::vector<int> polled_;  // fds of Interest::polled dispatchers, asked before every wait
+  std::vector<std::pair<int, uint32_t>> flushes_;  // (fd, generation) wanting handle_flush()
+  std::vector<Hook> hooks_;
+  uint64_t next_hook_id_ = 1;
+  bool hooks_running_ = false;
   int dispatching_fd_ = -1;  // the channel whose event is being handled
-  std::vector<std::shared_ptr<Dispatcher>> closed_;  // destroyed after the pass
-  bool in_pass_ = false;  // dispatching events or running timers: closed_ must wait
+  std::vector<std::shared_ptr<Dispatcher>> closed_;  // destroyed after the outermost pass
+  int depth_ = 0;            // callbacks running (nested passes count again): closed_ must wait
+  // The events each level of passes is handling (the backend keeps one buffer per level): a
+  // nested pass blanks there the fds it handles itself, so none is handled twice.
+  std::span<ReadyEvent> top_ready_;
+  std::vector<std::span<ReadyEvent>> nested_ready_;  // by level - 1
+  // Anything for phases 1-2 (hooks, flushes, dirty or polled channels): one test per pass.
+  bool prepare_needed_ = false;
   size_t channel_count_ = 0;
   std::unique_ptr<Backend> backend_;
   BackendKind backend_kind_ = BackendKind::epoll;

@@ -73,6 +73,7 @@ void Dispatcher::set_socket(Fd socket) {
 }
 
 void Dispatcher::set_internal_socket(Fd socket) {
+  declared_interest_ = true;  // the waker and signal pipe never change their answers
   socket_ = std::move(socket);
   map_->add_internal_channel(*this);
 }
@@ -221,6 +222,17 @@ void Dispatcher::shutdown_write() {
 
 void Dispatcher::recheck() {
   if (socket_) map_->mark_dirty(socket_.get());
+}
+
+void Dispatcher::set_interest(Interest mode) {
+  declared_interest_ = mode == Interest::declared;
+  // The map enrols a polled dispatcher when it next applies this re-check, and drops a declared
+  // one from its polled list when it next walks it.
+  if (socket_) map_->push_dirty(socket_.get());
+}
+
+void Dispatcher::flush_before_wait() {
+  if (socket_) map_->request_flush(socket_.get());
 }
 
 void Dispatcher::handle_other_read_event() {

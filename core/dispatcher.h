@@ -1,11 +1,13 @@
 // Dispatcher: asyncore.dispatcher in C++. One socket (or pipe) in a channel map; subclasses
 // override readable / writable / handle_* exactly as in Python.
 //
-// Where this differs from Python's asyncore on purpose (see README, "Differences"):
+// Where this differs from Python's asyncore on purpose (see README, "Where this differs from
+// Python's asyncore"):
 // - writable() is false by default (asyncore says true and spins); a connect in progress is
 //   always watched for writability whatever writable() says.
-// - readable()/writable() are asked again only after the dispatcher handled an event, sent data,
-//   connected, or called recheck(); call recheck() when they change for another reason.
+// - readable()/writable() are asked before every wait, as in asyncore (Interest::polled, the
+//   default). The library's streams declare their interest instead (Interest::declared): asked
+//   only after their own events, sends and recheck() calls, so idle ones cost nothing per pass.
 // - recv() at end of stream calls handle_eof() (default: handle_close()), so a half-closed peer
 //   can still be written to.
 // - handle_accept() accepts a bounded batch per pass; EMFILE pauses accepting briefly.
@@ -18,6 +20,7 @@
 #include <sys/uio.h>
 
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -104,8 +107,17 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool is_open() const { return static_cast<bool>(socket_); }
   bool at_eof() const { return eof_; }  // the peer will send nothing more
   ChannelMap& map() const { return *map_; }
-  // Asks the loop to call readable()/writable() again before it next waits.
+  // Asks the loop to call readable()/writable() again before it next waits. Needed only by
+  // Interest::declared dispatchers; for polled ones it is a no-op in effect.
   void recheck();
+  // How the loop learns readable()/writable():
+  // - polled (the default, asyncore's meaning): asked before every wait, whatever changed their
+  //   answer (a timer, another dispatcher, a thread). Two virtual calls per pass each.
+  // - declared: asked only after this dispatcher's own events, its send(), connect()/listen(),
+  //   and recheck(): the class calls recheck() whenever their answer changes for another reason.
+  //   Costs nothing per pass while idle; every library stream uses it.
+  enum class Interest : uint8_t { polled, declared };
+  Interest interest() const { return declared_interest_ ? Interest::declared : Interest::polled; }
   void log_info(std::string_view message, LogLevel level = LogLevel::info) const;
   std::string describe() const;  // "<Class> fd=N peer=ADDR", for log lines
 
@@ -128,6 +140,12 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void shutdown_write();
   // For the loop's own channels (waker, signal pipe): registered, but keeps no loop alive.
   void set_internal_socket(Fd socket);
+  // Chosen in the constructor, usually; takes effect before the loop next waits.
+  void set_interest(Interest mode);
+  // Corking (redis's clients_pending_write): handle_flush() runs once, just before the loop next
+  // waits, however often this is called in the pass. Not called if the dispatcher closed.
+  void flush_before_wait();
+  virtual void handle_flush() {}
 
  private:
   friend class ChannelMap;
@@ -141,6 +159,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool eof_ = false;
   bool accept_paused_ = false;
   bool accept_starved_ = false;  // out of fds since the last accept that worked (logged once)
+  bool declared_interest_ = false;  // Interest::declared; in the padding after the flags above
 };
 
 // Creates a dispatcher that the map owns once it has a socket, so it may be forgotten, as in

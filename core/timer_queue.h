@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace asyncore {
@@ -30,6 +31,38 @@ class TimerHandle {
   TimerQueue* queue_ = nullptr;
   uint32_t slot_ = 0;
   uint32_t generation_ = 0;
+};
+
+// A timer owned by an object: cancelled when the owner is destroyed (or assigned another timer),
+// so a callback capturing `this` never runs after its object is gone. Every dispatcher or app
+// object that schedules such a callback keeps it in one of these. Must not outlive its map, as a
+// dispatcher must not.
+class ScopedTimer {
+ public:
+  ScopedTimer() = default;
+  ScopedTimer(TimerHandle handle) : handle_(handle) {}  // NOLINT: `timer_ = map.call_later(...)`
+  ~ScopedTimer() { handle_.cancel(); }
+  ScopedTimer(ScopedTimer&& other) noexcept : handle_(std::exchange(other.handle_, TimerHandle())) {}
+  ScopedTimer& operator=(ScopedTimer&& other) noexcept {
+    if (this != &other) {
+      handle_.cancel();
+      handle_ = std::exchange(other.handle_, TimerHandle());
+    }
+    return *this;
+  }
+  ScopedTimer& operator=(TimerHandle handle) {  // the timer held so far is cancelled
+    handle_.cancel();
+    handle_ = handle;
+    return *this;
+  }
+  bool active() const { return handle_.active(); }
+  void cancel() { handle_.cancel(); }
+  void reset(double seconds) { handle_.reset(seconds); }
+  void delay(double seconds) { handle_.delay(seconds); }
+  Clock::time_point deadline() const { return handle_.deadline(); }
+
+ private:
+  TimerHandle handle_;
 };
 
 class TimerQueue {

@@ -36,8 +36,9 @@ namespace asyncore {
 
 class AsyncChat : public Dispatcher {
  public:
-  explicit AsyncChat(ChannelMap* map = nullptr) : Dispatcher(map) {}
-  explicit AsyncChat(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) {}
+  // Declared interest: push(), initiate_send() and pausing re-check.
+  explicit AsyncChat(ChannelMap* map = nullptr) : Dispatcher(map) { set_interest(Interest::declared); }
+  explicit AsyncChat(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) { set_interest(Interest::declared); }
 
   // --- input -------------------------------------------------------------------------------
   // "\r\n", a count (negative throws std::invalid_argument), or nullptr / Terminator::none().

@@ -21,9 +21,12 @@ struct StreamLimits {
 
 class BufferedStream : public Dispatcher {
  public:
-  explicit BufferedStream(ChannelMap* map = nullptr) : Dispatcher(map) {}
-  explicit BufferedStream(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) {}
-  BufferedStream(Fd socket, const Address& peer, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), peer, map) {}
+  // Declared interest: every change of the queue or of reading_paused() re-checks.
+  explicit BufferedStream(ChannelMap* map = nullptr) : Dispatcher(map) { set_interest(Interest::declared); }
+  explicit BufferedStream(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) { set_interest(Interest::declared); }
+  BufferedStream(Fd socket, const Address& peer, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), peer, map) {
+    set_interest(Interest::declared);
+  }
 
   size_t send(std::string_view data) override;  // queues; always returns data.size() unless refused
   // bytes[begin, end), sent now if nothing waits, else queued by reference (never copied); the

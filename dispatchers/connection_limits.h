@@ -93,7 +93,7 @@ class ConnectionLimits {
   std::size_t prune_at_;
   std::array<std::size_t, kRefusalKinds> refused_{};
   std::array<std::size_t, kRefusalKinds> unlogged_{};  // refusals since the last log line
-  TimerHandle summary_timer_;  // active while an episode of refusals lasts
+  ScopedTimer summary_timer_;  // active while an episode of refusals lasts
 };
 
 }  // namespace asyncore

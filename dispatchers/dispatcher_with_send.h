@@ -8,7 +8,12 @@ namespace asyncore {
 
 class DispatcherWithSend : public Dispatcher {
  public:
-  using Dispatcher::Dispatcher;
+  // Declared interest: writable() changes only through send() and handle_write(), which re-check.
+  explicit DispatcherWithSend(ChannelMap* map = nullptr) : Dispatcher(map) { set_interest(Interest::declared); }
+  explicit DispatcherWithSend(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) { set_interest(Interest::declared); }
+  DispatcherWithSend(Fd socket, const Address& peer, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), peer, map) {
+    set_interest(Interest::declared);
+  }
   // Takes all of `data` (returns its size); what the socket refuses now waits in the buffer.
   size_t send(std::string_view data) override;
   // Not `not connected or len(out_buffer)` as in Python: an unconnected idle socket would spin.

@@ -49,6 +49,7 @@ constexpr int kMaxDrainRounds = 4096;
 FileDispatcher::FileDispatcher(int fd, ChannelMap* map) : FileDispatcher(duplicate(fd), map) {}
 
 FileDispatcher::FileDispatcher(Fd fd, ChannelMap* map) : Dispatcher(map) {
+  set_interest(Interest::declared);  // readable()/writable() change only with a re-check
   if (!fd) throw std::invalid_argument("FileDispatcher: no file descriptor given");
   // A write-only fd (the write end of a pipe) has no input: never ask for readability.
   input_ended_ = (make_nonblocking(fd.get()) & O_ACCMODE) == O_WRONLY;

@@ -8,6 +8,7 @@ namespace asyncore::http {
 HttpServer::HttpServer(const Address& address, Router router, HttpServerOptions options, ChannelMap* map)
     : Dispatcher(map), service_(std::make_shared<HttpService>(HttpService{std::move(router), std::move(options), 0})),
       limits_("HttpServer", this->map(), {service_->options.max_connections, service_->options.max_per_peer}) {
+  set_interest(Interest::declared);  // a listener's answers change only with a re-check
   create_socket(address.family(), SOCK_STREAM);
   set_reuse_addr();
   bind(address);

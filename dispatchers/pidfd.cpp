@@ -16,6 +16,7 @@ Fd open_pidfd(pid_t pid) {
 
 ExitWatcher::ExitWatcher(pid_t pid, std::function<void()> on_ready, ChannelMap* map)
     : Dispatcher(map), on_ready_(std::move(on_ready)) {
+  set_interest(Interest::declared);  // readable()/writable() change only with a re-check
   set_socket(open_pidfd(pid));
 }
 

@@ -13,6 +13,7 @@ constexpr int kChunksPerEvent = 4;  // then let other channels have their turn
 
 OutputPipeReader::OutputPipeReader(Fd pipe, OnData on_data, OnEnd on_end, ChannelMap* map)
     : Dispatcher(map), on_data_(std::move(on_data)), on_end_(std::move(on_end)) {
+  set_interest(Interest::declared);  // readable()/writable() change only with a re-check
   set_socket(std::move(pipe));
 }
 

@@ -35,7 +35,7 @@ class RateLimitedLog {
   LogLevel level_;
   std::string what_;
   double interval_;
-  TimerHandle window_;           // active while lines are being counted instead of logged
+  ScopedTimer window_;           // active while lines are being counted instead of logged
   std::uint64_t suppressed_ = 0;  // in the current window
   std::uint64_t suppressed_total_ = 0;
 };

@@ -42,7 +42,7 @@ class ReconnectingClientFactory : public ClientFactory {
   Backoff backoff_;
   bool continue_trying_ = true;
   std::weak_ptr<Connector> connector_;
-  TimerHandle retry_timer_;
+  ScopedTimer retry_timer_;
 };
 
 }  // namespace asyncore

@@ -18,12 +18,14 @@ constexpr size_t kReadChunk = 64 * 1024;
 
 TcpConnection::TcpConnection(Fd socket, std::shared_ptr<Factory> factory, ChannelMap* map)
     : Dispatcher(std::move(socket), map), factory_(std::move(factory)) {
+  set_interest(Interest::declared);  // every state change below re-checks
   host_ = Address::local_of(fileno());
 }
 
 TcpConnection::TcpConnection(std::shared_ptr<Connector> connector, std::shared_ptr<Factory> factory, int family,
                              ChannelMap* map)
     : Dispatcher(map), factory_(std::move(factory)), connector_(std::move(connector)) {
+  set_interest(Interest::declared);
   create_socket(family);
 }
 

@@ -65,7 +65,7 @@ class Connector : public std::enable_shared_from_this<Connector> {
   State state_ = State::disconnected;
   bool factory_started_ = false;
   std::weak_ptr<TcpConnection> attempt_;
-  TimerHandle timeout_timer_;
+  ScopedTimer timeout_timer_;
 };
 
 // Starts connecting at once. The returned connector may be kept (to stop or retry) or dropped:

@@ -7,6 +7,7 @@ namespace asyncore {
 
 ListeningPort::ListeningPort(const Address& address, std::shared_ptr<Factory> factory, int backlog, ChannelMap* map)
     : Dispatcher(map), factory_(std::move(factory)) {
+  set_interest(Interest::declared);  // readable()/writable() change only with a re-check
   if (!factory_) throw std::invalid_argument("listen_tcp " + address.to_string() + ": no factory given");
   create_socket(address.family());
   set_reuse_addr();

@@ -31,6 +31,7 @@ TcpServer::TcpServer(Address address, HandlerFactory factory, ChannelMap* map)
     : Dispatcher(map), server_address(std::move(address)), address_family(server_address.family()),
       factory_(std::move(factory)), limits_("TcpServer " + server_address.to_string(), this->map()) {
   if (server_address.empty()) throw std::invalid_argument("TcpServer: no address to listen on");
+  set_interest(Interest::declared);  // readable()/writable() change only with a re-check
 }
 
 TcpServer::~TcpServer() {

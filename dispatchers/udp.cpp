@@ -8,6 +8,7 @@
 namespace asyncore {
 
 UdpDispatcher::UdpDispatcher(const Address& bind_address, ChannelMap* map) : Dispatcher(map) {
+  set_interest(Interest::declared);  // readable()/writable() change only with a re-check
   create_socket(bind_address.family());
   bind(bind_address);
 }

@@ -26,30 +26,23 @@ std::set<std::string, std::less<>> parse_types(std::string_view text) {
   return types;
 }
 
-// Lines are gathered during a loop pass and written once at its end: one write for a burst of
-// messages, and nothing is left unflushed while the loop sleeps.
+// Lines are gathered during a loop pass and written once just before the loop waits: one write
+// for a burst of messages, and nothing is left unflushed while the loop sleeps.
 class Printer {
  public:
-  explicit Printer(ChannelMap& map) : map_(map) {}
+  explicit Printer(ChannelMap& map) : hook_(map.before_wait([this] { flush(); })) {}
   std::string& line() { return buffer_; }
-  void end_line() {
-    buffer_ += '\n';
-    if (!flush_scheduled_) {
-      flush_scheduled_ = true;
-      map_.call_soon([this] { flush(); });
-    }
-  }
+  void end_line() { buffer_ += '\n'; }
   void flush() {
-    flush_scheduled_ = false;
+    if (buffer_.empty()) return;
     std::fwrite(buffer_.data(), 1, buffer_.size(), stdout);
     std::fflush(stdout);
     buffer_.clear();
   }
 
  private:
-  ChannelMap& map_;
   std::string buffer_;
-  bool flush_scheduled_ = false;
+  BeforeWaitHook hook_;
 };
 
 }  // namespace

@@ -114,7 +114,7 @@ class Client {
   uint64_t stream_offset_ = 0;  // of carry_'s first byte (for error messages)
   Fields fields_;
   Backoff backoff_;
-  TimerHandle heartbeat_timer_, login_timer_, retry_timer_;
+  ScopedTimer heartbeat_timer_, login_timer_, retry_timer_;
   uint64_t messages_ = 0;
   uint64_t heartbeats_ = 0;
   int connections_ = 0;

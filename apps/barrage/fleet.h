@@ -53,7 +53,7 @@ class Fleet {
   FleetOptions options_;
   ChannelMap& map_;
   std::vector<Member> members_;
-  TimerHandle step_timer_;
+  ScopedTimer step_timer_;
   int finished_ = 0;
   uint64_t gaps_ = 0, repeats_ = 0, received_ = 0;
   bool any_received_ = false;

@@ -48,7 +48,7 @@ class Room {
   Clock::time_point start_;
   uint64_t sent_ = 0;
   uint64_t deliveries_ = 0;
-  TimerHandle timer_;
+  ScopedTimer timer_;
   // The packets of one broadcast, back to back; reused when no member still queues it.
   std::shared_ptr<std::string> batch_;
   std::vector<size_t> ends_;   // where each packet ends in batch_

@@ -54,7 +54,7 @@ class Session final : public BufferedStream {
   const bool split_;
   PacketDecoder decoder_;
   Fields fields_;
-  TimerHandle idle_timer_;
+  ScopedTimer idle_timer_;
   bool logged_in_ = false;
   bool finishing_ = false;
   std::string login_room_;

@@ -11,6 +11,7 @@ namespace asyncore::barrage {
 Simulator::Simulator(ServerOptions options, ChannelMap* map)
     : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large),
       limits_("barrage listener", this->map(), options_.caps) {
+  set_interest(Interest::declared);  // a listener's answers change only with a re-check
   Address address = Address::resolve(options_.host, options_.port);
   create_socket(address.family());
   set_reuse_addr();  // a restarted simulator takes its port back at once

@@ -7,6 +7,7 @@ namespace asyncore::device {
 
 DeviceListener::DeviceListener(const Address& address, DeviceHub& hub, ConnectionCaps caps)
     : Dispatcher(&hub.map()), hub_(hub), limits_("device listener", hub.map(), caps) {
+  set_interest(Interest::declared);  // a listener's answers change only with a re-check
   limits_.on_refused = [&metrics = hub.metrics()](Refusal reason) { metrics.count_refused("device", refusal_name(reason)); };
   create_socket(address.family());
   set_reuse_addr();

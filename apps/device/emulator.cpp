@@ -250,7 +250,7 @@ void Fleet::launch_next() {
   if (rate > 0) {
     const std::size_t slice = std::max<std::size_t>(1, static_cast<std::size_t>(rate / 100));
     for (std::size_t i = 0; i < slice && launched_ < devices_.size(); ++i) launch(*devices_[launched_++]);
-    if (launched_ < devices_.size()) map_.call_later(static_cast<double>(slice) / rate, [this] { launch_next(); });
+    if (launched_ < devices_.size()) launch_timer_ = map_.call_later(static_cast<double>(slice) / rate, [this] { launch_next(); });
     return;
   }
   // As fast as the server takes them: keep a window of first logins in flight, topped up as
@@ -269,7 +269,7 @@ void Fleet::first_attempt_done(EmulatedDevice& device) {
   --in_flight_;
   if (options_.connect_rate <= 0 && launched_ < devices_.size() && !launch_scheduled_) {
     launch_scheduled_ = true;
-    map_.call_soon([this] {
+    launch_timer_ = map_.call_soon([this] {
       launch_scheduled_ = false;
       launch_next();
     });

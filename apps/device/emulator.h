@@ -51,7 +51,7 @@ struct EmulatedDevice {
   Imei imei;
   std::string token;
   std::weak_ptr<DeviceLink> link;
-  TimerHandle reconnect;
+  ScopedTimer reconnect;
   double heartbeat = 60;
   double backoff = 0;
   double lat = 0, lon = 0;
@@ -92,7 +92,7 @@ class DeviceLink final : public BufferedStream {
   Fleet& fleet_;
   EmulatedDevice& device_;
   FrameExtractor extractor_{1024 * 1024};
-  TimerHandle heartbeat_timer_, report_timer_, login_timer_;
+  ScopedTimer heartbeat_timer_, report_timer_, login_timer_;
   std::uint16_t next_ident_ = 0;
   bool logged_in_ = false;
   bool gone_ = false;
@@ -149,6 +149,7 @@ class Fleet {
   Clock::time_point started_;
   bool all_reported_ = false;
   bool launch_scheduled_ = false;
+  ScopedTimer launch_timer_;  // the next launch_next
   bool stopping_ = false;
 };
 

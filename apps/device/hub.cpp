@@ -39,6 +39,11 @@ DeviceHub::DeviceHub(ChannelMap& map, ServerOptions options, DeviceStore& store,
       login_timeout_log_(map, LogLevel::info, "connections closed without a login", options.log_summary_interval) {
   // Group commits go to a writer thread: the loop keeps serving while the disk syncs.
   store_.write_in_background(map_);
+  // Group commit: everything appended while handling one pass's events shares one fsync, asked
+  // for once per pass just before the loop waits (no timer per pass).
+  commit_hook_ = map_.before_wait([this] {
+    if (commit_scheduled_) commit();
+  });
 }
 
 DeviceHub::~DeviceHub() {
@@ -108,9 +113,7 @@ void DeviceHub::hold_until_durable(DeviceSession& session) {
 
 void DeviceHub::schedule_commit() {
   if (commit_scheduled_ || shutting_down_) return;
-  commit_scheduled_ = true;
-  // At the next pass: everything appended while handling this pass's events shares one fsync.
-  map_.call_soon([this] { commit(); });
+  commit_scheduled_ = true;  // commit_hook_ runs it before the loop next waits
 }
 
 void DeviceHub::commit() {

@@ -100,7 +100,7 @@ class DeviceHub {
  private:
   struct Waiter {
     CommandCallback done;
-    TimerHandle timer;
+    ScopedTimer timer;
     CommandMode mode;
   };
   void schedule_commit();
@@ -125,6 +125,7 @@ class DeviceHub {
   RateLimitedLog bad_frame_log_;
   RateLimitedLog login_refused_log_;
   RateLimitedLog login_timeout_log_;
+  BeforeWaitHook commit_hook_;  // last: removed first, before what it uses
 };
 
 }  // namespace asyncore::device

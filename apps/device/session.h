@@ -55,7 +55,7 @@ class DeviceSession final : public BufferedStream {
   FrameExtractor extractor_;
   std::vector<PendingCommand> pending_;  // commands sent, waiting for acks
   std::string held_;                     // frames waiting for the group commit
-  TimerHandle deadline_;
+  ScopedTimer deadline_;
   Clock::time_point last_frame_;
   Imei imei_;
   std::uint64_t durable_needed_ = 0;     // the journal generation the held frames wait for

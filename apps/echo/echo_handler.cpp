@@ -10,6 +10,7 @@ void EchoHandler::handle_read() {
 
 EchoServer::EchoServer(const Address& address, ChannelMap* map, ConnectionCaps caps)
     : Dispatcher(map), limits_("echo listener", this->map(), caps) {
+  set_interest(Interest::declared);  // a listener's answers change only with a re-check
   create_socket(address.family());
   set_reuse_addr();
   bind(address);

@@ -41,9 +41,9 @@ class Hub {
   MessengerServer server_;
   Directory directory_;
   std::unordered_map<std::string, MessengerPtr> connections_;  // by connection id
-  std::unordered_map<std::string, TimerHandle> unidentified_;  // connections yet to report, by id
+  std::unordered_map<std::string, ScopedTimer> unidentified_;  // connections yet to report, by id
   std::size_t never_identified_ = 0;
-  TimerHandle timer_;
+  ScopedTimer timer_;
 };
 
 }  // namespace asyncore::messenger

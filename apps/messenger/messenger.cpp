@@ -12,12 +12,15 @@ namespace asyncore::messenger {
 
 Messenger::Messenger(Fd socket, MessengerEvents* owner, MessengerLimits limits, ChannelMap* map)
     : Dispatcher(std::move(socket), map), owner_(owner), limits_(limits), decoder_(limits.max_body) {
+  set_interest(Interest::declared);  // the output queue re-checks whenever it changes
   id_ = addr.to_string();
   recv_time_ = send_time_ = Clock::now();
 }
 
 Messenger::Messenger(MessengerEvents* owner, MessengerLimits limits, ChannelMap* map)
-    : Dispatcher(map), owner_(owner), limits_(limits), decoder_(limits.max_body) {}
+    : Dispatcher(map), owner_(owner), limits_(limits), decoder_(limits.max_body) {
+  set_interest(Interest::declared);
+}
 
 void Messenger::start_connect(const Address& address) {
   id_ = address.to_string();
@@ -56,16 +59,14 @@ bool Messenger::enqueue(SharedBytes frame) {
 }
 
 void Messenger::schedule_flush() {
-  if (flush_scheduled_ || !connected) return;  // while connecting the queue waits for handle_connect
-  flush_scheduled_ = true;
-  // Corked: every frame queued during this pass goes out in one gathered send at its end,
-  // so a burst of broadcasts costs one syscall per connection, not one per frame.
-  map().call_soon([weak = std::weak_ptr<Messenger>(self())] {
-    auto m = weak.lock();
-    if (!m) return;
-    m->flush_scheduled_ = false;
-    if (m->is_open() && m->connected) m->flush();
-  });
+  if (!connected) return;  // while connecting the queue waits for handle_connect
+  // Corked: every frame queued during this pass goes out in one gathered send just before the
+  // loop waits, so a burst of broadcasts costs one syscall per connection, not one per frame.
+  flush_before_wait();
+}
+
+void Messenger::handle_flush() {
+  if (is_open() && connected) flush();
 }
 
 void Messenger::flush() {

@@ -84,6 +84,7 @@ class Messenger final : public Dispatcher {
   void handle_eof() override;
   void handle_close() override;
   void handle_error(const std::exception& error) override;
+  void handle_flush() override;
 
  private:
   MessengerPtr self();
@@ -108,7 +109,6 @@ class Messenger final : public Dispatcher {
   };
   std::vector<DrainWaiter> drain_waiters_;
   bool drain_check_queued_ = false;
-  bool flush_scheduled_ = false;
   bool close_reported_ = false;
   bool awaiting_connect_ = false;  // our own flag: the core clears `connecting` on failure
 };

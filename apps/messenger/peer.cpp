@@ -190,7 +190,9 @@ void Peer::start_next_file(const std::string& name) {
     } else {
       print_("error send " + name + " " + one_line(path) + ": " + result.error);
     }
-    inbound_.map().call_soon([this, name] { start_next_file(name); });
+    if (auto it = links_.find(name); it != links_.end()) {
+      it->second.next_file = inbound_.map().call_soon([this, name] { start_next_file(name); });
+    }
   };
   link.active_file = FileSender::start(link.connection, job.path, options_.name, done);
 }

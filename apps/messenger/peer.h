@@ -61,6 +61,7 @@ class Peer {
     std::vector<Failed> on_failed;
     std::deque<FileJob> files;
     std::shared_ptr<FileSender> active_file;
+    ScopedTimer next_file;  // start_next_file at the next pass
   };
 
   void connect_hub();
@@ -92,7 +93,7 @@ class Peer {
   std::map<std::string, PeerEntry> directory_;  // by name
   std::map<std::string, Link> links_;           // by peer name
   std::unordered_map<const Messenger*, std::string> link_names_;
-  TimerHandle report_timer_, reconnect_timer_, shutdown_timer_;
+  ScopedTimer report_timer_, reconnect_timer_, shutdown_timer_;
   bool shutting_down_ = false;
   Clock::time_point shutdown_deadline_{};
   std::function<void()> shutdown_done_;

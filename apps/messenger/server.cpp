@@ -4,7 +4,9 @@ namespace asyncore::messenger {
 
 class MessengerServer::Listener final : public Dispatcher {
  public:
-  Listener(MessengerServer* server, ChannelMap* map) : Dispatcher(map), server_(server) {}
+  Listener(MessengerServer* server, ChannelMap* map) : Dispatcher(map), server_(server) {
+    set_interest(Interest::declared);  // a listener's answers change only with a re-check
+  }
   void handle_accepted(Fd socket, const Address& peer) override {
     if (server_) server_->accepted(std::move(socket), peer);
   }

@@ -52,7 +52,7 @@ class CommandChannel : public AsyncChat {
   SyncService& service_;
   CommandPort& port_;
   std::string line_;
-  TimerHandle idle_timer_;
+  ScopedTimer idle_timer_;
 };
 
 }  // namespace asyncore::sync

@@ -25,7 +25,7 @@ Submitted JobRunner::submit(std::string_view type, std::string_view id) {
   log_info("job " + std::to_string(job.number) + ": queued " + job.type + " " + job.id);
   // Started on the next pass, so the reply ("queued") is sent first and several submissions
   // arriving together are queued in order before any starts.
-  map_.call_soon([this] { start_next(); });
+  if (!start_timer_.active()) start_timer_ = map_.call_soon([this] { start_next(); });  // starts all it can
   return {job.number, false};
 }
 

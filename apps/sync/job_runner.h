@@ -74,7 +74,8 @@ class JobRunner {
   std::map<std::pair<std::string, std::string>, std::uint64_t> active_records_;  // queued or running
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
-  TimerHandle grace_timer_;
+  ScopedTimer grace_timer_;
+  ScopedTimer start_timer_;  // start_next at the next pass
 };
 
 }  // namespace asyncore::sync

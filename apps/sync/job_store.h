@@ -116,8 +116,8 @@ class JobStore {
   std::string failure_;                  // the last write error; empty while writes succeed
   std::chrono::steady_clock::time_point failing_since_;
   Backoff retry_backoff_;
-  TimerHandle write_timer_;  // the flush delay while healthy, the retry backoff while failing
-  TimerHandle forget_timer_;
+  ScopedTimer write_timer_;  // the flush delay while healthy, the retry backoff while failing
+  ScopedTimer forget_timer_;
   bool loss_reported_ = false;  // flush_for_exit() named what could not be saved
   Journal journal_;  // last: replay fills the members above
 };

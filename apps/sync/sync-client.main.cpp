@@ -115,7 +115,7 @@ class Session {
   double reply_timeout_;
   FollowView view_;
   std::shared_ptr<CommandClient> client_;
-  TimerHandle deadline_, poll_timer_;
+  ScopedTimer deadline_, poll_timer_;
   std::uint64_t job_ = 0;
   std::uint64_t next_line_ = 0;
   int exit_code_ = kUnreachable;
