@@ -7,8 +7,14 @@
 
 namespace asyncore::sync {
 
-JobRunner::JobRunner(ChannelMap& map, JobStore& store, SyncPrograms programs, std::size_t max_jobs)
-    : map_(map), store_(store), programs_(std::move(programs)), max_jobs_(std::max<std::size_t>(1, max_jobs)) {}
+JobRunner::JobRunner(ChannelMap& map, JobStore& store, SyncPrograms programs, std::size_t max_jobs,
+                     std::size_t max_queued)
+    : map_(map),
+      store_(store),
+      programs_(std::move(programs)),
+      max_jobs_(std::max<std::size_t>(1, max_jobs)),
+      max_queued_(max_queued),
+      queued_log_(map, LogLevel::info, "jobs queued", 1.0) {}
 
 JobRunner::~JobRunner() {
   grace_timer_.cancel();
@@ -19,10 +25,11 @@ JobRunner::~JobRunner() {
 Submitted JobRunner::submit(std::string_view type, std::string_view id) {
   auto key = std::make_pair(std::string(type), std::string(id));
   if (auto it = active_records_.find(key); it != active_records_.end()) return {it->second, true};
+  if (waiting_.size() >= max_queued_) return {0, false, true};
   Job& job = store_.create(type, id);
   active_records_.emplace(std::move(key), job.number);
-  waiting_.push_back(job.number);
-  log_info("job " + std::to_string(job.number) + ": queued " + job.type + " " + job.id);
+  waiting_.insert(job.number);
+  if (queued_log_.admit()) log_info("job " + std::to_string(job.number) + ": queued " + job.type + " " + job.id);
   // Started on the next pass, so the reply ("queued") is sent first and several submissions
   // arriving together are queued in order before any starts.
   map_.call_soon([this] { start_next(); });
@@ -32,7 +39,7 @@ Submitted JobRunner::submit(std::string_view type, std::string_view id) {
 bool JobRunner::cancel(std::uint64_t number) {
   Job* job = store_.find(number);
   if (!job || is_final(job->state)) return false;
-  if (auto it = std::find(waiting_.begin(), waiting_.end(), number); it != waiting_.end()) waiting_.erase(it);
+  waiting_.erase(number);
   store_.finish(*job, JobState::cancelled);
   release_record(*job);
   log_info("job " + std::to_string(number) + ": cancelled");
@@ -46,7 +53,7 @@ bool JobRunner::cancel(std::uint64_t number) {
 void JobRunner::withdraw(std::uint64_t number) {
   Job* job = store_.find(number);
   if (!job || job->state != JobState::queued) return;
-  if (auto it = std::find(waiting_.begin(), waiting_.end(), number); it != waiting_.end()) waiting_.erase(it);
+  waiting_.erase(number);
   release_record(*job);
   store_.withdraw(number);
   log_warning("job " + std::to_string(number) + ": withdrawn (the job store could not save it: " + store_.failure() + ")");
@@ -54,8 +61,8 @@ void JobRunner::withdraw(std::uint64_t number) {
 
 void JobRunner::start_next() {
   while (!shutting_down_ && running_.size() < max_jobs_ && !waiting_.empty()) {
-    const std::uint64_t number = waiting_.front();
-    waiting_.pop_front();
+    const std::uint64_t number = *waiting_.begin();
+    waiting_.erase(waiting_.begin());
     if (Job* job = store_.find(number); job && job->state == JobState::queued) start(*job);
   }
 }
@@ -139,11 +146,9 @@ void JobRunner::shutdown(double grace, std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   on_idle_ = std::move(done);
-  for (std::uint64_t number : waiting_) {
-    if (Job* job = store_.find(number); job && job->state == JobState::queued) {
-      store_.finish(*job, JobState::interrupted);
-      release_record(*job);
-    }
+  if (!waiting_.empty()) {
+    log_info("stopping: " + std::to_string(waiting_.size()) +
+             " queued jobs stay queued on disk (a restart marks them interrupted)");
   }
   waiting_.clear();
   if (!running_.empty()) {

@@ -40,13 +40,13 @@ int main(int argc, char** argv) {
   if (argc == 4 && argv[1] == kDemoFlag) return run_demo(argv[2], argv[3]);
 
   std::string host = "127.0.0.1", config_path, data_dir = "./var/sync";
-  int port = 8081, http_port = 8080, max_jobs = 4, keep_jobs = 1000, compact_records = 20000;
+  int port = 8081, http_port = 8080, max_jobs = 4, max_queued = 10000, keep_jobs = 1000, compact_records = 20000;
   double grace = 10;
   // Each listener (command, http) has its own budget; a relay serves a few people and scripts.
   ConnectionCaps caps{.max_connections = 256, .max_per_peer = 64};
   CommandPort command_port;
   Cli cli("sync-server",
-          "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--grace S] "
+          "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--max-queued N] [--grace S] "
           "[--idle-timeout S] [--max-connections N] [--max-per-peer N]",
           "Runs record syncs handed in on a command port or from its web page, with durable logs and status.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
@@ -57,6 +57,8 @@ int main(int argc, char** argv) {
              "default: the built-in 'demo' type");
   cli.option("--data-dir", &data_dir, "DIR", "jobs, states and logs (default ./var/sync)");
   cli.option("--max-jobs", &max_jobs, "N", "syncs running at once (default 4)", 1, 1000);
+  cli.option("--max-queued", &max_queued, "N", "jobs waiting to run; past it `sync` is refused (default 10000)", 1,
+             10000000);
   cli.option("--grace", &grace, "S", "seconds running jobs get to finish at shutdown (default 10)", 0, 86400);
   cli.option("--keep-jobs", &keep_jobs, "N", "finished jobs kept in the store (default 1000)", 1, 1000000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 20000)",
@@ -86,7 +88,7 @@ int main(int argc, char** argv) {
     log_error(std::string("sync-server: cannot open the data dir: ") + e.what());
     return 1;
   }
-  JobRunner runner(map, *store, std::move(programs), static_cast<size_t>(max_jobs));
+  JobRunner runner(map, *store, std::move(programs), static_cast<size_t>(max_jobs), static_cast<size_t>(max_queued));
 
   std::shared_ptr<TcpServer> commands;
   std::shared_ptr<http::HttpServer> web;
