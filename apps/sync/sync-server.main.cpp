@@ -44,10 +44,11 @@ int main(int argc, char** argv) {
   double grace = 10;
   // Each listener (command, http) has its own budget; a relay serves a few people and scripts.
   ConnectionCaps caps{.max_connections = 256, .max_per_peer = 64};
-  CommandPort command_port;
+  CommandPortOptions command_options;
+  int max_output = static_cast<int>(command_options.max_output);
   Cli cli("sync-server",
           "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--max-queued N] [--grace S] "
-          "[--idle-timeout S] [--max-connections N] [--max-per-peer N]",
+          "[--idle-timeout S] [--line-timeout S] [--quiet-gap S] [--max-output BYTES] [--max-connections N] [--max-per-peer N]",
           "Runs record syncs handed in on a command port or from its web page, with durable logs and status.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "command port (default 8081; 0 picks a free one)", 0, 65535);
@@ -63,9 +64,21 @@ int main(int argc, char** argv) {
   cli.option("--keep-jobs", &keep_jobs, "N", "finished jobs kept in the store (default 1000)", 1, 1000000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 20000)",
              1, 1 << 30);
-  cli.option("--idle-timeout", &command_port.idle_timeout, "S",
+  cli.option("--idle-timeout", &command_options.idle_timeout, "S",
              "close a command connection after S seconds with no input and no output progress (default 120; 0: never)", 0,
              86400);
+  cli.option("--line-timeout", &command_options.line_deadline, "S",
+             "a command line must be complete S seconds after its first byte, or the connection closes (default 10; "
+             "0: never)",
+             0, 86400);
+  cli.option("--quiet-gap", &command_options.quiet_gap, "S",
+             "a command without a newline runs once the client has sent nothing for S seconds (default 0.2; 0: only at "
+             "half-close)",
+             0, 60);
+  cli.option("--max-output", &max_output, "BYTES",
+             "unsent replies past which a command connection that does not read is closed (default 16777216; reading "
+             "its input stops at 262144)",
+             1 << 20, 1 << 30);
   add_connection_cap_flags(cli, caps, "connections to each listener (command, http)");
   cli.parse(argc, argv);
 
@@ -76,7 +89,9 @@ int main(int argc, char** argv) {
     cli.fail(e.what());
   }
 
+  command_options.max_output = static_cast<std::size_t>(max_output);
   ChannelMap map;
+  CommandPort command_port(map, command_options);
   std::unique_ptr<JobStore> store;
   try {
     StoreOptions options;
@@ -137,7 +152,9 @@ int main(int argc, char** argv) {
   // Records a failing disk refused still get --grace seconds; what stays unsaved is named, exit 1.
   const bool saved = store->flush_for_exit(grace);
   map.close_all();
+  command_port.closings.flush();
   log_info("sync-server: stopped; command connections " + commands->limits().refusal_summary() + ", " +
-           std::to_string(command_port.closed_idle) + " closed idle; http connections " + web->limits().refusal_summary());
+           std::to_string(command_port.closed_idle) + " closed idle, " + std::to_string(command_port.closed_slow_line) +
+           " for a slow line, " + std::to_string(command_port.closed_output) + " for unread replies; http connections " + web->limits().refusal_summary());
   return saved ? 0 : 1;
 }

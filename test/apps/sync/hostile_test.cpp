@@ -2,8 +2,12 @@
 // well-behaved client beside it that must be answered within 1 s, and the bound checked.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <csignal>
 #include <string>
+#include <vector>
 
 #include "test/apps/sync/sync_testing.h"
 
@@ -46,4 +50,136 @@ TEST_CASE("a pipelined flood of distinct syncs: past --max-queued a clear refusa
   Server again(dir, {"--max-jobs", "1"});
   // Queued at the stop, so interrupted at the restart (the contract for jobs left queued).
   CHECK(command(again.port, "status " + std::to_string(last_queued))["state"].as_string() == "interrupted");
+}
+
+namespace {
+
+// `count` distinct jobs queued behind one that waits, so that `jobs 1000` answers ~150 B each.
+void queue_jobs(int port, int count) {
+  testing::Client client(port);
+  std::string lines;
+  for (int i = 0; i < count; ++i) lines += "sync waits j" + std::to_string(i) + "\n";
+  client.send_all(lines);
+  for (int i = 0; i < count; ++i) REQUIRE(json::parse(client.recv_until("\n"))["ok"].as_bool());
+}
+
+std::size_t count_of(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("reply amplification: pipelined `jobs 1000` from a client that never reads stops being read at the high-water mark") {
+  testing::TempDir dir;
+  Server server(dir, {"--max-jobs", "1"});
+  queue_jobs(server.port, 300);
+  std::size_t reply_size = 0;
+  {
+    testing::Client probe(server.port);
+    probe.send_all("jobs 1000\n");
+    reply_size = probe.recv_until("\n").size();
+  }
+  REQUIRE(reply_size > 40000);
+  const long before = rss_kb(server.child->pid());
+  testing::Client attacker(server.port);
+  std::string lines;
+  while (lines.size() < 64 * 1024) lines += "jobs 1000\n";
+  attacker.send_all(lines);  // 6,554 commands: ~300 MB of replies if all were made
+  long most = 0;
+  for (int i = 0; i < 40; ++i) {
+    most = std::max(most, rss_kb(server.child->pid()));
+    CHECK(served_promptly(server.port));
+  }
+  MESSAGE("resident " << before << " kB before, at most " << most << " kB under the attack; reply " << reply_size
+                      << " B");
+  CHECK(most < before + 32 * 1024);
+  // The attacker is served as it reads: every reply arrives, whole and in order.
+  std::size_t replies = 0;
+  std::string carry;
+  while (replies < lines.size() / 10) {
+    carry += attacker.recv_some(1 << 20, testing::Seconds(20));
+    for (auto nl = carry.find('\n'); nl != std::string::npos; nl = carry.find('\n')) {
+      REQUIRE(nl + 1 == reply_size);
+      carry.erase(0, nl + 1);
+      ++replies;
+    }
+  }
+  CHECK(replies == lines.size() / 10);
+}
+
+TEST_CASE("a reply backlog past --max-output closes that connection, logged once; others are served") {
+  testing::TempDir dir;
+  {
+    std::ofstream(dir.file("big.sh")) << "head -c 3000000 /dev/zero | tr '\\0' a\n";
+    std::ofstream(dir.file("sync.conf")) << fixture_config(dir) << "big 20 /bin/sh " << dir.file("big.sh") << "\n";
+  }
+  Server server(dir, {"--max-output", "1048576"});
+  const auto job = start_sync(server.port, "big", "b1");
+  wait_final(server.port, job);
+  std::vector<testing::Client> attackers;
+  for (int i = 0; i < 5; ++i) {
+    attackers.emplace_back(server.port);
+    attackers.back().send_all("log " + std::to_string(job) + "\n");  // ~3 MB of reply each
+  }
+  for (auto& attacker : attackers) CHECK(attacker.wait_closed(testing::Seconds(10)));
+  CHECK(served_promptly(server.port));
+  const std::string log = server.child->stderr_text();
+  CHECK(count_of(log, "replies unsent past --max-output") == 1);
+  testing::HttpResponse status = testing::http(server.http_port, "GET", "/api/status");
+  CHECK(json::parse(status.body)["connections"]["command"]["closed_unread_output"].as_int() == 5);
+}
+
+TEST_CASE("command slowloris: a line not completed within --line-timeout gets an error and the connection closes") {
+  testing::TempDir dir;
+  Server server(dir, {"--line-timeout", "1", "--quiet-gap", "0"});
+  testing::Client slow(server.port);
+  std::string got;
+  bool closed = false;
+  // One byte every 100 ms, never a newline: each byte used to re-arm the idle deadline forever.
+  for (int i = 0; i < 100 && !closed; ++i) {
+    try {
+      slow.send_all("s");
+    } catch (const std::exception&) {
+      closed = true;
+      break;
+    }
+    CHECK(served_promptly(server.port));
+    ::usleep(100 * 1000);
+    try {
+      got += slow.recv_some(4096, testing::Seconds(0.01));
+      closed = got.find('\n') != std::string::npos;
+    } catch (const std::exception&) {
+    }
+  }
+  REQUIRE(closed);
+  CHECK(got.find("command line not completed within 1 s") != std::string::npos);
+  CHECK(slow.wait_closed(testing::Seconds(5)));
+  testing::HttpResponse status = testing::http(server.http_port, "GET", "/api/status");
+  CHECK(json::parse(status.body)["connections"]["command"]["closed_slow_line"].as_int() == 1);
+}
+
+TEST_CASE("log lines any peer can cause are summarised: 300 over-long lines and 300 idle closings") {
+  testing::TempDir dir;
+  Server server(dir, {"--idle-timeout", "0.5"});
+  const std::string long_line(5000, 'x');
+  for (int i = 0; i < 300; ++i) {
+    testing::Client c(server.port);
+    c.send_all(long_line);
+    c.recv_until("\n");
+  }
+  {
+    std::vector<testing::Client> idle;
+    for (int i = 0; i < 300; ++i) idle.emplace_back(server.port);
+    for (auto& c : idle) CHECK(c.wait_closed(testing::Seconds(10)));
+  }
+  CHECK(served_promptly(server.port));
+  server.child->signal(SIGTERM);
+  CHECK(server.child->wait(testing::Seconds(10)) == 0);
+  const std::string log = server.child->stderr_text();
+  CHECK(count_of(log, "over-long command line") + count_of(log, "idle for") <= 4);
+  CHECK(log.find("more command connections closed or refused a line") != std::string::npos);
+  MESSAGE("log after 600 peer-caused closings: " << log.size() << " bytes");
+  CHECK(log.size() < 4096);
 }
