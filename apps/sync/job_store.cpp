@@ -83,10 +83,6 @@ JobStore::JobStore(StoreOptions options, ChannelMap& map)
                                 [this](std::string_view payload) { replay(payload); });
       }()) {
   const ReplayStats& stats = journal_.replay_stats();
-  if (stats.bytes_dropped > 0) {
-    log_warning("job store: dropped " + std::to_string(stats.bytes_dropped) + " bytes of a torn journal tail (" +
-                stats.reason + ")");
-  }
   for (Job* job : unfinished()) {
     finish(*job, JobState::interrupted);
     ++interrupted_at_start_;

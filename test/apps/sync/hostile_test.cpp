@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <csignal>
+#include <filesystem>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -182,4 +184,50 @@ TEST_CASE("log lines any peer can cause are summarised: 300 over-long lines and 
   CHECK(log.find("more command connections closed or refused a line") != std::string::npos);
   MESSAGE("log after 600 peer-caused closings: " << log.size() << " bytes");
   CHECK(log.size() < 4096);
+}
+
+TEST_CASE("one flipped byte mid-journal: sync-server refuses naming file and offset; journal-check --fix keeps 19 of 20 jobs") {
+  testing::TempDir dir;
+  {
+    Server server(dir, {"--max-jobs", "1", "--grace", "0.2"});
+    for (int i = 0; i < 20; ++i) start_sync(server.port, "waits", "r" + std::to_string(i));
+    server.child->signal(SIGTERM);
+    REQUIRE(server.child->wait() == 0);
+  }
+  const std::string journal = dir.file("data/jobs.journal");
+  std::string bytes;
+  {
+    std::ifstream in(journal, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  const std::size_t at = bytes.find("\"r9\"");
+  REQUIRE(at != std::string::npos);
+  bytes[at + 1] = static_cast<char>(bytes[at + 1] ^ 0x01);
+  std::ofstream(journal, std::ios::binary | std::ios::trunc) << bytes;
+
+  testing::RunResult refused =
+      testing::run({testing::bin_path("sync-server"), "--port", "0", "--http-port", "0", "--data-dir", dir.file("data"),
+                    "--config", dir.file("sync.conf")});
+  CHECK(refused.code == 1);
+  CHECK(refused.err.find(journal) != std::string::npos);
+  CHECK(refused.err.find("at offset ") != std::string::npos);
+  CHECK(refused.err.find("journal-check --fix") != std::string::npos);
+  testing::RunResult fixed = testing::run({testing::bin_path("journal-check"), "--fix", journal});
+  CHECK(fixed.code == 0);
+  CHECK(testing::run({testing::bin_path("journal-check"), journal}).code == 0);
+
+  Server again(dir, {"--max-jobs", "1"});
+  json::Value listed = command(again.port, "jobs 100");
+  CHECK(listed["jobs"].as_array().size() == 19);
+  CHECK(command(again.port, "status 10")["ok"].as_bool() == false);  // job 10 was sync waits r9
+  CHECK(command(again.port, "status 11")["state"].as_string() == "interrupted");
+}
+
+TEST_CASE("a 0-byte journal starts with a log line saying so") {
+  testing::TempDir dir;
+  std::filesystem::create_directories(dir.file("data"));
+  std::ofstream(dir.file("data/jobs.journal"));
+  Server server(dir);
+  CHECK(served_promptly(server.port));
+  CHECK(server.child->stderr_text().find("jobs.journal: the file is empty") != std::string::npos);
 }
