@@ -129,7 +129,9 @@ void JobRunner::on_exit(std::uint64_t number, const ExitStatus& status) {
            status.describe() + ")");
   running_.erase(it);  // destroys the Process; allowed from its own callback
   try {
-    store_.compact_if_due();
+    // Not while stopping: with a long queue the snapshot is the slowest part of a stop, and the
+    // next start replays the same state either way.
+    if (!shutting_down_) store_.compact_if_due();
   } catch (const std::exception& e) {
     log_error(std::string("job store: compaction failed: ") + e.what());
   }
