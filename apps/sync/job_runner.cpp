@@ -14,10 +14,14 @@ JobRunner::JobRunner(ChannelMap& map, JobStore& store, SyncPrograms programs, st
       programs_(std::move(programs)),
       max_jobs_(std::max<std::size_t>(1, max_jobs)),
       max_queued_(max_queued),
-      queued_log_(map, LogLevel::info, "jobs queued", 1.0) {}
+      queued_log_(map, LogLevel::info, "jobs queued", 1.0),
+      started_log_(map, LogLevel::info, "jobs started", 1.0),
+      ended_log_(map, LogLevel::info, "jobs ended", 1.0),
+      cancelled_log_(map, LogLevel::info, "jobs cancelled", 1.0) {}
 
 JobRunner::~JobRunner() {
   grace_timer_.cancel();
+  for (RateLimitedLog* log : {&queued_log_, &started_log_, &ended_log_, &cancelled_log_}) log->flush();
   // Process's destructor kills and reaps what still runs; no callback follows.
   running_.clear();
 }
@@ -42,7 +46,7 @@ bool JobRunner::cancel(std::uint64_t number) {
   waiting_.erase(number);
   store_.finish(*job, JobState::cancelled);
   release_record(*job);
-  log_info("job " + std::to_string(number) + ": cancelled");
+  if (cancelled_log_.admit()) log_info("job " + std::to_string(number) + ": cancelled");
   if (auto it = running_.find(number); it != running_.end()) {
     it->second.ended_early = true;
     it->second.process->terminate_then_kill(kKillGrace);
@@ -86,8 +90,10 @@ void JobRunner::start(Job& job) {
   store_.start(job);
   try {
     auto process = std::make_unique<Process>(std::move(options));
-    log_info("job " + std::to_string(number) + ": started " + job.type + " " + job.id + " (pid " +
-             std::to_string(process->pid()) + ")");
+    if (started_log_.admit()) {
+      log_info("job " + std::to_string(number) + ": started " + job.type + " " + job.id + " (pid " +
+               std::to_string(process->pid()) + ")");
+    }
     running_.emplace(number, Running{std::move(process), false});
   } catch (const std::exception& e) {
     log_warning("job " + std::to_string(number) + ": cannot start: " + e.what());
@@ -125,8 +131,10 @@ void JobRunner::on_exit(std::uint64_t number, const ExitStatus& status) {
     store_.finish(*job, state, code, signal);
   }
   if (job && !ended_early) release_record(*job);
-  log_info("job " + std::to_string(number) + ": " + (job ? state_name(job->state) : "gone") + " (" +
-           status.describe() + ")");
+  if (ended_log_.admit()) {
+    log_info("job " + std::to_string(number) + ": " + (job ? state_name(job->state) : "gone") + " (" +
+             status.describe() + ")");
+  }
   running_.erase(it);  // destroys the Process; allowed from its own callback
   try {
     // Not while stopping: with a long queue the snapshot is the slowest part of a stop, and the

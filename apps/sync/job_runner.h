@@ -79,7 +79,9 @@ class JobRunner {
   std::set<std::uint64_t> waiting_;  // job numbers grow, so the smallest waited longest
   std::map<std::uint64_t, Running> running_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> active_records_;  // queued or running
-  RateLimitedLog queued_log_;  // any client can queue jobs in a loop
+  // Any client can queue, run and cancel jobs in a loop: each kind of line is logged in full
+  // after a quiet second, then summarised once a second.
+  RateLimitedLog queued_log_, started_log_, ended_log_, cancelled_log_;
   bool shutting_down_ = false;
   std::function<void()> on_idle_;
   TimerHandle grace_timer_;

@@ -162,7 +162,7 @@ TEST_CASE("command slowloris: a line not completed within --line-timeout gets an
   CHECK(json::parse(status.body)["connections"]["command"]["closed_slow_line"].as_int() == 1);
 }
 
-TEST_CASE("log lines any peer can cause are summarised: 300 over-long lines and 300 idle closings") {
+TEST_CASE("log lines any peer can cause are summarised: 300 over-long lines, 300 idle closings, 300 jobs queued and cancelled") {
   testing::TempDir dir;
   Server server(dir, {"--idle-timeout", "0.5"});
   const std::string long_line(5000, 'x');
@@ -176,14 +176,25 @@ TEST_CASE("log lines any peer can cause are summarised: 300 over-long lines and 
     for (int i = 0; i < 300; ++i) idle.emplace_back(server.port);
     for (auto& c : idle) CHECK(c.wait_closed(testing::Seconds(10)));
   }
+  {
+    // Jobs queued and cancelled in a loop.
+    testing::Client churn(server.port);
+    for (int i = 0; i < 300; ++i) {
+      const json::Value queued = command(churn, "sync waits c" + std::to_string(i));
+      REQUIRE(queued["ok"].as_bool());
+      REQUIRE(command(churn, "cancel " + std::to_string(queued["job"].as_int()))["ok"].as_bool());
+    }
+  }
   CHECK(served_promptly(server.port));
   server.child->signal(SIGTERM);
   CHECK(server.child->wait(testing::Seconds(10)) == 0);
   const std::string log = server.child->stderr_text();
   CHECK(count_of(log, "over-long command line") + count_of(log, "idle for") <= 4);
+  CHECK(count_of(log, ": queued waits c") + count_of(log, ": cancelled") <= 8);
+  CHECK(log.find("more jobs cancelled") != std::string::npos);
   CHECK(log.find("more command connections closed or refused a line") != std::string::npos);
-  MESSAGE("log after 600 peer-caused closings: " << log.size() << " bytes");
-  CHECK(log.size() < 4096);
+  MESSAGE("log after 600 peer-caused closings and 300 cancelled jobs: " << log.size() << " bytes");
+  CHECK(log.size() < 8192);
 }
 
 TEST_CASE("one flipped byte mid-journal: sync-server refuses naming file and offset; journal-check --fix keeps 19 of 20 jobs") {
