@@ -242,3 +242,36 @@ TEST_CASE("a 0-byte journal starts with a log line saying so") {
   CHECK(served_promptly(server.port));
   CHECK(server.child->stderr_text().find("jobs.journal: the file is empty") != std::string::npos);
 }
+
+TEST_CASE("HTTP bodies trickled from one host take at most --max-per-peer slots; the page is served to others") {
+  testing::TempDir dir;
+  Server server(dir, {"--max-connections", "32", "--max-per-peer", "8"});
+  std::vector<testing::Client> tricklers;
+  for (int i = 0; i < 40; ++i) {
+    tricklers.emplace_back(server.http_port, "127.0.0.1", "127.0.0.2");
+    try {
+      tricklers.back().send_all("POST /api/sync HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                                "Content-Length: 100000\r\n\r\n{");
+    } catch (const std::exception&) {
+      // refused at accept: the reset may come before the send
+    }
+  }
+  auto refused = [&] {
+    testing::HttpResponse status = testing::http(server.http_port, "GET", "/api/status");
+    return json::parse(status.body)["connections"]["http"]["refused"]["max_per_peer"].as_int();
+  };
+  CHECK(testing::eventually([&] { return refused() == 32; }));  // past 8 from 127.0.0.2, closed at accept
+  const int fds = open_fds(server.child->pid());
+  for (int round = 0; round < 5; ++round) {
+    for (auto& t : tricklers) {
+      try {
+        t.send_all("\"");  // a byte now and then: each used to re-arm the body timeout
+      } catch (const std::exception&) {
+      }
+    }
+    testing::HttpResponse page = testing::http(server.http_port, "GET", "/api/jobs", {}, {}, testing::Seconds(1));
+    CHECK(page.status == 200);
+  }
+  CHECK(open_fds(server.child->pid()) <= fds + 2);
+  CHECK(refused() == 32);
+}
