@@ -1,5 +1,6 @@
 #include "apps/sync/command_channel.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/channel_map.h"
@@ -24,6 +25,9 @@ CommandChannel::CommandChannel(Fd socket, SyncService& service, CommandPort& por
   set_terminator("\n");
   max_incoming = kMaxCommandLine - 1;  // the '\n' is not collected
   limits.max_output = static_cast<uint32_t>(port_.options.max_output);
+  // Reading stops well before the cap, so only a client that never reads reaches it.
+  limits.high_water = std::min<uint32_t>(limits.high_water, limits.max_output / 4);
+  limits.low_water = std::min<uint32_t>(limits.low_water, limits.high_water / 4);
   arm_idle_deadline();
 }
 

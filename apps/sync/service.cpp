@@ -117,7 +117,7 @@ Reply SyncService::log(std::uint64_t number, std::size_t from) {
   settle(number);
   const Job* job = store_.find(number);
   if (!job) return no_such_job(number);
-  json::Object fields = log_fields(*job, from, kMaxLinesPerReply);
+  json::Object fields = log_fields(*job, from, kMaxLinesPerReply, kMaxLogReplyBytes);
   mark_pending(fields, number);
   return Reply{std::move(fields), 200};
 }

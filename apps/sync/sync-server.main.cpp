@@ -76,9 +76,9 @@ int main(int argc, char** argv) {
              "half-close)",
              0, 60);
   cli.option("--max-output", &max_output, "BYTES",
-             "unsent replies past which a command connection that does not read is closed (default 16777216; reading "
-             "its input stops at 262144)",
-             1 << 20, 1 << 30);
+             "unsent replies past which a command connection is closed (default 16777216; its input is no longer "
+             "read past a quarter of it, at most 262144)",
+             1 << 16, 1 << 30);
   add_connection_cap_flags(cli, caps, "connections to each listener (command, http)");
   cli.parse(argc, argv);
 

@@ -111,19 +111,48 @@ TEST_CASE("reply amplification: pipelined `jobs 1000` from a client that never r
   CHECK(replies == lines.size() / 10);
 }
 
+namespace {
+
+// A type whose program prints 3,000,000 bytes without a newline: 46 log lines of 64 KiB.
+void configure_big_output(testing::TempDir& dir) {
+  std::ofstream(dir.file("big.sh")) << "head -c 3000000 /dev/zero | tr '\\0' a\n";
+  std::ofstream(dir.file("sync.conf")) << fixture_config(dir) << "big 20 /bin/sh " << dir.file("big.sh") << "\n";
+}
+
+}  // namespace
+
+TEST_CASE("a log reply is at most ~1 MiB of text, with \"more\" until the whole log is read") {
+  testing::TempDir dir;
+  configure_big_output(dir);
+  Server server(dir);
+  const auto job = start_sync(server.port, "big", "b0");
+  wait_final(server.port, job);
+  testing::Client reader(server.port);
+  std::size_t text = 0, replies = 0;
+  std::int64_t next = 0;
+  for (bool more = true; more; ++replies) {
+    reader.send_all("log " + std::to_string(job) + " " + std::to_string(next) + "\n");
+    const std::string line = reader.recv_until("\n");
+    CHECK(line.size() < (1u << 20) + 70000);  // used to be one 3 MB reply (up to 64 MB)
+    const json::Value reply = json::parse(line);
+    for (const json::Value& entry : reply["lines"].as_array()) text += entry["text"].as_string().size();
+    next = reply["next"].as_int();
+    more = reply.get("more") != nullptr;
+  }
+  CHECK(text == 3000000);
+  CHECK(replies >= 3);
+}
+
 TEST_CASE("a reply backlog past --max-output closes that connection, logged once; others are served") {
   testing::TempDir dir;
-  {
-    std::ofstream(dir.file("big.sh")) << "head -c 3000000 /dev/zero | tr '\\0' a\n";
-    std::ofstream(dir.file("sync.conf")) << fixture_config(dir) << "big 20 /bin/sh " << dir.file("big.sh") << "\n";
-  }
-  Server server(dir, {"--max-output", "1048576"});
+  configure_big_output(dir);
+  Server server(dir, {"--max-output", "262144"});
   const auto job = start_sync(server.port, "big", "b1");
   wait_final(server.port, job);
   std::vector<testing::Client> attackers;
   for (int i = 0; i < 5; ++i) {
     attackers.emplace_back(server.port);
-    attackers.back().send_all("log " + std::to_string(job) + "\n");  // ~3 MB of reply each
+    attackers.back().send_all("log " + std::to_string(job) + "\n");  // ~1 MB of reply each
   }
   for (auto& attacker : attackers) CHECK(attacker.wait_closed(testing::Seconds(10)));
   CHECK(served_promptly(server.port));
