@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
 #include <ctime>
+#include <filesystem>
 #include <limits>
 
 #include "core/log.h"
