@@ -96,7 +96,9 @@ TEST_CASE("reply amplification: pipelined `jobs 1000` from a client that never r
   }
   MESSAGE("resident " << before << " kB before, at most " << most << " kB under the attack; reply " << reply_size
                       << " B");
+#ifndef TEST_SANITIZED  // AddressSanitizer keeps freed memory in quarantine: resident size says little there
   CHECK(most < before + 32 * 1024);
+#endif
   // The attacker is served as it reads: every reply arrives, whole and in order.
   std::size_t replies = 0;
   std::string carry;
