@@ -70,7 +70,7 @@ void CommandChannel::line_deadline_passed() {
 
 void CommandChannel::quiet_gap_passed() {
   if (!is_open() || draining_ || closing || line_.empty()) return;
-  if (reading_paused()) {  // more of the line may be waiting unread in the socket
+  if (reading_paused() || !deferred_.empty()) {  // more of the line may be waiting unread in the socket
     quiet_timer_ = map().call_later(port_.options.quiet_gap, [this] { quiet_gap_passed(); });
     return;
   }
@@ -97,11 +97,62 @@ void CommandChannel::found_terminator() {
   if (draining_ || closing) return;  // after an over-long line nothing more is run
   // The '\n' of a command already run at a quiet gap: not a second, empty command.
   if (after_unterminated && (line.empty() || line == "\r")) return;
+  if (!deferred_.empty() || pass_spent()) {
+    deferred_.push_back(std::move(line));
+    schedule_deferred();
+    return;
+  }
   run_command(line);
+}
+
+void CommandChannel::new_pass() {
+  pass_commands_ = 0;
+  pass_bytes_ = 0;
+}
+
+void CommandChannel::schedule_deferred() {
+  if (deferred_scheduled_) return;
+  deferred_scheduled_ = true;
+  std::weak_ptr<Dispatcher> self = weak_from_this();
+  map().call_soon([self] {
+    if (auto channel = self.lock()) static_cast<CommandChannel&>(*channel).run_deferred();
+  });
+}
+
+void CommandChannel::run_deferred() {
+  deferred_scheduled_ = false;
+  if (!is_open() || draining_ || closing) {
+    deferred_.clear();
+    return;
+  }
+  if (reading_paused()) return;  // handle_write() resumes once the client has read
+  new_pass();
+  reading_ = true;
+  while (!deferred_.empty() && !pass_spent() && !reading_paused() && is_open()) {
+    std::string line = std::move(deferred_.front());
+    deferred_.pop_front();
+    run_command(line);
+  }
+  reading_ = false;
+  send_replies();
+  if (!deferred_.empty()) {
+    if (!reading_paused()) schedule_deferred();
+  } else if (is_open()) {
+    recheck();  // readable again
+  }
+}
+
+void CommandChannel::run_all_deferred() {
+  while (!deferred_.empty()) {
+    std::string line = std::move(deferred_.front());
+    deferred_.pop_front();
+    run_command(line);
+  }
 }
 
 void CommandChannel::handle_read() {
   arm_idle_deadline();
+  new_pass();
   reading_ = true;
   AsyncChat::handle_read();
   reading_ = false;
@@ -138,6 +189,7 @@ void CommandChannel::handle_eof() {
   }
   line_timer_.cancel();
   quiet_timer_.cancel();
+  if (!closing) run_all_deferred();
   if (!line_.empty() && !closing) run_command(std::exchange(line_, std::string()));
   send_replies();  // end of input can come inside handle_read: the replies go before the close
   close_when_done();
@@ -153,6 +205,7 @@ void CommandChannel::refuse_then_drain(const std::string& reason) {
   line_.clear();
   line_timer_.cancel();
   quiet_timer_.cancel();
+  run_all_deferred();
   send_replies();  // the lines before it were answered first
   draining_ = true;
   push(SyncService::error(reason).line() + "\n");
@@ -174,8 +227,10 @@ void CommandChannel::handle_output_overflow(size_t refused_bytes) {
 
 void CommandChannel::handle_write() {
   arm_idle_deadline();
+  new_pass();  // input held back by the high-water mark may be run from here
   AsyncChat::handle_write();
   finish_reply_then_drain();
+  if (!deferred_.empty() && !reading_paused()) schedule_deferred();
 }
 
 void CommandChannel::finish_reply_then_drain() {
@@ -190,6 +245,8 @@ void CommandChannel::run_command(std::string_view line) {
   Reply reply = valid_utf8(line) ? service_.execute(line, addr, true) : SyncService::error("command is not valid UTF-8");
   replies_.push_back(reply.line() + "\n");
   replies_bytes_ += replies_.back().size();
+  ++pass_commands_;
+  pass_bytes_ += replies_.back().size();
   // Replies of one read share an fsync, but only up to the high-water mark: past it they go out
   // now, and AsyncChat stops running further input until the client reads them.
   if (!reading_ || replies_bytes_ + pending_output() >= limits.high_water) send_replies();

@@ -13,10 +13,14 @@
 // Output is bounded: once unsent replies reach AsyncChat's limits.high_water no more input is
 // read or run until the client reads (a client that pipelines big commands and never reads costs
 // that, not its input times the reply size), and a connection whose unsent replies would pass
-// the port's max_output is closed. A connection that sends nothing for the port's idle_timeout
+// the port's max_output is closed. One read runs at most kPassCommands commands or kPassReplyBytes
+// of replies; the rest of its lines wait for later passes (no more input is read meanwhile), so
+// a client pipelining expensive commands takes its turn with the others instead of holding the
+// loop. A connection that sends nothing for the port's idle_timeout
 // (while nothing is being written to it) is closed and counted. Closings a peer can cause are
 // logged through one RateLimitedLog per port.
 #pragma once
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -29,6 +33,8 @@ namespace asyncore::sync {
 
 inline constexpr std::size_t kMaxCommandLine = 4096;
 inline constexpr double kDrainSeconds = 2.0;
+inline constexpr std::size_t kPassCommands = 1024;
+inline constexpr std::size_t kPassReplyBytes = 256 * 1024;
 
 struct CommandPortOptions {
   double idle_timeout = 120;   // seconds without input before a connection is closed; 0: never
@@ -55,6 +61,7 @@ class CommandChannel : public AsyncChat {
 
   void collect_incoming_data(std::string_view data) override;
   void found_terminator() override;
+  bool readable() override { return deferred_.empty() && AsyncChat::readable(); }
   void handle_read() override;
   void handle_eof() override;
   void handle_write() override;
@@ -72,8 +79,17 @@ class CommandChannel : public AsyncChat {
   void line_deadline_passed();
   void quiet_gap_passed();
   void send_replies();  // after one fsync for all of them
+  void new_pass();
+  bool pass_spent() const { return pass_commands_ >= kPassCommands || pass_bytes_ >= kPassReplyBytes; }
+  void schedule_deferred();
+  void run_deferred();
+  void run_all_deferred();  // before an end that must come after every earlier reply
   std::vector<std::string> replies_;  // made while reading, not yet durable
   std::size_t replies_bytes_ = 0;
+  std::deque<std::string> deferred_;  // complete lines of a read past its pass budget, in order
+  std::size_t pass_commands_ = 0;
+  std::size_t pass_bytes_ = 0;
+  bool deferred_scheduled_ = false;
   bool reading_ = false;
   bool draining_ = false;     // after an over-long or too slow line: input is dropped until EOF
   bool write_shut_ = false;
