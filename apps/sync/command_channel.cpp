@@ -56,7 +56,7 @@ void CommandChannel::idle_deadline_passed() {
 
 void CommandChannel::line_deadline_passed() {
   if (!is_open() || draining_ || line_.empty()) return;
-  if (reading_paused()) {  // the client is not reading its replies: the wait is not the line's
+  if (reading_paused() || !deferred_.empty()) {  // we are not reading: the wait is not the line's
     line_timer_ = map().call_later(port_.options.line_deadline, [this] { line_deadline_passed(); });
     return;
   }
