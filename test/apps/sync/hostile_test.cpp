@@ -76,7 +76,7 @@ std::size_t count_of(const std::string& text, const std::string& what) {
 TEST_CASE("reply amplification: pipelined `jobs 1000` from a client that never reads stops being read at the high-water mark") {
   testing::TempDir dir;
   // --line-timeout 1: the wait while the server holds the attacker's input back is not the line's.
-  Server server(dir, {"--max-jobs", "1", "--line-timeout", "1"});
+  Server server(dir, {"--max-jobs", "1", "--line-timeout", "1", "--grace", "0"});
   queue_jobs(server.port, 300);
   std::size_t reply_size = 0;
   {
@@ -113,6 +113,8 @@ TEST_CASE("reply amplification: pipelined `jobs 1000` from a client that never r
     }
   }
   CHECK(replies == lines.size() / 10);
+  server.child->signal(SIGTERM);  // ends the job that waits, and what it started
+  CHECK(server.child->wait() == 0);
 }
 
 namespace {
