@@ -115,8 +115,15 @@ void HttpConnection::process(std::string_view input) {
       return;
     }
     const bool was_idle = parser_.idle();
-    input.remove_prefix(parser_.feed(input));
+    const bool in_body = parser_.reading_body();
+    const size_t used = parser_.feed(input);
+    input.remove_prefix(used);
     if (was_idle && !parser_.idle()) head_started_ = last_activity_;
+    if (in_body) body_bytes_ += used;
+    if (!in_body && parser_.reading_body()) {
+      body_started_ = last_activity_;
+      body_bytes_ = 0;
+    }
     if (parser_.complete()) {
       dispatch_request();
       parser_.reset();
@@ -305,10 +312,20 @@ std::optional<Clock::time_point> HttpConnection::deadline() const {
   const HttpServerOptions& o = service_->options;
   if (lingering_) return linger_since_ + seconds(o.linger_timeout);
   if (!discarding_ && parser_.reading_head()) return head_started_ + seconds(o.header_timeout);
-  if (!discarding_ && parser_.reading_body()) return last_activity_ + seconds(o.body_timeout);
+  if (!discarding_ && parser_.reading_body()) {
+    const auto progress = last_activity_ + seconds(o.body_timeout);
+    const auto whole = body_rate_deadline();
+    return whole ? std::min(progress, *whole) : progress;
+  }
   if (!slots_.empty() && pending() == 0) return std::nullopt;  // a handler is preparing an answer
   if (requests_ == 0 && pending() == 0) return connected_at_ + seconds(o.header_timeout);
   return last_activity_ + seconds(o.idle_timeout);
+}
+
+std::optional<Clock::time_point> HttpConnection::body_rate_deadline() const {
+  const HttpServerOptions& o = service_->options;
+  if (o.body_min_rate <= 0) return std::nullopt;
+  return body_started_ + seconds(o.body_timeout + static_cast<double>(body_bytes_) / o.body_min_rate);
 }
 
 void HttpConnection::arm_timer() {
@@ -338,8 +355,15 @@ void HttpConnection::on_timer() {
     handle_close();
   } else if (!discarding_ && (parser_.reading_head() || parser_.reading_body())) {
     const double limit = parser_.reading_head() ? service_->options.header_timeout : service_->options.body_timeout;
-    refuse(408, std::string(parser_.reading_head() ? "no complete request head within " : "no body data for ") +
-                    format_seconds(limit));
+    const auto whole = body_rate_deadline();
+    if (parser_.reading_body() && whole && *whole <= Clock::now()) {
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "%g", service_->options.body_min_rate);
+      refuse(408, std::string("request body slower than ") + rate + " bytes/s past its first " + format_seconds(limit));
+    } else {
+      refuse(408, std::string(parser_.reading_head() ? "no complete request head within " : "no body data for ") +
+                      format_seconds(limit));
+    }
     settle();
   } else {
     handle_close();  // idle keep-alive connection, or a client that stopped reading

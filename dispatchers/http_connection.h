@@ -64,6 +64,7 @@ class HttpConnection final : public BufferedStream, public ResponseSink {
   void begin_lingering_close();
   void abandon();  // the connection is going: drop waiting answers and tell their handlers
   std::optional<Clock::time_point> deadline() const;
+  std::optional<Clock::time_point> body_rate_deadline() const;  // body_min_rate's, when set
   void arm_timer();
   void on_timer();
   Slot* find_slot(uint64_t sequence);
@@ -79,6 +80,8 @@ class HttpConnection final : public BufferedStream, public ResponseSink {
   Clock::time_point connected_at_;
   Clock::time_point last_activity_;
   Clock::time_point head_started_;
+  Clock::time_point body_started_;
+  size_t body_bytes_ = 0;  // of the current request's body so far (the whole-body deadline grows with it)
   Clock::time_point linger_since_;
   bool in_process_ = false;        // settle() waits until the outer pass is done
   bool discarding_ = false;        // the last answer is decided: further input is ignored

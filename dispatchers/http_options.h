@@ -12,6 +12,10 @@ struct HttpServerOptions {
   HttpLimits limits;             // head, header count and body sizes (431 / 413)
   double header_timeout = 10;    // seconds to send a whole head once it began, or the first one (408)
   double body_timeout = 30;      // seconds without progress while a body is arriving (408)
+  // And a whole-body deadline, as Apache's mod_reqtimeout "body=30,MinRate=500": a body must be
+  // complete body_timeout seconds after it began plus one second per body_min_rate bytes
+  // received, so a body trickled a byte at a time cannot hold a connection forever (0: none).
+  double body_min_rate = 500;
   double idle_timeout = 30;      // keep-alive: seconds of silence between requests before closing
   double linger_timeout = 2;     // after a closing response: seconds to drain the client's input
   size_t max_requests_per_connection = 0;  // 0: no limit; the last one is answered with "close"

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "core/log_escape.h"
 #include "dispatchers/http_uri.h"
 
 namespace asyncore::http {
@@ -43,23 +44,8 @@ int hex_digit(char c) {
 }
 
 // A short, printable excerpt of untrusted bytes for an error message.
-std::string quoted(std::string_view s) {
-  constexpr size_t kMax = 40;
-  std::string out = "'";
-  for (size_t i = 0; i < s.size() && i < kMax; ++i) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c < 0x7f) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  if (s.size() > kMax) out += "...";
-  return out + "'";
-}
+// A peer's bytes in an error message (which the server also logs): escaped the one way.
+std::string quoted(std::string_view s) { return "'" + log_escape(s, 40) + "'"; }
 
 // Calls visit(element) for each non-empty element of a comma-separated list, trimmed.
 template <class Visit>

@@ -6,8 +6,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <limits>
+
+#include "core/log.h"
 
 namespace asyncore {
 
@@ -178,7 +181,11 @@ std::uint64_t Journal::replay_snapshot(const RecordVisitor& visit) {
   if (!header.generation) fail("snapshot " + snapshot_path() + ": " + header.problem, 0);
   auto scan = journal_format::scan_records(bytes, journal_format::kHeaderSize, options_.max_record_bytes, visit);
   // A snapshot is renamed into place only after fsync, so damage is not a torn tail.
-  if (scan.problem != TailProblem::none) fail("corrupt snapshot " + snapshot_path() + ": " + scan.reason, 0);
+  if (scan.problem != TailProblem::none) {
+    fail("corrupt snapshot " + snapshot_path() + ": " + scan.reason + "; `journal-check --fix " + snapshot_path() +
+             "` keeps a backup and drops only the unreadable bytes",
+         0);
+  }
   snapshot_records_ = scan.records;
   return *header.generation;
 }
@@ -194,6 +201,9 @@ void Journal::replay_journal(std::uint64_t snapshot_generation, const RecordVisi
   std::string bytes;
   if (int error_number = read_all(fd.get(), bytes)) fail("cannot read", error_number);
   if (bytes.empty()) {  // created by someone else (e.g. touch); we only ever rename complete files in
+    log_warning("journal " + path_ + ": the file is empty (0 bytes, not written by this program); starting it afresh" +
+                (snapshot_generation > 0 ? " after the snapshot's records" : ""));
+    stats_.empty_file = true;
     start_empty_journal(snapshot_generation);
     return;
   }
@@ -214,6 +224,12 @@ void Journal::replay_journal(std::uint64_t snapshot_generation, const RecordVisi
   }
   auto scan = journal_format::scan_records(bytes, journal_format::kHeaderSize, options_.max_record_bytes, visit);
   if (scan.problem != TailProblem::none) {
+    if (auto next = journal_format::next_readable_record(bytes, scan.good_end + 1, options_.max_record_bytes)) {
+      fail(scan.reason + ", with readable records after it (from offset " + std::to_string(*next) +
+               "): corruption, not a torn tail; nothing was changed. `journal-check --fix " + path_ +
+               "` keeps a backup and drops only the unreadable bytes",
+           0);
+    }
     if (::ftruncate(fd.get(), static_cast<off_t>(scan.good_end)) != 0) {
       int error_number = errno;
       fail("cannot truncate the damaged tail (" + scan.reason + ")", error_number);
@@ -221,6 +237,8 @@ void Journal::replay_journal(std::uint64_t snapshot_generation, const RecordVisi
     stats_.bytes_dropped = bytes.size() - scan.good_end;
     stats_.problem = scan.problem;
     stats_.reason = scan.reason;
+    log_warning("journal " + path_ + ": dropped " + std::to_string(stats_.bytes_dropped) + " bytes of a torn tail (" +
+                scan.reason + ")");
   }
   // What we replay may have been written by a process that died before syncing it;
   // make it durable before anyone acts on it.
@@ -421,6 +439,42 @@ void Journal::close() {
   if (fd_.get() < 0) return;
   sync();
   fd_ = Fd();
+}
+
+RepairReport repair_journal_file(const std::string& path, bool fix, std::uint32_t max_record_bytes) {
+  auto fail = [&](const std::string& what, int error_number) {
+    throw JournalError(with_errno_text(path + ": " + what, error_number), error_number);
+  };
+  std::string bytes;
+  {
+    Fd fd(open_existing(path, O_RDONLY));
+    if (fd.get() < 0) fail("cannot open", errno);
+    if (int error_number = read_all(fd.get(), bytes)) fail("cannot read", error_number);
+  }
+  const auto kind = journal_format::kind_of(bytes);
+  if (!kind) fail("not a journal or snapshot file (bad magic at offset 0); nothing to salvage", 0);
+  const auto header = journal_format::check_header(bytes, *kind);
+  if (!header.generation) fail(header.problem + "; nothing to salvage", 0);
+  RepairReport report;
+  auto salvage = journal_format::salvage_records(bytes, journal_format::kHeaderSize, max_record_bytes,
+                                                 [](std::string_view) {});
+  report.records_kept = salvage.records;
+  report.gaps = std::move(salvage.gaps);
+  for (const auto& gap : report.gaps) report.bytes_dropped += gap.bytes;
+  if (!fix || report.gaps.empty()) return report;
+  report.backup = path + ".corrupt-" + std::to_string(::time(nullptr));
+  write_durable_file(report.backup, bytes);
+  // Written aside and renamed in: a crash leaves the original or the repaired file, never half of
+  // one (a leftover .tmp is deleted by the next open, as after a compaction).
+  const std::string temporary = path + ".tmp";
+  write_durable_file(temporary, bytes.substr(0, journal_format::kHeaderSize) + salvage.kept);
+  if (::rename(temporary.c_str(), path.c_str()) != 0) {
+    int error_number = errno;
+    ::unlink(temporary.c_str());
+    fail("cannot rename " + temporary + " into place", error_number);
+  }
+  sync_directory_of(path);
+  return report;
 }
 
 }  // namespace asyncore

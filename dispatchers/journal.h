@@ -9,12 +9,16 @@
 //
 // Damage policy:
 //  * The journal's tail may be torn by a crash (short header, short payload, bad CRC,
-//    or a length beyond Options::max_record_bytes). Replay stops at the FIRST damaged
-//    record, truncates the file there and reports what it dropped in ReplayStats; it
-//    never fails start-up for this. A damaged record in the middle is treated the same
-//    way, so valid-looking records after it are dropped too: once one record is bad,
-//    the framing of everything after it is untrustworthy, and a prefix of the history
-//    is a consistent state where a history with a hole is not.
+//    or a length beyond Options::max_record_bytes). When nothing readable follows the
+//    first damaged record, replay truncates the file there, logs a warning and reports
+//    what it dropped in ReplayStats; it never fails start-up for this.
+//  * A damaged record with readable records after it is not a crash (a crash only tears
+//    the last write): it is corruption, and truncating would silently drop acknowledged
+//    records. open() refuses, naming the file and the offset, and changes nothing; the
+//    operator runs `journal-check --fix FILE` (repair_journal_file below), which keeps a
+//    backup and drops only the unreadable bytes.
+//  * A 0-byte journal (never written by us: we only rename complete files in) starts a
+//    fresh one, with a warning.
 //  * The snapshot is written to a temporary name, fsynced, then renamed, so a crash
 //    cannot tear it. Any damage in it is therefore real corruption: open() throws
 //    rather than silently dropping state. So do a bad journal header and a journal
@@ -60,6 +64,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/fd.h"
 #include "dispatchers/journal_format.h"
@@ -95,7 +100,23 @@ struct ReplayStats {
   journal_format::TailProblem problem = journal_format::TailProblem::none;
   std::string reason;                // what and where, e.g. "bad CRC in record 7 at offset 212"
   std::size_t stale_journal_records = 0;  // records of a pre-compaction journal skipped (see above)
+  bool empty_file = false;           // the journal was a 0-byte file
 };
+
+// What repair_journal_file() found and did.
+struct RepairReport {
+  std::size_t records_kept = 0;
+  std::uint64_t bytes_dropped = 0;
+  std::vector<journal_format::Salvage::Gap> gaps;  // empty: the file was readable as it is
+  std::string backup;                              // the original bytes, when the file was changed
+};
+
+// A journal or snapshot file (told apart by its magic) rewritten with every readable record
+// and nothing else, after copying the original to FILE.corrupt-<unix seconds> (fsynced). With
+// `fix` false it only reports. Throws JournalError when the file cannot be read or written, or
+// its header is unreadable (nothing to salvage from then). The owner must not be running.
+RepairReport repair_journal_file(const std::string& path, bool fix,
+                                 std::uint32_t max_record_bytes = JournalOptions{}.max_record_bytes);
 
 class Journal {
  public:

@@ -44,6 +44,13 @@ HeaderCheck check_header(std::string_view file_bytes, FileKind kind) {
   return {get_le(file_bytes, 8, 8), {}};
 }
 
+std::optional<FileKind> kind_of(std::string_view file_bytes) {
+  for (FileKind kind : {FileKind::journal, FileKind::snapshot}) {
+    if (file_bytes.substr(0, 4) == magic_of(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 void append_record(std::string& out, std::string_view payload) {
   put_le(out, payload.size(), 4);
   put_le(out, crc32(payload), 4);
@@ -93,6 +100,32 @@ ScanResult scan_records(std::string_view file_bytes, std::size_t offset,
     result.good_end = at + kRecordHeaderSize + length;
   }
   return result;
+}
+
+std::optional<std::size_t> next_readable_record(std::string_view file_bytes, std::size_t from,
+                                                std::uint32_t max_record_bytes) {
+  for (std::size_t at = from; at + kRecordHeaderSize < file_bytes.size(); ++at) {
+    const auto length = get_le(file_bytes, at, 4);
+    if (length == 0 || length > max_record_bytes || length > file_bytes.size() - at - kRecordHeaderSize) continue;
+    if (crc32(file_bytes.substr(at + kRecordHeaderSize, length)) == get_le(file_bytes, at + 4, 4)) return at;
+  }
+  return std::nullopt;
+}
+
+Salvage salvage_records(std::string_view file_bytes, std::size_t offset, std::uint32_t max_record_bytes,
+                        const RecordVisitor& visit) {
+  Salvage result;
+  for (;;) {
+    const ScanResult scan = scan_records(file_bytes, offset, max_record_bytes, visit);
+    result.records += scan.records;
+    result.kept.append(file_bytes.substr(offset, scan.good_end - offset));
+    if (scan.problem == TailProblem::none) return result;
+    const auto next = next_readable_record(file_bytes, scan.good_end + 1, max_record_bytes);
+    const std::size_t resume = next.value_or(file_bytes.size());
+    result.gaps.push_back({scan.good_end, resume - scan.good_end, scan.reason});
+    if (!next) return result;
+    offset = *next;
+  }
 }
 
 }  // namespace asyncore::journal_format

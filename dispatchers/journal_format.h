@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace asyncore::journal_format {
 
@@ -29,6 +30,8 @@ struct HeaderCheck {
   std::string problem;                      // why not, otherwise
 };
 HeaderCheck check_header(std::string_view file_bytes, FileKind kind);
+// Which kind the header's magic names, if either.
+std::optional<FileKind> kind_of(std::string_view file_bytes);
 
 // Appends one framed record to `out`.
 void append_record(std::string& out, std::string_view payload);
@@ -50,5 +53,27 @@ using RecordVisitor = std::function<void(std::string_view payload)>;
 // or at the first damaged record (nothing after a damaged record is trusted).
 ScanResult scan_records(std::string_view file_bytes, std::size_t offset,
                         std::uint32_t max_record_bytes, const RecordVisitor& visit);
+
+// The first offset >= `from` where a whole readable record starts (a length of 1 to
+// max_record_bytes that fits, and a matching CRC); nullopt when none does. Replay uses it to
+// tell a torn tail (nothing readable after the damage) from corruption in the middle. Owners
+// never write empty records, so eight zero bytes (a valid empty frame) do not count.
+std::optional<std::size_t> next_readable_record(std::string_view file_bytes, std::size_t from,
+                                                std::uint32_t max_record_bytes);
+
+// Every readable record from `offset` on, skipping what cannot be read: at each damaged record
+// the scan goes on at the next readable one (next_readable_record). For a repair.
+struct Salvage {
+  struct Gap {
+    std::size_t offset = 0;  // where the unreadable bytes start
+    std::size_t bytes = 0;
+    std::string reason;      // as ScanResult::reason
+  };
+  std::size_t records = 0;
+  std::string kept;          // the readable records, framed, in order
+  std::vector<Gap> gaps;     // what was dropped; the last one may be a torn tail
+};
+Salvage salvage_records(std::string_view file_bytes, std::size_t offset, std::uint32_t max_record_bytes,
+                        const RecordVisitor& visit);
 
 }  // namespace asyncore::journal_format

@@ -53,10 +53,6 @@ DeviceStore::DeviceStore(StoreOptions options, const std::vector<RegistryEntry>&
       }()) {
   const ReplayStats& stats = journal_.replay_stats();
   records_since_compaction_ -= std::min(records_since_compaction_, stats.snapshot_records);  // one line each
-  if (stats.bytes_dropped > 0) {
-    log_warning("device store: dropped " + std::to_string(stats.bytes_dropped) + " bytes of a torn journal tail (" +
-                stats.reason + ")");
-  }
   for (const auto& [imei, online] : replay_online_) {
     if (online) record_event(imei, devices_[imei], Event::offline(now, OfflineReason::restart));
   }

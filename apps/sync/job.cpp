@@ -45,10 +45,16 @@ json::Object status_fields(const Job& job) {
   return o;
 }
 
-json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines) {
+json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines, std::size_t max_bytes) {
   json::Array lines;
-  const std::size_t end = from >= job.lines.size() ? from : std::min(job.lines.size(), from + max_lines);
+  std::size_t end = from >= job.lines.size() ? from : std::min(job.lines.size(), from + max_lines);
+  std::size_t bytes = 0;
   for (std::size_t n = from; n < end; ++n) {
+    bytes += job.lines[n].text.size();
+    if (bytes > max_bytes && n > from) {  // at least one line, however long, so `next` moves on
+      end = n;
+      break;
+    }
     json::Object line;
     line.append("n", static_cast<std::int64_t>(n));
     line.append("t", job.lines[n].t);
@@ -60,6 +66,7 @@ json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines)
   o.append("job", static_cast<std::int64_t>(job.number));
   o.append("lines", std::move(lines));
   o.append("next", static_cast<std::int64_t>(std::max(end, from)));
+  if (end < job.lines.size()) o.append("more", true);  // cut short: ask again from `next` at once
   o.append("state", state_name(job.state));
   o.append("progress", job.progress);
   return o;

@@ -39,9 +39,10 @@ struct Job {
 // The fields of `status N` (and of each entry of `jobs`): ok, job, type, id, state, progress,
 // created, started, ended, exit (null until known), and signal when a signal ended the program.
 json::Object status_fields(const Job& job);
-// The reply of `log N FROM`: ok, job, lines from `from` onward (at most `max_lines`), next, state,
-// progress.
-json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines);
+// The reply of `log N FROM`: ok, job, lines from `from` onward (at most `max_lines`, and no more
+// after their texts pass `max_bytes`), next, "more":true when lines from `next` on are already
+// there, state, progress.
+json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines, std::size_t max_bytes);
 
 // Wall-clock time as the store records it (milliseconds kept).
 double unix_now();

@@ -7,11 +7,21 @@
 
 namespace asyncore::sync {
 
-JobRunner::JobRunner(ChannelMap& map, JobStore& store, SyncPrograms programs, std::size_t max_jobs)
-    : map_(map), store_(store), programs_(std::move(programs)), max_jobs_(std::max<std::size_t>(1, max_jobs)) {}
+JobRunner::JobRunner(ChannelMap& map, JobStore& store, SyncPrograms programs, std::size_t max_jobs,
+                     std::size_t max_queued)
+    : map_(map),
+      store_(store),
+      programs_(std::move(programs)),
+      max_jobs_(std::max<std::size_t>(1, max_jobs)),
+      max_queued_(max_queued),
+      queued_log_(map, LogLevel::info, "jobs queued", 1.0),
+      started_log_(map, LogLevel::info, "jobs started", 1.0),
+      ended_log_(map, LogLevel::info, "jobs ended", 1.0),
+      cancelled_log_(map, LogLevel::info, "jobs cancelled", 1.0) {}
 
 JobRunner::~JobRunner() {
   grace_timer_.cancel();
+  for (RateLimitedLog* log : {&queued_log_, &started_log_, &ended_log_, &cancelled_log_}) log->flush();
   // Process's destructor kills and reaps what still runs; no callback follows.
   running_.clear();
 }
@@ -19,10 +29,11 @@ JobRunner::~JobRunner() {
 Submitted JobRunner::submit(std::string_view type, std::string_view id) {
   auto key = std::make_pair(std::string(type), std::string(id));
   if (auto it = active_records_.find(key); it != active_records_.end()) return {it->second, true};
+  if (waiting_.size() >= max_queued_) return {0, false, true};
   Job& job = store_.create(type, id);
   active_records_.emplace(std::move(key), job.number);
-  waiting_.push_back(job.number);
-  log_info("job " + std::to_string(job.number) + ": queued " + job.type + " " + job.id);
+  waiting_.insert(job.number);
+  if (queued_log_.admit()) log_info("job " + std::to_string(job.number) + ": queued " + job.type + " " + job.id);
   // Started on the next pass, so the reply ("queued") is sent first and several submissions
   // arriving together are queued in order before any starts.
   if (!start_timer_.active()) start_timer_ = map_.call_soon([this] { start_next(); });  // starts all it can
@@ -32,10 +43,10 @@ Submitted JobRunner::submit(std::string_view type, std::string_view id) {
 bool JobRunner::cancel(std::uint64_t number) {
   Job* job = store_.find(number);
   if (!job || is_final(job->state)) return false;
-  if (auto it = std::find(waiting_.begin(), waiting_.end(), number); it != waiting_.end()) waiting_.erase(it);
+  waiting_.erase(number);
   store_.finish(*job, JobState::cancelled);
   release_record(*job);
-  log_info("job " + std::to_string(number) + ": cancelled");
+  if (cancelled_log_.admit()) log_info("job " + std::to_string(number) + ": cancelled");
   if (auto it = running_.find(number); it != running_.end()) {
     it->second.ended_early = true;
     it->second.process->terminate_then_kill(kKillGrace);
@@ -46,7 +57,7 @@ bool JobRunner::cancel(std::uint64_t number) {
 void JobRunner::withdraw(std::uint64_t number) {
   Job* job = store_.find(number);
   if (!job || job->state != JobState::queued) return;
-  if (auto it = std::find(waiting_.begin(), waiting_.end(), number); it != waiting_.end()) waiting_.erase(it);
+  waiting_.erase(number);
   release_record(*job);
   store_.withdraw(number);
   log_warning("job " + std::to_string(number) + ": withdrawn (the job store could not save it: " + store_.failure() + ")");
@@ -54,8 +65,8 @@ void JobRunner::withdraw(std::uint64_t number) {
 
 void JobRunner::start_next() {
   while (!shutting_down_ && running_.size() < max_jobs_ && !waiting_.empty()) {
-    const std::uint64_t number = waiting_.front();
-    waiting_.pop_front();
+    const std::uint64_t number = *waiting_.begin();
+    waiting_.erase(waiting_.begin());
     if (Job* job = store_.find(number); job && job->state == JobState::queued) start(*job);
   }
 }
@@ -79,8 +90,10 @@ void JobRunner::start(Job& job) {
   store_.start(job);
   try {
     auto process = std::make_unique<Process>(std::move(options));
-    log_info("job " + std::to_string(number) + ": started " + job.type + " " + job.id + " (pid " +
-             std::to_string(process->pid()) + ")");
+    if (started_log_.admit()) {
+      log_info("job " + std::to_string(number) + ": started " + job.type + " " + job.id + " (pid " +
+               std::to_string(process->pid()) + ")");
+    }
     running_.emplace(number, Running{std::move(process), false});
   } catch (const std::exception& e) {
     log_warning("job " + std::to_string(number) + ": cannot start: " + e.what());
@@ -118,11 +131,15 @@ void JobRunner::on_exit(std::uint64_t number, const ExitStatus& status) {
     store_.finish(*job, state, code, signal);
   }
   if (job && !ended_early) release_record(*job);
-  log_info("job " + std::to_string(number) + ": " + (job ? state_name(job->state) : "gone") + " (" +
-           status.describe() + ")");
+  if (ended_log_.admit()) {
+    log_info("job " + std::to_string(number) + ": " + (job ? state_name(job->state) : "gone") + " (" +
+             status.describe() + ")");
+  }
   running_.erase(it);  // destroys the Process; allowed from its own callback
   try {
-    store_.compact_if_due();
+    // Not while stopping: with a long queue the snapshot is the slowest part of a stop, and the
+    // next start replays the same state either way.
+    if (!shutting_down_) store_.compact_if_due();
   } catch (const std::exception& e) {
     log_error(std::string("job store: compaction failed: ") + e.what());
   }
@@ -139,11 +156,9 @@ void JobRunner::shutdown(double grace, std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   on_idle_ = std::move(done);
-  for (std::uint64_t number : waiting_) {
-    if (Job* job = store_.find(number); job && job->state == JobState::queued) {
-      store_.finish(*job, JobState::interrupted);
-      release_record(*job);
-    }
+  if (!waiting_.empty()) {
+    log_info("stopping: " + std::to_string(waiting_.size()) +
+             " queued jobs stay queued on disk (a restart marks them interrupted)");
   }
   waiting_.clear();
   if (!running_.empty()) {

@@ -83,10 +83,6 @@ JobStore::JobStore(StoreOptions options, ChannelMap& map)
                                 [this](std::string_view payload) { replay(payload); });
       }()) {
   const ReplayStats& stats = journal_.replay_stats();
-  if (stats.bytes_dropped > 0) {
-    log_warning("job store: dropped " + std::to_string(stats.bytes_dropped) + " bytes of a torn journal tail (" +
-                stats.reason + ")");
-  }
   for (Job* job : unfinished()) {
     finish(*job, JobState::interrupted);
     ++interrupted_at_start_;
@@ -138,6 +134,7 @@ void JobStore::replay(std::string_view payload) {
     job.ended = number_of(r, "ended");
     job.exit_code = int_of(r, "exit");
     job.signal = int_of(r, "signal");
+    note_state(job);
     return;
   }
   auto it = jobs_.find(number);
@@ -153,6 +150,7 @@ void JobStore::replay(std::string_view payload) {
     if (auto p = int_of(r, "progress")) job.progress = *p;
     if (auto e = int_of(r, "exit")) job.exit_code = e;
     if (auto s = int_of(r, "signal")) job.signal = s;
+    note_state(job);
   } else if (kind == "progress") {
     if (auto p = int_of(r, "p")) job.progress = *p;
   } else if (kind == "log") {
@@ -160,6 +158,7 @@ void JobStore::replay(std::string_view payload) {
     ++line_count_;
   } else if (kind == "forget") {
     line_count_ -= job.lines.size();
+    finished_.erase(number);
     jobs_.erase(it);
   }
 }
@@ -287,6 +286,7 @@ void JobStore::finish(Job& job, JobState state, std::optional<int> exit_code, st
   if (state == JobState::succeeded) job.progress = 100;
   job.exit_code = exit_code;
   job.signal = signal;
+  note_state(job);
   json::Object r = record("state", job.number);
   r.append("state", state_name(state));
   r.append("t", *job.ended);
@@ -355,15 +355,25 @@ std::vector<Job*> JobStore::unfinished() {
   return out;
 }
 
+void JobStore::note_state(const Job& job) {
+  if (is_final(job.state)) {
+    finished_.insert(job.number);
+  } else {
+    finished_.erase(job.number);
+  }
+}
+
+// Only finished jobs are forgotten, oldest first; queued ones are never walked over (with many
+// queued, each creation walking them all made a full queue quadratic).
 void JobStore::forget_old_jobs() {
-  for (auto it = jobs_.begin(); jobs_.size() > options_.keep_jobs && it != jobs_.end();) {
-    if (!is_final(it->second.state)) {
-      ++it;
-      continue;
-    }
-    append(it->first, record("forget", it->first));
+  while (jobs_.size() > options_.keep_jobs && !finished_.empty()) {
+    const std::uint64_t number = *finished_.begin();
+    finished_.erase(finished_.begin());
+    auto it = jobs_.find(number);
+    if (it == jobs_.end()) continue;
+    append(number, record("forget", number));
     line_count_ -= it->second.lines.size();
-    it = jobs_.erase(it);
+    jobs_.erase(it);
   }
 }
 
@@ -371,6 +381,7 @@ void JobStore::withdraw(std::uint64_t number) {
   auto it = jobs_.find(number);
   if (it == jobs_.end()) return;
   line_count_ -= it->second.lines.size();
+  finished_.erase(number);
   jobs_.erase(it);
   append(number, record("forget", number));
 }

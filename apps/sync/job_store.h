@@ -102,12 +102,14 @@ class JobStore {
   void failed(const JournalError& error, bool progressed);
   void reopen_journal();
   void forget_old_jobs();
+  void note_state(const Job& job);  // keeps finished_ in step with the job's state
   std::size_t live_records() const;
   std::vector<std::string> snapshot() const;
 
   StoreOptions options_;
   ChannelMap& map_;
   std::map<std::uint64_t, Job> jobs_;
+  std::set<std::uint64_t> finished_;  // jobs in a final state, oldest first: forgetting is O(log n)
   std::uint64_t last_number_ = 0;
   std::size_t line_count_ = 0;  // log lines held, for the compaction estimate
   std::size_t interrupted_at_start_ = 0;

@@ -189,7 +189,7 @@ async function poll(number) {
       appendLines(entry, reply.lines);
       entry.next = reply.next;
       update(entry, reply);
-      if (reply.lines.length >= 1000) continue;  // more is waiting: fetch it at once
+      if (reply.more || reply.lines.length >= 1000) continue;  // more is waiting: fetch it at once
       if (FINAL.has(reply.state) && !reply.pending_write) {  // ended and saved: a last status, then stop
         const status = await api("GET", "/api/jobs/" + number);
         if (status.ok) update(entry, status);

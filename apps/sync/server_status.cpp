@@ -16,6 +16,8 @@ json::Object listener_status(ConnectionLimits& limits) {
 json::Value server_status(ConnectionLimits& command, const CommandPort& port, ConnectionLimits& http) {
   json::Object command_status = listener_status(command);
   command_status.append("closed_idle", port.closed_idle);
+  command_status.append("closed_slow_line", port.closed_slow_line);
+  command_status.append("closed_unread_output", port.closed_output);
   return json::Object{{"ok", true},
                       {"connections", json::Object{{"command", std::move(command_status)}, {"http", listener_status(http)}}}};
 }

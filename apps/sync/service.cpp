@@ -84,6 +84,10 @@ Reply SyncService::sync(std::string_view type, std::string_view id) {
   // A job that could not be recorded must not start: refused until the store writes again.
   if (store_.failing()) return error(storage_problem() + "; no new jobs until it can", 503);
   const Submitted submitted = runner_.submit(type, id);
+  if (submitted.queue_full) {
+    return error("the queue is full: " + std::to_string(runner_.queued_count()) +
+                     " jobs wait (--max-queued); try again once some have started", 503);
+  }
   if (!submitted.dedup) created_.push_back(submitted.job);
   if (!caller_syncs_ || store_.failing()) {
     try_sync();  // a creation that cannot be saved is withdrawn now
@@ -113,7 +117,7 @@ Reply SyncService::log(std::uint64_t number, std::size_t from) {
   settle(number);
   const Job* job = store_.find(number);
   if (!job) return no_such_job(number);
-  json::Object fields = log_fields(*job, from, kMaxLinesPerReply);
+  json::Object fields = log_fields(*job, from, kMaxLinesPerReply, kMaxLogReplyBytes);
   mark_pending(fields, number);
   return Reply{std::move(fields), 200};
 }

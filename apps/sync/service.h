@@ -29,6 +29,8 @@ struct Reply {
 inline constexpr std::size_t kDefaultJobsLimit = 20;
 inline constexpr std::size_t kMaxJobsLimit = 1000;
 inline constexpr std::size_t kMaxLinesPerReply = 1000;  // a log reply; `next` says where to go on
+// ... and about this much text (lines are up to 64 KiB: 1000 of them would be a 64 MB reply).
+inline constexpr std::size_t kMaxLogReplyBytes = 1 << 20;
 
 class SyncService {
  public:

@@ -91,7 +91,7 @@ class Session {
     next_line_ = next->as_uint();
     view_.progress(static_cast<int>(progress->as_int()), state->as_string());
     auto parsed_state = parse_state(state->as_string());
-    const bool more_waiting = lines->size() >= kMaxLinesPerReply;
+    const bool more_waiting = lines->size() >= kMaxLinesPerReply || reply.get("more") != nullptr;
     if (parsed_state && is_final(*parsed_state) && !more_waiting) {
       std::string summary = "job " + std::to_string(job_) + " " + state->as_string();
       // The sync itself has ended; the server's record of it waits for its disk (sync-relay.md).

@@ -40,14 +40,15 @@ int main(int argc, char** argv) {
   if (argc == 4 && argv[1] == kDemoFlag) return run_demo(argv[2], argv[3]);
 
   std::string host = "127.0.0.1", config_path, data_dir = "./var/sync";
-  int port = 8081, http_port = 8080, max_jobs = 4, keep_jobs = 1000, compact_records = 20000;
+  int port = 8081, http_port = 8080, max_jobs = 4, max_queued = 10000, keep_jobs = 1000, compact_records = 20000;
   double grace = 10;
   // Each listener (command, http) has its own budget; a relay serves a few people and scripts.
   ConnectionCaps caps{.max_connections = 256, .max_per_peer = 64};
-  CommandPort command_port;
+  CommandPortOptions command_options;
+  int max_output = static_cast<int>(command_options.max_output);
   Cli cli("sync-server",
-          "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--grace S] "
-          "[--idle-timeout S] [--max-connections N] [--max-per-peer N]",
+          "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--max-queued N] [--grace S] "
+          "[--idle-timeout S] [--line-timeout S] [--quiet-gap S] [--max-output BYTES] [--max-connections N] [--max-per-peer N]",
           "Runs record syncs handed in on a command port or from its web page, with durable logs and status.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "command port (default 8081; 0 picks a free one)", 0, 65535);
@@ -57,13 +58,27 @@ int main(int argc, char** argv) {
              "default: the built-in 'demo' type");
   cli.option("--data-dir", &data_dir, "DIR", "jobs, states and logs (default ./var/sync)");
   cli.option("--max-jobs", &max_jobs, "N", "syncs running at once (default 4)", 1, 1000);
+  cli.option("--max-queued", &max_queued, "N", "jobs waiting to run; past it `sync` is refused (default 10000)", 1,
+             10000000);
   cli.option("--grace", &grace, "S", "seconds running jobs get to finish at shutdown (default 10)", 0, 86400);
   cli.option("--keep-jobs", &keep_jobs, "N", "finished jobs kept in the store (default 1000)", 1, 1000000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 20000)",
              1, 1 << 30);
-  cli.option("--idle-timeout", &command_port.idle_timeout, "S",
+  cli.option("--idle-timeout", &command_options.idle_timeout, "S",
              "close a command connection after S seconds with no input and no output progress (default 120; 0: never)", 0,
              86400);
+  cli.option("--line-timeout", &command_options.line_deadline, "S",
+             "a command line must be complete S seconds after its first byte, or the connection closes (default 10; "
+             "0: never)",
+             0, 86400);
+  cli.option("--quiet-gap", &command_options.quiet_gap, "S",
+             "a command without a newline runs once the client has sent nothing for S seconds (default 0.2; 0: only at "
+             "half-close)",
+             0, 60);
+  cli.option("--max-output", &max_output, "BYTES",
+             "unsent replies past which a command connection is closed (default 16777216; its input is no longer "
+             "read past a quarter of it, at most 262144)",
+             1 << 16, 1 << 30);
   add_connection_cap_flags(cli, caps, "connections to each listener (command, http)");
   cli.parse(argc, argv);
 
@@ -74,7 +89,9 @@ int main(int argc, char** argv) {
     cli.fail(e.what());
   }
 
+  command_options.max_output = static_cast<std::size_t>(max_output);
   ChannelMap map;
+  CommandPort command_port(map, command_options);
   std::unique_ptr<JobStore> store;
   try {
     StoreOptions options;
@@ -86,7 +103,7 @@ int main(int argc, char** argv) {
     log_error(std::string("sync-server: cannot open the data dir: ") + e.what());
     return 1;
   }
-  JobRunner runner(map, *store, std::move(programs), static_cast<size_t>(max_jobs));
+  JobRunner runner(map, *store, std::move(programs), static_cast<size_t>(max_jobs), static_cast<size_t>(max_queued));
 
   std::shared_ptr<TcpServer> commands;
   std::shared_ptr<http::HttpServer> web;
@@ -135,7 +152,9 @@ int main(int argc, char** argv) {
   // Records a failing disk refused still get --grace seconds; what stays unsaved is named, exit 1.
   const bool saved = store->flush_for_exit(grace);
   map.close_all();
+  command_port.closings.flush();
   log_info("sync-server: stopped; command connections " + commands->limits().refusal_summary() + ", " +
-           std::to_string(command_port.closed_idle) + " closed idle; http connections " + web->limits().refusal_summary());
+           std::to_string(command_port.closed_idle) + " closed idle, " + std::to_string(command_port.closed_slow_line) +
+           " for a slow line, " + std::to_string(command_port.closed_output) + " for unread replies; http connections " + web->limits().refusal_summary());
   return saved ? 0 : 1;
 }

@@ -460,3 +460,37 @@ TEST_CASE("slowloris: a head trickled a byte at a time is cut off by header_time
   CHECK(bystander_answers == static_cast<int>(sent / 5));
   CHECK(bystander_answers >= 1);
 }
+
+TEST_CASE("a body trickled forever is cut off by the whole-body deadline (body_min_rate), and blocks no one") {
+  HttpServerOptions options;
+  options.body_timeout = 0.5;  // never reached between bytes: one goes every 0.2 s
+  options.body_min_rate = 10;  // 0.5 s + 1 s per 10 bytes: at 5 bytes/s the deadline comes at ~1 s
+  TestServer server(demo_router(), options);
+  Client bystander(server.port());
+  Client slow(server.port());
+  slow.send_all("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n");
+  std::string answer;
+  int sent = 0, bystander_answers = 0;
+  while (sent < 100 && answer.empty()) {
+    try {
+      slow.send_all("[");
+      ++sent;
+    } catch (const std::exception&) {
+      break;  // the server closed it
+    }
+    try {
+      answer = slow.recv_some(4096, 200ms);
+    } catch (const std::exception&) {
+      // nothing yet
+    }
+    bystander.send_all(get("/hello"));
+    bystander_answers += read_reply(bystander).status == 200;
+  }
+  INFO("sent " << sent << " body bytes");
+  CHECK(sent < 100);  // each byte used to re-arm body_timeout: it went on as long as the client liked
+  if (answer.empty()) answer = slow.recv_some(4096, 5s);
+  CHECK(answer.starts_with("HTTP/1.1 408 "));
+  CHECK(answer.find("slower than 10 bytes/s") != std::string::npos);
+  CHECK(slow.wait_closed(5s));
+  CHECK(bystander_answers == sent);
+}

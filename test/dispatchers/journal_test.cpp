@@ -117,34 +117,66 @@ TEST_CASE("a tail torn at every byte of the last record is cut back, then append
   }
 }
 
-TEST_CASE("a flipped byte in the length, CRC or payload stops replay at that record") {
+TEST_CASE("a flipped byte in the middle record: refused naming the file and offset; journal-check --fix keeps the rest") {
   testing::TempDir dir;
   std::string path = dir.file("j");
   auto records = write_three(path);
   std::string whole = read_bytes(path);
   std::size_t middle_start = kHeader + kFrame + records[0].size();
-  // Every byte of the middle record: a damaged middle record drops the valid one after it too.
+  // Every byte of the middle record: the valid one after it must not be dropped silently.
   for (std::size_t at = middle_start; at < middle_start + kFrame + records[1].size(); ++at) {
     CAPTURE(at);
     std::string damaged = whole;
     damaged[at] = static_cast<char>(damaged[at] ^ 0x80);
     write_bytes(path, damaged);
-    auto [journal, replayed] = open_journal(path);
-    CHECK(replayed == first(records, 1));
-    const auto& stats = journal.replay_stats();
-    CHECK(stats.problem != TailProblem::none);
-    CHECK(stats.bytes_dropped == whole.size() - middle_start);
-    CHECK(stats.reason.find("at offset " + std::to_string(middle_start)) != std::string::npos);
-    if (at >= middle_start + 4) CHECK(stats.problem == TailProblem::bad_crc);  // CRC or payload byte
+    std::string refusal;
+    try {
+      open_journal(path);
+    } catch (const JournalError& e) {
+      refusal = e.what();
+    }
+    CHECK(refusal.find(path + ": ") != std::string::npos);
+    CHECK(refusal.find("at offset " + std::to_string(middle_start)) != std::string::npos);
+    CHECK(refusal.find("journal-check --fix " + path) != std::string::npos);
+    CHECK(read_bytes(path) == damaged);  // nothing was changed
+    auto report = asyncore::repair_journal_file(path, false);
+    CHECK(report.records_kept == 2);
+    CHECK(report.backup.empty());
+    CHECK(read_bytes(path) == damaged);
+    report = asyncore::repair_journal_file(path, true);
+    REQUIRE(report.gaps.size() == 1);
+    CHECK(report.gaps[0].offset == middle_start);
+    CHECK(report.bytes_dropped == kFrame + records[1].size());
+    CHECK(read_bytes(report.backup) == damaged);
+    CHECK(replay(path) == std::vector<std::string>{records[0], records[2]});
+    fs::remove(report.backup);
   }
-  SUBCASE("a length beyond the maximum record size is reported as such") {
-    std::string damaged = whole;
-    damaged[middle_start + 3] = '\x7f';
-    write_bytes(path, damaged);
-    auto opened = open_journal(path);
-    CHECK(opened.journal.replay_stats().problem == TailProblem::oversize_length);
-    CHECK(opened.records == first(records, 1));
-  }
+}
+
+TEST_CASE("a damaged last record is a torn tail: cut off with the reason, nothing after it to keep") {
+  testing::TempDir dir;
+  std::string path = dir.file("j");
+  auto records = write_three(path);
+  std::string whole = read_bytes(path);
+  const std::size_t last_start = whole.size() - kFrame - records[2].size();
+  std::string damaged = whole;
+  damaged[last_start + 3] = '\x7f';
+  write_bytes(path, damaged);
+  auto opened = open_journal(path);
+  CHECK(opened.journal.replay_stats().problem == TailProblem::oversize_length);
+  CHECK(opened.records == first(records, 2));
+}
+
+TEST_CASE("a 0-byte journal starts afresh and says so") {
+  testing::TempDir dir;
+  std::string path = dir.file("j");
+  write_bytes(path, "");
+  auto opened = open_journal(path);
+  CHECK(opened.journal.replay_stats().empty_file);
+  CHECK(opened.records.empty());
+  opened.journal.append("after");
+  opened.journal.close();
+  CHECK(replay(path) == std::vector<std::string>{"after"});
 }
 
 TEST_CASE("bad input that is not a torn tail is refused with what and where") {

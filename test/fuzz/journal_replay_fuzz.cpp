@@ -1,6 +1,8 @@
 // Replays arbitrary bytes as a journal (or snapshot) file. Replay must never crash;
 // it either refuses the file with JournalError or repairs it, and replaying the
-// repaired file again must give the same records with nothing more dropped.
+// repaired file again must give the same records with nothing more dropped. A refused
+// file then goes through journal-check's repair: a second repair finds nothing left to drop,
+// and a journal behind a valid header (case 0) opens afterwards.
 //
 // The first input byte picks what the rest is: 0 a journal body behind a valid
 // header (so the fuzzer spends its time on record framing), 1 a whole journal
@@ -64,7 +66,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto journal = Journal::open(path, options, [&](std::string_view r) { first.emplace_back(r); });
     if (journal.replay_stats().records != first.size()) std::abort();
   } catch (const JournalError&) {
-    return 0;  // refused with a clear error: acceptable for a file that is not a torn journal
+    // Refused with a clear error: acceptable for a file that is not a torn journal.
+    const std::string damaged = data[0] % 3 == 2 ? path + ".snapshot" : path;
+    RepairReport repaired;
+    try {
+      repaired = repair_journal_file(damaged, true, options.max_record_bytes);
+    } catch (const JournalError&) {
+      return 0;  // no readable header: nothing to salvage
+    }
+    if (!repaired.backup.empty()) std::filesystem::remove(repaired.backup);
+    const RepairReport again = repair_journal_file(damaged, false, options.max_record_bytes);
+    if (!again.gaps.empty() || again.records_kept != repaired.records_kept) std::abort();
+    if (data[0] % 3 == 0) {
+      auto journal = Journal::open(path, options, [](std::string_view) {});
+      if (journal.replay_stats().records != repaired.records_kept) std::abort();
+    }
+    return 0;
   }
   auto journal = Journal::open(path, options, [&](std::string_view r) { second.emplace_back(r); });
   if (second != first || journal.replay_stats().bytes_dropped != 0) std::abort();

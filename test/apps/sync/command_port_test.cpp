@@ -54,6 +54,19 @@ TEST_CASE("a last command without a newline still runs when the client half-clos
   CHECK(wait_final(server.port, 2)["state"].as_string() == "succeeded");
 }
 
+TEST_CASE("a command without a newline runs once the client pauses (--quiet-gap); its late newline is no second command") {
+  testing::TempDir dir;
+  Server server(dir);
+  testing::Client client(server.port);
+  client.send_all("sync echo q1");  // as asyncore's dispatcher_with_send sends it, and then waits
+  CHECK(json::dump(json::parse(client.recv_until("\n"))) == R"({"ok":true,"job":1,"state":"queued"})");
+  client.send_all("\r\n");  // a client that sends the line end late
+  client.send_all("status 99\n");
+  CHECK(error_of(json::parse(client.recv_until("\n"))) == "no job 99");
+  client.send_all("\n");  // an empty line otherwise is still an error
+  CHECK(error_of(json::parse(client.recv_until("\n"))) == "empty command");
+}
+
 TEST_CASE("bad commands get an error reply and the connection goes on") {
   testing::TempDir dir;
   Server server(dir);

@@ -3,7 +3,10 @@
 #pragma once
 #include <doctest/doctest.h>
 
+#include <dirent.h>
+
 #include <fstream>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -92,6 +95,36 @@ inline std::vector<std::string> log_texts(int port, std::int64_t job) {
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Resident memory of a process in kB (/proc/PID/status VmRSS).
+inline long rss_kb(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+// Open file descriptors of a process.
+inline int open_fds(int pid) {
+  DIR* dir = ::opendir(("/proc/" + std::to_string(pid) + "/fd").c_str());
+  if (!dir) return -1;
+  int n = 0;
+  while (dirent* entry = ::readdir(dir)) n += entry->d_name[0] != '.';
+  ::closedir(dir);
+  return n;
+}
+
+// The well-behaved client beside an attack: a new connection's `jobs 1` answered within 1 s.
+inline bool served_promptly(int port) {
+  try {
+    testing::Client client(port);
+    client.send_all("jobs 1\n");
+    return json::parse(client.recv_until("\n", testing::Seconds(1)))["ok"].as_bool();
+  } catch (const std::exception&) {
+    return false;
+  }
 }
 
 }  // namespace sync_testing
