@@ -141,7 +141,7 @@ void Session::handle_read() {
 void Session::handle_packet(std::string_view text) {
   idle_timer_.reset(server_->options().idle_timeout);  // any packet counts as life
   try {
-    decode_map_into(text, fields_, Mode::strict);
+    decode_map_into(text, fields_, Mode::skip_empty);  // what the real server tolerates, see stt.h
   } catch (const SttError& error) {
     malformed(std::string("bad STT text: ") + error.what());
     return;

@@ -52,6 +52,27 @@ TEST_CASE("mrkl and keeplive are echoed; unknown types are ignored") {
   CHECK(client.next().value() == "type@=keeplive/tick@=12345/");
 }
 
+TEST_CASE("pydouyu's heartbeat with its doubled '/' is answered, not kicked with error 51") {
+  Server server({"--rate", "0"});
+  RawClient client(server.port);
+  client.send("type@=loginreq/roomid@=1/");
+  client.next_of_type("pingreq");
+  // The exact text pydouyu (PyPI) has sent every 45 s since 2019: a trailing empty item.
+  client.send("type@=keeplive/tick@=1796284984//");
+  CHECK(client.next().value() == "type@=keeplive/tick@=1796284984/");
+  client.send("type@=mrkl//");  // empty items anywhere are skipped
+  CHECK(client.next().value() == "type@=mrkl/");
+  client.send("//type@=keeplive//tick@=7/");
+  CHECK(client.next().value() == "type@=keeplive/tick@=7/");
+  // What is truly unreadable still gets error 51: an item without "@=", an unknown escape.
+  RawClient no_separator(server.port);
+  no_separator.send("type@=mrkl/junk/");
+  CHECK(no_separator.next().value() == "type@=error/code@=51/");
+  CHECK_FALSE(no_separator.next().has_value());
+  client.send("type@=mrkl/");  // the tolerated client carried on throughout
+  CHECK(client.next().value() == "type@=mrkl/");
+}
+
 TEST_CASE("a room that is not numeric or not served gets error 204 and a close") {
   Server server({"--rooms", "1,2", "--rate", "0"});
   for (std::string room : {"abc", "3", ""}) {
