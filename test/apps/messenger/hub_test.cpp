@@ -30,6 +30,12 @@ void report(testing::Client& client, const std::string& name, int port) {
   client.send_all(encode_frame(report_header(name, static_cast<uint16_t>(port))));
 }
 
+// A frame with arbitrary header text, as another implementation would write it.
+std::string raw_frame(std::string_view header_text, std::string_view body = {}) {
+  std::string frame{static_cast<char>(header_text.size() & 0xff), static_cast<char>(header_text.size() >> 8)};
+  return frame + std::string(header_text) + std::string(body);
+}
+
 }  // namespace
 
 TEST_CASE("flags follow the conventions") {
@@ -133,6 +139,26 @@ TEST_CASE("--max-per-peer and --max-connections close extra connections at accep
   hub.child.signal(SIGTERM);
   CHECK(hub.child.wait(testing::Seconds(5)) == 0);
   CHECK(hub.child.stderr_text().find("connections 2 refused (max_connections 1, max_per_peer 1)") != std::string::npos);
+}
+
+TEST_CASE("the original Python client's echoed header 'CL:59;CL:59;Broadcast:' keeps its connection") {
+  HubProcess hub({"--interval", "0.1"});
+  testing::Client good(hub.port), python(hub.port), other(hub.port);
+  report(good, "good", 5000);
+  // The original Client echoes each received header back, CL included.
+  python.send_all(raw_frame("CL:0;CL:0;ID:py;Port:4005"));
+  const std::string body = "good,127.0.0.1,5000;py,127.0.0.1,4005;zz,127.0.0.1,4006;a,1";
+  REQUIRE(body.size() == 59);
+  python.send_all(raw_frame("CL:59;CL:59;Broadcast:", body));
+  const std::string both = "good,127.0.0.1,5000;py,127.0.0.1,4005";
+  CHECK(read_frame_until(python, [&](const Message& m) { return is_directory(m) && m.body == both; }).body == both);
+  python.send_all(raw_frame("CL:59;CL:59;Broadcast:", body));  // again, later: still served
+  CHECK(read_frame_until(python, [&](const Message& m) { return is_directory(m) && m.body == both; }).body == both);
+  // CL repeated with another value is ambiguous: that connection alone is closed.
+  other.send_all(raw_frame("CL:59;CL:58;Broadcast:", body));
+  CHECK(other.wait_closed(testing::Seconds(5)));
+  CHECK(read_frame_until(good, [&](const Message& m) { return is_directory(m) && m.body == both; }).body == both);
+  CHECK(hub.child.stderr_text().find("repeated with a different value") != std::string::npos);
 }
 
 TEST_CASE("SIGTERM stops the hub with exit code 0") {
