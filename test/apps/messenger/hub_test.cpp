@@ -2,6 +2,7 @@
 // window, probes, malformed frames, flags and signals.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 
 #include "apps/messenger/directory.h"
@@ -44,7 +45,8 @@ TEST_CASE("flags follow the conventions") {
   CHECK(help.out.find("--interval") != std::string::npos);
   for (std::vector<std::string> bad : {std::vector<std::string>{"--bogus"}, {"--interval", "soon"}, {"--port", "70000"},
                                        {"--alive", "-1"}, {"--identify-timeout", "0"},
-                                       {"--max-connections", "many"}, {"--max-per-peer", "-1"}}) {
+                                       {"--max-connections", "many"}, {"--max-per-peer", "-1"},
+                                       {"--max-peers", "0"}, {"--max-peers", "70000"}, {"--max-names-per-host", "x"}}) {
     std::vector<std::string> argv{testing::bin_path("msg-hub")};
     argv.insert(argv.end(), bad.begin(), bad.end());
     auto result = testing::run(argv);
@@ -159,6 +161,81 @@ TEST_CASE("the original Python client's echoed header 'CL:59;CL:59;Broadcast:' k
   CHECK(other.wait_closed(testing::Seconds(5)));
   CHECK(read_frame_until(good, [&](const Message& m) { return is_directory(m) && m.body == both; }).body == both);
   CHECK(hub.child.stderr_text().find("repeated with a different value") != std::string::npos);
+}
+
+TEST_CASE("name hijack: a second claimant of a live name is refused and logged until the owner's connection is gone") {
+  HubProcess hub({"--interval", "0.1"});
+  testing::Client alice(hub.port, "127.0.0.1", "127.0.0.1");
+  testing::Client thief(hub.port, "127.0.0.1", "127.0.0.2");
+  report(alice, "alice", 4001);
+  read_frame_until(alice, [](const Message& m) { return is_directory(m) && m.body == "alice,127.0.0.1,4001"; });
+  for (int i = 0; i < 20; ++i) report(thief, "alice", 6666);
+  // Messages for alice keep going to alice: the directory never names the thief's address.
+  for (int i = 0; i < 5; ++i) {
+    report(alice, "alice", 4001);
+    CHECK(read_frame_until(alice, is_directory, testing::Seconds(1)).body == "alice,127.0.0.1,4001");
+  }
+  CHECK_THROWS(thief.recv_some(1, testing::Seconds(0.3)));  // never listed, so never sent the directory
+  std::string log = hub.child.stderr_text();
+  CHECK(log.find("refused 127.0.0.2:") != std::string::npos);
+  CHECK(log.find("as peer alice: the name belongs to another live connection (held by 127.0.0.1:") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') < 10);  // 20 refusals, one line in full
+  // The owner's connection is gone: the name is free at once.
+  alice.close();
+  report(thief, "alice", 6666);
+  CHECK(read_frame_until(thief, is_directory).body == "alice,127.0.0.2,6666");
+}
+
+TEST_CASE("directory poisoning: thousands of names from short-lived and held connections stay bounded") {
+  HubProcess hub({"--interval", "0.1", "--max-peers", "40", "--max-names-per-host", "10", "--max-per-peer", "0",
+                  "--max-connections", "0"});
+  testing::Client good(hub.port, "127.0.0.1", "127.0.0.1");
+  report(good, "good", 5000);
+  read_frame_until(good, [](const Message& m) { return is_directory(m) && m.body == "good,127.0.0.1,5000"; });
+  const long rss_before = testing::resident_kib(hub.child.pid());
+  // Held connections from two hosts, each reporting a distinct name (a log-injection attempt too).
+  std::vector<testing::Client> held;
+  for (int i = 0; i < 60; ++i) {
+    held.emplace_back(hub.port, "127.0.0.1", i % 2 ? "127.0.0.2" : "127.0.0.3");
+    held.back().send_all(encode_frame(Header{{"ID", "h" + std::to_string(i)}, {"Port", "1\n\x1b[31mFORGED"}}));
+    report(held.back(), "held" + std::to_string(i), 7000);
+  }
+  // Short-lived ones: connect, report, close; each name must vanish with its connection.
+  for (int i = 0; i < 3000; ++i) {
+    testing::Client once(hub.port, "127.0.0.1", "127.0.0.4");
+    report(once, "once" + std::to_string(i), 8000);
+    if (i % 500 == 0) {  // the good peer is served throughout
+      report(good, "good", 5000);
+      CHECK(read_frame_until(good, is_directory, testing::Seconds(1)).body.find("good,127.0.0.1,5000") != std::string::npos);
+    }
+  }
+  auto listed = [&] {
+    report(good, "good", 5000);
+    return parse_directory(read_frame_until(good, is_directory, testing::Seconds(1)).body);
+  };
+  REQUIRE(testing::eventually([&] {
+    auto peers = listed();
+    return std::none_of(peers.begin(), peers.end(), [](const PeerEntry& p) { return p.name.rfind("once", 0) == 0; });
+  }));
+  auto peers = listed();
+  CHECK(peers.size() == 21);  // good + 10 held names from each of the two hosts
+  CHECK(std::count_if(peers.begin(), peers.end(), [](const PeerEntry& p) { return p.ip == "127.0.0.2"; }) == 10);
+  const long rss_after = testing::resident_kib(hub.child.pid());
+  MESSAGE("hub VmRSS before ", rss_before, " KiB, after 3,060 reporting connections ", rss_after, " KiB");
+  CHECK(rss_after - rss_before < 8 * 1024);
+  const std::string log = hub.child.stderr_text();
+  MESSAGE("hub log: ", log.size(), " bytes");
+  CHECK(log.size() < 8 * 1024);
+  CHECK(log.find("\x1b") == std::string::npos);
+  CHECK(log.find("\nFORGED") == std::string::npos);
+  CHECK(log.find("bad Port '1\\x0a\\x1b[31mFORGED'") != std::string::npos);  // escaped, in one line
+  hub.child.signal(SIGTERM);
+  CHECK(hub.child.wait(testing::Seconds(5)) == 0);
+  // Bad Ports and names past the bounds, summarised rather than logged one by one.
+  const std::string stop_log = hub.child.stderr_text();
+  CHECK(stop_log.find("more refused or ignored reports (summarised every 10 s") != std::string::npos);
+  CHECK(stop_log.find(" reports refused") != std::string::npos);
+  CHECK(stop_log.find("; 0 reports refused") == std::string::npos);
 }
 
 TEST_CASE("SIGTERM stops the hub with exit code 0") {
