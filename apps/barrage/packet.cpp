@@ -65,7 +65,9 @@ void PacketDecoder::feed(std::string_view bytes) {
 void PacketDecoder::compact() {
   if (consumed_ == 0) return;
   if (consumed_ == buffer_.size()) {
-    buffer_.clear();
+    // A large packet once is no reason to hold its size for the rest of the connection.
+    if (buffer_.capacity() > 64 * 1024) std::string().swap(buffer_);
+    else buffer_.clear();
   } else if (consumed_ >= buffer_.size() - consumed_) {
     buffer_.erase(0, consumed_);
   } else {

@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <utility>
+
 #include "apps/barrage/room.h"
 #include "apps/barrage/simulator.h"
 
@@ -34,7 +36,10 @@ Session::Session(Fd socket, Simulator& server)
 Session::~Session() {
   idle_timer_.cancel();
   leave_room();
-  if (server_) server_->forget(*this);
+  if (server_) {
+    server_->partial_input_changed(*this, partial_accounted_, 0);
+    server_->forget(*this);
+  }
 }
 
 void Session::start() {
@@ -47,6 +52,7 @@ void Session::start() {
 }
 
 void Session::detach() {
+  partial_accounted_ = 0;  // the server's books go with it
   leave_room();
   server_ = nullptr;
   idle_timer_.cancel();
@@ -106,6 +112,21 @@ void Session::handle_write() {
 void Session::handle_close() {
   close();
   leave_room();
+  drop_partial();
+}
+
+void Session::account_partial() {
+  if (!server_) return;
+  const size_t now = is_open() ? decoder_.buffered() : 0;
+  const size_t before = std::exchange(partial_accounted_, now);
+  server_->partial_input_changed(*this, before, now);
+}
+
+void Session::drop_partial() {
+  close();
+  leave_room();
+  decoder_ = PacketDecoder(decoder_.max_length());  // frees the buffer now, not when the session goes
+  account_partial();
 }
 
 void Session::finish() {
@@ -136,6 +157,7 @@ void Session::handle_read() {
   } catch (const PacketError& error) {
     malformed(error.what());
   }
+  account_partial();
 }
 
 void Session::handle_packet(std::string_view text) {

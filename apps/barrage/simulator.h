@@ -6,12 +6,15 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <set>
 #include <unordered_set>
+#include <utility>
 
 #include "apps/barrage/generator.h"
 #include "apps/barrage/room.h"
 #include "apps/barrage/server_options.h"
 #include "core/asyncore.h"
+#include "dispatchers/rate_limited_log.h"
 
 namespace asyncore::barrage {
 
@@ -41,6 +44,11 @@ class Simulator final : public Dispatcher {
   // Sessions register themselves.
   void add(Session& session) { sessions_.insert(&session); }
   void forget(Session& session) { sessions_.erase(&session); }
+  // A session's unfinished packet is now `now` bytes (it was `before`). Past
+  // options().max_partial_input in all, the session holding the most is closed: one client
+  // trickling huge packets cannot make the server hold memory for everyone's.
+  void partial_input_changed(Session& session, size_t before, size_t now);
+  size_t partial_input() const { return partial_input_; }
 
  private:
   ServerOptions options_;
@@ -48,6 +56,9 @@ class Simulator final : public Dispatcher {
   ConnectionLimits limits_;
   std::map<long long, std::unique_ptr<Room>> rooms_;
   std::unordered_set<Session*> sessions_;
+  std::set<std::pair<size_t, Session*>> partial_;  // sessions holding an unfinished packet, by its size
+  size_t partial_input_ = 0;
+  RateLimitedLog partial_log_;
   bool shutting_down_ = false;
 };
 

@@ -117,6 +117,39 @@ TEST_CASE("a malformed packet gets error 51 and a close; other clients carry on"
   }
 }
 
+TEST_CASE("--max-partial-input: clients holding huge unfinished packets are closed, largest first; others are served") {
+  Server server({"--rate", "50", "--max-partial-input", "4194304"});
+  RawClient good(server.port);
+  good.login_and_join("3");
+  good.next_of_type("chatmsg");
+  const long rss_before = testing::resident_kib(server.child.pid());
+  // Each attacker announces a packet of the largest length and sends all of it but 64 bytes.
+  const uint32_t length = 1 << 20;
+  std::string header(12, '\0');
+  for (int i = 0; i < 4; ++i) header[i] = header[4 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  header[8] = static_cast<char>(client_message_type & 0xff);
+  header[9] = static_cast<char>(client_message_type >> 8);
+  const std::string body(length - 8 - 64, 'a');
+  std::vector<testing::Client> attackers;
+  for (int i = 0; i < 40; ++i) {
+    attackers.emplace_back(server.port);
+    attackers.back().send_all(header);
+    attackers.back().send_all(body);
+    if (i % 8 == 0) good.next_of_type("chatmsg", Seconds(1));  // served throughout
+  }
+  int closed = 0;
+  for (auto& attacker : attackers) closed += attacker.wait_closed(Seconds(2)) ? 1 : 0;
+  CHECK(closed >= 36);  // at most 4 MiB of unfinished packets stay
+  good.next_of_type("chatmsg", Seconds(1));
+  good.send("type@=mrkl/");
+  const long rss_after = testing::resident_kib(server.child.pid());
+  MESSAGE("barrage-server VmRSS before ", rss_before, " KiB, after 40 x 1 MiB unfinished packets ", rss_after, " KiB");
+  CHECK(rss_after - rss_before < 12 * 1024);
+  const std::string log = server.child.stderr_text();
+  CHECK(log.find("(--max-partial-input)") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') < 10);
+}
+
 TEST_CASE("a silent client is kicked after --idle-timeout; any packet keeps it") {
   Server server({"--idle-timeout", "0.6", "--rate", "0"});
   RawClient silent(server.port);
