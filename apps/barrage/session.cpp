@@ -7,6 +7,7 @@
 
 #include "apps/barrage/room.h"
 #include "apps/barrage/simulator.h"
+#include "core/log_escape.h"
 
 namespace asyncore::barrage {
 namespace {
@@ -44,8 +45,10 @@ Session::~Session() {
 
 void Session::start() {
   idle_timer_ = map().call_later(server_->options().idle_timeout, [this] {
-    log_info("kicking " + addr.to_string() + ": nothing received for " +
-             std::to_string(server_->options().idle_timeout) + " s");
+    if (server_->client_log().admit()) {
+      log_info("kicking " + addr.to_string() + ": nothing received for " +
+               std::to_string(server_->options().idle_timeout) + " s");
+    }
     close();
     leave_room();
   });
@@ -174,16 +177,16 @@ void Session::handle_packet(std::string_view text) {
   } else if (type == "joingroup") {
     join_group();
   } else if (type == "mrkl") {
-    log_debug("mrkl from " + addr.to_string() + " room " + login_room_);
+    log_debug("mrkl from " + addr.to_string() + " room " + log_escape(login_room_));
     reply("type@=mrkl/");
   } else if (type == "keeplive") {
     reply("type@=keeplive/tick@=" + escape(fields_.get("tick")) + "/");
   } else if (type == "logout") {
-    log_debug("logout from " + addr.to_string() + " room " + login_room_);
+    log_debug("logout from " + addr.to_string() + " room " + log_escape(login_room_));
     close();
     leave_room();
   } else {
-    log_debug("ignoring '" + std::string(type) + "' from " + addr.to_string());
+    log_debug("ignoring '" + log_escape(type) + "' from " + addr.to_string());
   }
 }
 
@@ -195,7 +198,7 @@ void Session::login() {
   }
   logged_in_ = true;
   login_room_ = std::string(room_id);
-  log_debug("login from " + addr.to_string() + " room " + login_room_);
+  log_debug("login from " + addr.to_string() + " room " + log_escape(login_room_));
   reply(login_reply);
   reply("type@=pingreq/tick@=" + std::to_string(milliseconds_now()) + "/");
 }
@@ -212,7 +215,7 @@ void Session::join_group() {
     return;
   }
   if (fields_.get("gid") != "-9999") {
-    log_debug("ignoring joingroup with gid " + std::string(fields_.get("gid")) + " from " + addr.to_string());
+    log_debug("ignoring joingroup with gid " + log_escape(fields_.get("gid")) + " from " + addr.to_string());
     return;
   }
   if (room) return;  // already in a group
@@ -222,13 +225,17 @@ void Session::join_group() {
 }
 
 void Session::refuse_room(std::string_view room_id) {
-  log_info("refusing " + addr.to_string() + ": room '" + std::string(room_id) + "' is not served (error 204)");
+  if (server_->client_log().admit()) {
+    log_info("refusing " + addr.to_string() + ": room '" + log_escape(room_id) + "' is not served (error 204)");
+  }
   reply("type@=error/code@=204/");
   finish();
 }
 
 void Session::malformed(const std::string& why) {
-  log_warning("malformed packet from " + addr.to_string() + ": " + why + "; sending error 51 and closing");
+  if (server_ && server_->client_log().admit()) {
+    log_warning("malformed packet from " + addr.to_string() + ": " + log_escape(why) + "; sending error 51 and closing");
+  }
   reply("type@=error/code@=51/");
   finish();
 }

@@ -11,7 +11,8 @@ namespace asyncore::barrage {
 Simulator::Simulator(ServerOptions options, ChannelMap* map)
     : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large),
       limits_("barrage listener", this->map(), options_.caps),
-      partial_log_(this->map(), LogLevel::warning, "clients closed for the partial input budget", 10.0) {
+      partial_log_(this->map(), LogLevel::warning, "clients closed for the partial input budget", 10.0),
+      client_log_(this->map(), LogLevel::warning, "malformed, refused or idle clients", 10.0) {
   Address address = Address::resolve(options_.host, options_.port);
   create_socket(address.family());
   set_reuse_addr();  // a restarted simulator takes its port back at once
@@ -54,6 +55,7 @@ void Simulator::partial_input_changed(Session& session, size_t before, size_t no
 void Simulator::shutdown() {
   shutting_down_ = true;
   partial_log_.flush();
+  client_log_.flush();
   close();
   for (auto& [id, room] : rooms_) room->stop();
   std::vector<Session*> everyone(sessions_.begin(), sessions_.end());

@@ -49,6 +49,8 @@ class Simulator final : public Dispatcher {
   // trickling huge packets cannot make the server hold memory for everyone's.
   void partial_input_changed(Session& session, size_t before, size_t now);
   size_t partial_input() const { return partial_input_; }
+  // Lines any client can trigger at will (malformed packets, refused rooms, idle kicks).
+  RateLimitedLog& client_log() { return client_log_; }
 
  private:
   ServerOptions options_;
@@ -59,6 +61,7 @@ class Simulator final : public Dispatcher {
   std::set<std::pair<size_t, Session*>> partial_;  // sessions holding an unfinished packet, by its size
   size_t partial_input_ = 0;
   RateLimitedLog partial_log_;
+  RateLimitedLog client_log_;
   bool shutting_down_ = false;
 };
 

@@ -150,6 +150,27 @@ TEST_CASE("--max-partial-input: clients holding huge unfinished packets are clos
   CHECK(std::count(log.begin(), log.end(), '\n') < 10);
 }
 
+TEST_CASE("a room id forging log lines is escaped; refusals any client can repeat are summarised") {
+  Server server({"--rooms", "1", "--rate", "50"});
+  RawClient good(server.port);
+  good.login_and_join("1");
+  good.next_of_type("chatmsg");
+  for (int i = 0; i < 50; ++i) {
+    RawClient forger(server.port);
+    forger.send("type@=loginreq/roomid@=9\n2026-12-03T00:00:00.000Z error \x1b[31mFORGED/");
+    CHECK(forger.next().value() == "type@=error/code@=204/");
+    if (i % 10 == 0) good.next_of_type("chatmsg", Seconds(1));
+  }
+  const std::string log = server.child.stderr_text();
+  CHECK(log.find("\x1b") == std::string::npos);
+  CHECK(log.find("\n2026-12-03T00:00:00.000Z error") == std::string::npos);
+  CHECK(log.find("room '9\\x0a2026-12-03T00:00:00.000Z error \\x1b[31mFORGED' is not served") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') < 6);  // 50 refusals: one in full
+  server.child.signal(SIGTERM);
+  CHECK(server.child.wait(Seconds(5)) == 0);
+  CHECK(server.child.stderr_text().find("49 more malformed, refused or idle clients") != std::string::npos);
+}
+
 TEST_CASE("a silent client is kicked after --idle-timeout; any packet keeps it") {
   Server server({"--idle-timeout", "0.6", "--rate", "0"});
   RawClient silent(server.port);
