@@ -2,6 +2,8 @@
 // connections, send / broadcast / multicast, and the on_message / on_close callbacks.
 #pragma once
 #include <functional>
+#include <set>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +40,10 @@ class MessengerEndpoint : protected MessengerEvents {
 
   ChannelMap& map() const { return *map_; }
   const MessengerLimits& limits() const { return limits_; }
+  // Memory held for unfinished frames over every connection (bounded by limits().max_partial_input).
+  std::size_t partial_input() const { return partial_input_; }
+  // Connections closed for the partial input budget (for stop lines).
+  std::size_t closed_for_budget() const { return closed_for_budget_; }
 
   MessageCallback on_message;  // probes (TP:Check) never arrive here
   CloseCallback on_close;      // `remaining`: connections still established
@@ -51,6 +57,8 @@ class MessengerEndpoint : protected MessengerEvents {
   // MessengerEvents
   void messenger_message(const MessengerPtr& m) override;
   void messenger_closed(const MessengerPtr& m) override;
+  void messenger_partial(Messenger& m, std::size_t before, std::size_t now) override;
+  RateLimitedLog& peer_log() override { return peer_log_; }
 
   std::vector<MessengerPtr> pending_;  // connecting, not yet established
 
@@ -59,6 +67,10 @@ class MessengerEndpoint : protected MessengerEvents {
   ChannelMap* map_;
   MessengerLimits limits_;
   std::vector<MessengerPtr> messengers_;
+  std::set<std::pair<std::size_t, Messenger*>> partial_;  // connections mid-frame, by memory held
+  std::size_t partial_input_ = 0;
+  std::size_t closed_for_budget_ = 0;
+  RateLimitedLog peer_log_;
 };
 
 }  // namespace asyncore::messenger

@@ -9,7 +9,7 @@ namespace asyncore::messenger {
 
 Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelMap* map)
     : options_(options),
-      server_(host, port, map),
+      server_(host, port, map, options.connection),
       directory_(options.limits),
       connection_log_(server_.map(), LogLevel::info, "connections opened or closed", 10.0),
       refused_log_(server_.map(), LogLevel::warning, "refused or ignored reports", 10.0) {

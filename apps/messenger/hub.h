@@ -23,6 +23,7 @@ struct HubOptions {
   double identify_timeout = 30.0;  // seconds a new connection has to send its first report
   ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};
   DirectoryLimits limits;
+  MessengerLimits connection;  // what one peer's frames may hold, and for how long
 };
 
 // --max-peers past this could make the directory body larger than a peer accepts.

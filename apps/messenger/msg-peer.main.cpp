@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "apps/messenger/directory.h"
+#include "apps/messenger/limit_flags.h"
 #include "apps/messenger/peer.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
   std::string hub, inbox;
   int port = 0;
   Cli cli("msg-peer",
-          "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N]",
+          "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N] "
+          "[--frame-timeout S] [--max-partial-input BYTES]",
           "A messenger peer: reports to the hub and talks to other peers; commands on stdin:\n" +
               std::string(messenger::peer_command_help()));
   cli.option("--name", "NAME", "this peer's name (required; no spaces, ',', ';' or ':')", [&](std::string_view v) {
@@ -83,6 +85,7 @@ int main(int argc, char** argv) {
   cli.option("--report", &options.report, "S", "seconds between reports to the hub (default 1)", 0.01, 86400);
   cli.option("--inbox", &inbox, "DIR", "where received files go (default ./var/msg-peer/NAME/inbox)");
   add_connection_cap_flags(cli, options.caps, "connections from other peers");
+  messenger::add_frame_limit_flags(cli, options.connection);
   cli.parse(argc, argv);
   if (options.name.empty()) cli.fail("--name is required");
   if (hub.empty()) cli.fail("--hub is required");

@@ -17,7 +17,7 @@ std::string describe(const PeerEntry& entry) { return entry.name + "@" + entry.i
 Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
     : options_(std::move(options)),
       print_(std::move(print)),
-      inbound_(options_.host, options_.port, map),
+      inbound_(options_.host, options_.port, map, options_.connection),
       outbound_(map),
       hub_(map),
       receiver_(options_.inbox) {

@@ -29,6 +29,7 @@ struct PeerOptions {
   double report = 1.0;  // seconds between reports to the hub
   std::string inbox;
   ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};  // inbound connections from peers
+  MessengerLimits connection;  // what frames from other peers may hold, and for how long
 };
 
 class Peer {

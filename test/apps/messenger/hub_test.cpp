@@ -238,6 +238,52 @@ TEST_CASE("directory poisoning: thousands of names from short-lived and held con
   CHECK(stop_log.find("; 0 reports refused") == std::string::npos);
 }
 
+TEST_CASE("bodies that never finish: --frame-timeout and --max-partial-input close them; reporters are served") {
+  HubProcess hub({"--interval", "0.1", "--frame-timeout", "1", "--max-partial-input", "33554432"});
+  testing::Client good(hub.port);
+  report(good, "good", 5000);
+  read_frame_until(good, is_directory);
+  const long rss_before = testing::resident_kib(hub.child.pid());
+  // 20 connections each announcing a body of 16 MiB - 1 and sending 64 KiB of it.
+  std::vector<testing::Client> attackers;
+  const std::string start = raw_frame("CL:16777215;TP:Msg", std::string(64 * 1024, 'x'));
+  for (int i = 0; i < 20; ++i) {
+    attackers.emplace_back(hub.port);
+    attackers.back().send_all(start);
+  }
+  // A trickler that keeps making progress is still cut off at the frame deadline.
+  testing::Client trickler(hub.port);
+  trickler.send_all(raw_frame("CL:100;TP:Msg"));
+  auto began = std::chrono::steady_clock::now();
+  bool trickler_closed = false;
+  for (int i = 0; i < 40 && !trickler_closed; ++i) {
+    try {
+      trickler.send_all("y");
+    } catch (const std::exception&) {
+      trickler_closed = true;
+      break;
+    }
+    report(good, "good", 5000);
+    CHECK(read_frame_until(good, is_directory, testing::Seconds(1)).body == "good,127.0.0.1,5000");
+    trickler_closed = trickler.wait_closed(testing::Seconds(0.1));
+  }
+  CHECK(trickler_closed);
+  CHECK(std::chrono::steady_clock::now() - began < std::chrono::seconds(3));
+  // The budget let at most two 16 MiB frames be held at once; the deadline ended those too.
+  for (auto& attacker : attackers) CHECK(attacker.wait_closed(testing::Seconds(3)));
+  const long rss_after = testing::resident_kib(hub.child.pid());
+  MESSAGE("hub VmRSS before ", rss_before, " KiB, after 20 x 16 MiB bodies announced ", rss_after, " KiB");
+  CHECK(rss_after - rss_before < 8 * 1024);
+  report(good, "good", 5000);
+  CHECK(read_frame_until(good, is_directory, testing::Seconds(1)).body == "good,127.0.0.1,5000");
+  const std::string log = hub.child.stderr_text();
+  CHECK(log.find("(max partial input)") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') < 10);
+  hub.child.signal(SIGTERM);
+  CHECK(hub.child.wait(testing::Seconds(5)) == 0);
+  CHECK(hub.child.stderr_text().find("more connections closed for their frames") != std::string::npos);
+}
+
 TEST_CASE("SIGTERM stops the hub with exit code 0") {
   HubProcess hub;
   testing::Client client(hub.port);
