@@ -100,8 +100,13 @@ std::string_view Directory::describe(Outcome outcome) {
 
 Directory::Outcome Directory::report(PeerEntry entry, const std::string& connection_id, Clock::time_point when) {
   auto it = records_.find(entry.name);
+  if (it != records_.end() && it->second.connection_id != connection_id) {
+    const auto hold = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(limits_.name_hold));
+    if (when - it->second.last_report <= hold) return Outcome::name_taken;
+    erase(it);  // the owner went silent: its connection is as good as gone
+    it = records_.end();
+  }
   if (it != records_.end()) {
-    if (it->second.connection_id != connection_id) return Outcome::name_taken;
     it->second.last_report = when;
     if (it->second.entry == entry) return Outcome::unchanged;
     // Same connection, so same host: the per-host count does not change.

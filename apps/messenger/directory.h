@@ -45,11 +45,15 @@ inline constexpr std::size_t kMaxDirectoryEntryBytes = 200 + 45 + 5 + 3;
 struct DirectoryLimits {
   std::size_t max_peers = 1024;     // names listed at once
   std::size_t max_per_host = 64;    // names held by connections from one host
+  // An owner silent this long (a connection dead without a close the hub saw) loses its name to
+  // the next claimant; a live peer reports every second or so.
+  double name_hold = 30.0;
 };
 
 // Who reported when. A name belongs to the live connection that reported it until that
-// connection closes (forget_connection) or stops reporting (the alive window); one connection
-// holds one name (reporting another renames it).
+// connection closes (forget_connection), stops reporting for the alive window, or another
+// connection claims it after the owner was silent for name_hold; one connection holds one name
+// (reporting another renames it).
 class Directory {
  public:
   struct Record {

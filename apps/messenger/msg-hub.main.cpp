@@ -17,7 +17,7 @@ int main(int argc, char** argv) {
   messenger::HubOptions options;
   Cli cli("msg-hub",
           "[--host H] [--port P] [--interval S] [--alive S] [--identify-timeout S] [--max-connections N] [--max-per-peer N] "
-          "[--max-peers N] [--max-names-per-host N] [--frame-timeout S] [--max-partial-input BYTES]",
+          "[--max-peers N] [--max-names-per-host N] [--name-hold S] [--frame-timeout S] [--max-partial-input BYTES]",
           "The messenger directory: multicasts the list of alive peers to every alive peer.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "port (default 9000; 0 picks a free one)", 0, 65535);
@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
              1, static_cast<long>(messenger::kMaxPeersBound));
   cli.option("--max-names-per-host", &max_names_per_host, "N", "names held by connections from one host (default 64)", 1,
              1000000);
+  cli.option("--name-hold", &options.limits.name_hold, "S",
+             "a name whose owner has not reported for S seconds may be claimed by another connection (default 30)", 0.01,
+             1e9);
   messenger::add_frame_limit_flags(cli, options.connection);
   cli.parse(argc, argv);
   options.limits.max_peers = static_cast<std::size_t>(max_peers);

@@ -84,6 +84,15 @@ TEST_CASE("a name belongs to the connection that reported it until that connecti
   directory.forget_connection("owner");
   CHECK(directory.size() == 0);
   CHECK(directory.report({"bob", "127.0.0.9", 6666}, "thief", t0) == Outcome::listed);
+  // An owner silent for name_hold (30 s) loses the name to the next claimant.
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "back", t0 + std::chrono::seconds(29)) == Outcome::name_taken);
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "back", t0 + std::chrono::seconds(31)) == Outcome::listed);
+  CHECK(directory.find("bob")->connection_id == "back");
+  directory.forget_connection("thief");  // its name went with the takeover
+  CHECK(directory.size() == 1);
+  CHECK(directory.report({"bob", "127.0.0.9", 6666}, "thief", t0 + std::chrono::seconds(31)) == Outcome::name_taken);
+  directory.forget_connection("back");
+  CHECK(directory.report({"bob", "127.0.0.9", 6666}, "thief", t0) == Outcome::listed);
   // One name per connection: reporting another renames it.
   CHECK(directory.report({"robert", "127.0.0.9", 6666}, "thief", t0) == Outcome::listed);
   CHECK(directory.find("bob") == nullptr);
