@@ -29,7 +29,7 @@ Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelM
       unidentified_.erase(it);
     }
     if (connection_log_.admit()) {
-      log_info("hub: " + m->id() + " closed (" + m->close_reason() + "); " + std::to_string(remaining) + " left");
+      log_info("hub: " + m->id() + " closed (" + log_escape(m->close_reason()) + "); " + std::to_string(remaining) + " left");
     }
   };
   server_.on_message = [this](const MessengerPtr& m, const Header& header, const std::string&) {
@@ -72,7 +72,7 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
   std::string why;
   auto report = parse_report(header, &why);
   if (!report) {
-    if (refused_log_.admit()) log_warning("hub: ignoring a message from " + m->id() + ": " + why);
+    if (refused_log_.admit()) log_warning("hub: ignoring a message from " + m->id() + ": " + log_escape(why));
     return;
   }
   if (auto it = unidentified_.find(m->id()); it != unidentified_.end()) {

@@ -216,6 +216,35 @@ TEST_CASE("a garbage flood is logged once and then summarised; every bad frame i
   CHECK(server.stop() == 0);
 }
 
+TEST_CASE("login fields and bad frames carrying a newline and ESC cannot forge log lines") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("registry")) << kOther << " tok\n";
+  Server server = Server::start(dir.file("data"), {"--registry", dir.file("registry"), "--log-summary-interval", "0.01"});
+  RawDevice good(server.port);
+  CHECK(good.login(kOther, 60, "tok")["status"] == 200);
+  const std::string forged = "\n2026-12-03T00:00:00.000Z error \x1b[31mFORGED";
+  for (int i = 0; i < 3; ++i) {
+    RawDevice login(server.port);
+    login.send(json::Object{{"type", 1}, {"ident", 1}, {"imei", "86" + forged}, {"heartbeat", 60}, {"token", forged},
+                            {"model", forged}});
+    CHECK(login.read()["status"] == 400);
+    RawDevice unknown(server.port);
+    unknown.send(json::Object{{"type", 1}, {"ident", 1}, {"imei", "869999999999999"}, {"heartbeat", forged}});
+    CHECK(unknown.read()["status"] == 400);
+    RawDevice garbage(server.port);
+    garbage.send_raw(frame("{\"type\":1," + forged + "}"));
+    CHECK(garbage.read()["status"] == 400);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the summary interval: each logged
+    good.send(json::Object{{"type", 2}, {"ident", 2 + i}});
+    CHECK(good.read(Seconds(1))["status"] == 200);
+  }
+  const std::string log = server.child->stderr_text();
+  CHECK(log.find("\x1b") == std::string::npos);
+  CHECK(log.find("\n2026-12-03T00:00:00.000Z error") == std::string::npos);
+  CHECK(log.find("bad frame: ") != std::string::npos);
+  CHECK(server.stop() == 0);
+}
+
 TEST_CASE("the bound flags are checked like the others") {
   for (const char* flag : {"--max-queued-commands", "--max-auto-registered", "--log-summary-interval"}) {
     INFO(flag);
