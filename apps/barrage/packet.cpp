@@ -118,7 +118,12 @@ std::optional<PacketView> PacketDecoder::next() {
     error_offset_ = error.offset();
     throw;
   }
-  if (!frame.complete) return std::nullopt;
+  if (!frame.complete) {
+    // Everything handed out (the views of earlier packets die with this call): a large packet's
+    // buffer is let go now rather than at the next feed, which may never come.
+    if (consumed_ == buffer_.size()) compact();
+    return std::nullopt;
+  }
   consumed_ += frame.size;
   stream_offset_ += frame.size;
   return packet_at(data, frame);

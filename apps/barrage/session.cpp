@@ -120,7 +120,8 @@ void Session::handle_close() {
 
 void Session::account_partial() {
   if (!server_) return;
-  const size_t now = is_open() ? decoder_.buffered() : 0;
+  // What an unfinished packet really costs is the buffer holding it (appends grow it past its size).
+  const size_t now = is_open() && decoder_.buffered() ? decoder_.held() : 0;
   const size_t before = std::exchange(partial_accounted_, now);
   server_->partial_input_changed(*this, before, now);
 }
