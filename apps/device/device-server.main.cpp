@@ -2,7 +2,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 
 #include "apps/device/admin_api.h"
 #include "apps/device/device_listener.h"
@@ -12,6 +11,7 @@
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
+#include "dispatchers/secret.h"
 
 using namespace asyncore;
 using namespace asyncore::device;
@@ -26,18 +26,6 @@ constexpr std::size_t kAdminMaxPerPeer = 64;
 // Where the admin token may come from besides --admin-token, which any local user sees in `ps`.
 constexpr const char* kAdminTokenVariable = "DEVICE_ADMIN_TOKEN";
 
-// The token in `path`: its first line, without the line end and surrounding blanks.
-std::string read_token_file(const Cli& cli, const std::string& path) {
-  std::ifstream in(path);
-  if (!in) cli.fail("--admin-token-file: cannot read '" + path + "'");
-  std::string token;
-  std::getline(in, token);
-  const auto first = token.find_first_not_of(" \t\r");
-  const auto last = token.find_last_not_of(" \t\r");
-  token = first == std::string::npos ? std::string() : token.substr(first, last - first + 1);
-  if (token.empty()) cli.fail("--admin-token-file: '" + path + "' holds no token on its first line");
-  return token;
-}
 
 }  // namespace
 
@@ -83,7 +71,11 @@ int main(int argc, char** argv) {
   cli.parse(argc, argv);
   if (!admin_token.empty() && !admin_token_file.empty()) cli.fail("--admin-token and --admin-token-file exclude each other");
   if (!admin_token_file.empty()) {
-    admin_token = read_token_file(cli, admin_token_file);
+    try {
+      admin_token = read_secret_file(admin_token_file);
+    } catch (const std::exception& e) {
+      cli.fail(std::string("--admin-token-file: ") + e.what());
+    }
   } else if (const char* from_env = std::getenv(kAdminTokenVariable); admin_token.empty() && from_env && *from_env) {
     admin_token = from_env;
   }

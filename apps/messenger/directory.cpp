@@ -2,8 +2,6 @@
 
 #include <charconv>
 
-#include "core/log_escape.h"
-
 namespace asyncore::messenger {
 namespace {
 
@@ -28,9 +26,10 @@ std::optional<std::string> peer_name_problem(std::string_view name) {
   return std::nullopt;
 }
 
-Header report_header(std::string_view name, std::uint16_t port) {
+Header report_header(std::string_view name, std::uint16_t port, std::string_view token) {
   Header header{{"ID", std::string(name)}};
   header.set_int("Port", port);
+  if (!token.empty()) header.set(kTokenKey, std::string(token));
   return header;
 }
 
@@ -47,7 +46,7 @@ std::optional<Report> parse_report(const Header& header, std::string* why) {
   }
   auto port = parse_port_text(*port_text);
   if (!port) {
-    if (why) *why = "bad Port '" + log_escape(*port_text, 32) + "'";  // a peer's text, bound for a log line
+    if (why) *why = "bad Port '" + *port_text + "'";  // a peer's text: escaped where it is logged
     return std::nullopt;
   }
   return Report{*name, *port};

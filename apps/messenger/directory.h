@@ -23,8 +23,9 @@ struct PeerEntry {
 // Why `name` cannot be a peer name (it must fit in the header and in the body), or nullopt.
 std::optional<std::string> peer_name_problem(std::string_view name);
 
-// The header a peer reports itself with.
-Header report_header(std::string_view name, std::uint16_t port);
+// The header a peer reports itself with; `token` (the hub's --token-file) is added when not empty.
+inline constexpr std::string_view kTokenKey = "Token";
+Header report_header(std::string_view name, std::uint16_t port, std::string_view token = {});
 // A report's name and port; nullopt with `why` filled when the header is not a valid report.
 struct Report {
   std::string name;

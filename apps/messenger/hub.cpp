@@ -4,6 +4,7 @@
 
 #include "core/channel_map.h"
 #include "core/log_escape.h"
+#include "dispatchers/secret.h"
 
 namespace asyncore::messenger {
 
@@ -74,6 +75,17 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
   if (!report) {
     if (refused_log_.admit()) log_warning("hub: ignoring a message from " + m->id() + ": " + log_escape(why));
     return;
+  }
+  if (!options_.token.empty()) {
+    const std::string* token = header.find(kTokenKey);
+    if (!token || !tokens_equal(*token, options_.token)) {
+      ++refused_reports_;
+      if (refused_log_.admit()) {
+        log_warning("hub: refused " + m->id() + " as peer " + log_escape(report->name) + ": " +
+                    (token ? "wrong Token" : "no Token (--token-file)"));
+      }
+      return;
+    }
   }
   if (auto it = unidentified_.find(m->id()); it != unidentified_.end()) {
     it->second.cancel();  // identified: the deadline no longer applies

@@ -24,6 +24,8 @@ struct HubOptions {
   ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};
   DirectoryLimits limits;
   MessengerLimits connection;  // what one peer's frames may hold, and for how long
+  // When set (--token-file), a report must also carry Token:<this>; others are refused.
+  std::string token;
 };
 
 // --max-peers past this could make the directory body larger than a peer accepts.

@@ -8,6 +8,7 @@
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
+#include "dispatchers/secret.h"
 
 using namespace asyncore;
 
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   messenger::HubOptions options;
   Cli cli("msg-hub",
           "[--host H] [--port P] [--interval S] [--alive S] [--identify-timeout S] [--max-connections N] [--max-per-peer N] "
-          "[--max-peers N] [--max-names-per-host N] [--name-hold S] [--frame-timeout S] [--max-partial-input BYTES]",
+          "[--max-peers N] [--max-names-per-host N] [--name-hold S] [--token-file FILE] [--frame-timeout S] [--max-partial-input BYTES]",
           "The messenger directory: multicasts the list of alive peers to every alive peer.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "port (default 9000; 0 picks a free one)", 0, 65535);
@@ -37,8 +38,19 @@ int main(int argc, char** argv) {
   cli.option("--name-hold", &options.limits.name_hold, "S",
              "a name whose owner has not reported for S seconds may be claimed by another connection (default 30)", 0.01,
              1e9);
+  std::string token_file;
+  cli.option("--token-file", &token_file, "FILE",
+             "reports must carry Token:<the first line of FILE> (msg-peer --hub-token-file); default: none needed");
   messenger::add_frame_limit_flags(cli, options.connection);
   cli.parse(argc, argv);
+  if (!token_file.empty()) {
+    try {
+      options.token = read_secret_file(token_file);
+    } catch (const std::exception& e) {
+      cli.fail(std::string("--token-file: ") + e.what());
+    }
+  }
+  if (options.token.find_first_of(":;") != std::string::npos) cli.fail("--token-file: the token must not contain ':' or ';'");
   options.limits.max_peers = static_cast<std::size_t>(max_peers);
   options.limits.max_per_host = static_cast<std::size_t>(max_names_per_host);
 

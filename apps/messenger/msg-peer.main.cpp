@@ -14,6 +14,7 @@
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
 #include "dispatchers/line_reader.h"
+#include "dispatchers/secret.h"
 
 using namespace asyncore;
 
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
   Cli cli("msg-peer",
           "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N] "
           "[--frame-timeout S] [--max-partial-input BYTES] [--accept-files-from none|all|NAME,...] [--max-file-size BYTES] "
-          "[--max-transfers N] [--max-transfers-per-peer N] [--min-free-disk BYTES]",
+          "[--max-transfers N] [--max-transfers-per-peer N] [--min-free-disk BYTES] [--hub-token-file FILE]",
           "A messenger peer: reports to the hub and talks to other peers; commands on stdin:\n" +
               std::string(messenger::peer_command_help()));
   cli.option("--name", "NAME", "this peer's name (required; no spaces, ',', ';' or ':')", [&](std::string_view v) {
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
   cli.option("--inbox", &inbox, "DIR", "where received files go (default ./var/msg-peer/NAME/inbox)");
   add_connection_cap_flags(cli, options.caps, "connections from other peers");
   messenger::add_frame_limit_flags(cli, options.connection);
+  std::string hub_token_file;
+  cli.option("--hub-token-file", &hub_token_file, "FILE", "send the first line of FILE as the hub's Token (msg-hub --token-file)");
   cli.option("--accept-files-from", "WHO",
              "who may send us files: none, all, or NAME,NAME (each only from the address the hub lists for it) "
              "(default none)",
@@ -111,6 +114,14 @@ int main(int argc, char** argv) {
   cli.option("--max-transfers-per-peer", &max_transfers_per_peer, "N",
              "files being received at once over one connection (default 4)", 1, 100000);
   cli.parse(argc, argv);
+  if (!hub_token_file.empty()) {
+    try {
+      options.hub_token = read_secret_file(hub_token_file);
+    } catch (const std::exception& e) {
+      cli.fail(std::string("--hub-token-file: ") + e.what());
+    }
+  }
+  if (options.hub_token.find_first_of(":;") != std::string::npos) cli.fail("--hub-token-file: the token must not contain ':' or ';'");
   options.files.max_total = static_cast<std::size_t>(max_transfers);
   options.files.max_per_connection = static_cast<std::size_t>(max_transfers_per_peer);
   if (options.name.empty()) cli.fail("--name is required");

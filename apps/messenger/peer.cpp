@@ -75,7 +75,7 @@ void Peer::send_report() {
   if (shutting_down_) return;
   report_timer_ = inbound_.map().call_later(options_.report, [this] { send_report(); });
   if (hub_link_ && hub_link_->established()) {
-    hub_.send(hub_link_, report_header(options_.name, inbound_.address().port()));
+    hub_.send(hub_link_, report_header(options_.name, inbound_.address().port(), options_.hub_token));
   }
 }
 

@@ -32,6 +32,7 @@ struct PeerOptions {
   std::string inbox;
   ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};  // inbound connections from peers
   MessengerLimits connection;  // what frames from other peers may hold, and for how long
+  std::string hub_token;       // sent with each report when the hub wants one (--hub-token-file)
   FileLimits files;
   // Who may send us files (--accept-files-from): nobody unless asked for, everybody, or the
   // peers named, each only from the address the hub lists for it.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <fstream>
 
 #include "apps/messenger/directory.h"
 #include "test/apps/messenger/messenger_testing.h"
@@ -282,6 +283,29 @@ TEST_CASE("bodies that never finish: --frame-timeout and --max-partial-input clo
   hub.child.signal(SIGTERM);
   CHECK(hub.child.wait(testing::Seconds(5)) == 0);
   CHECK(hub.child.stderr_text().find("more connections closed for their frames") != std::string::npos);
+}
+
+TEST_CASE("--token-file: only reports carrying the shared token are listed; msg-peer sends it with --hub-token-file") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("token")) << "s3cret\n";
+  HubProcess hub({"--interval", "0.1", "--token-file", dir.file("token")});
+  testing::Child peer({testing::bin_path("msg-peer"), "--name", "alice", "--hub", "127.0.0.1:" + std::to_string(hub.port),
+                       "--report", "0.1", "--inbox", dir.file("inbox"), "--hub-token-file", dir.file("token")});
+  const int alice_port = peer.listening_port("peer");
+  testing::Client without(hub.port), wrong(hub.port);
+  report(without, "mallory", 6666);
+  wrong.send_all(encode_frame(report_header("alice", 6666, "guess")));
+  const std::string listed = "alice,127.0.0.1," + std::to_string(alice_port);
+  CHECK(peer.wait_for_line("directory alice@") == "directory alice@127.0.0.1:" + std::to_string(alice_port));
+  testing::Client good(hub.port);
+  good.send_all(encode_frame(report_header("good", 5000, "s3cret")));
+  const std::string both = listed + ";good,127.0.0.1,5000";
+  CHECK(read_frame_until(good, [&](const Message& m) { return is_directory(m) && m.body == both; }).body == both);
+  CHECK_THROWS(without.recv_some(1, testing::Seconds(0.3)));  // never listed, never sent the directory
+  CHECK_THROWS(wrong.recv_some(1, testing::Seconds(0.1)));
+  const std::string log = hub.child.stderr_text();
+  CHECK(log.find("s3cret") == std::string::npos);
+  CHECK(log.find("as peer mallory: no Token (--token-file)") != std::string::npos);
 }
 
 TEST_CASE("SIGTERM stops the hub with exit code 0") {
