@@ -11,6 +11,7 @@ namespace asyncore::barrage {
 Simulator::Simulator(ServerOptions options, ChannelMap* map)
     : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large),
       limits_("barrage listener", this->map(), options_.caps),
+      partial_input_(options_.max_partial_input),
       partial_log_(this->map(), LogLevel::warning, "clients closed for the partial input budget", 10.0),
       client_log_(this->map(), LogLevel::warning, "malformed, refused or idle clients", 10.0) {
   Address address = Address::resolve(options_.host, options_.port);
@@ -37,19 +38,14 @@ void Simulator::handle_accepted(Fd socket, const Address& peer) {
 }
 
 void Simulator::partial_input_changed(Session& session, size_t before, size_t now) {
-  if (before == now) return;
-  if (before) partial_.erase({before, &session});
-  if (now) partial_.insert({now, &session});
-  partial_input_ = partial_input_ - before + now;
-  while (partial_input_ > options_.max_partial_input && !partial_.empty()) {
-    auto [size, largest] = *partial_.rbegin();
+  partial_input_.changed(session, before, now, [this](Session& largest, size_t size) {
     if (partial_log_.admit()) {
-      log_warning("closing " + largest->addr.to_string() + ": its unfinished packet (" + std::to_string(size) +
+      log_warning("closing " + largest.addr.to_string() + ": its unfinished packet (" + std::to_string(size) +
                   " bytes) is the largest while buffered partial input passed " +
                   std::to_string(options_.max_partial_input) + " bytes (--max-partial-input)");
     }
-    largest->drop_partial();  // forgets its share through this function
-  }
+    largest.drop_partial();  // reports its share back through here
+  });
 }
 
 void Simulator::shutdown() {

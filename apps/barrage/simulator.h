@@ -6,14 +6,13 @@
 #include <memory>
 #include <optional>
 #include <string_view>
-#include <set>
 #include <unordered_set>
-#include <utility>
 
 #include "apps/barrage/generator.h"
 #include "apps/barrage/room.h"
 #include "apps/barrage/server_options.h"
 #include "core/asyncore.h"
+#include "dispatchers/input_budget.h"
 #include "dispatchers/rate_limited_log.h"
 
 namespace asyncore::barrage {
@@ -48,7 +47,7 @@ class Simulator final : public Dispatcher {
   // options().max_partial_input in all, the session holding the most is closed: one client
   // trickling huge packets cannot make the server hold memory for everyone's.
   void partial_input_changed(Session& session, size_t before, size_t now);
-  size_t partial_input() const { return partial_input_; }
+  size_t partial_input() const { return partial_input_.total(); }
   // Lines any client can trigger at will (malformed packets, refused rooms, idle kicks).
   RateLimitedLog& client_log() { return client_log_; }
 
@@ -58,8 +57,7 @@ class Simulator final : public Dispatcher {
   ConnectionLimits limits_;
   std::map<long long, std::unique_ptr<Room>> rooms_;
   std::unordered_set<Session*> sessions_;
-  std::set<std::pair<size_t, Session*>> partial_;  // sessions holding an unfinished packet, by its size
-  size_t partial_input_ = 0;
+  InputBudget<Session> partial_input_;
   RateLimitedLog partial_log_;
   RateLimitedLog client_log_;
   bool shutting_down_ = false;

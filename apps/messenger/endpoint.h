@@ -2,13 +2,12 @@
 // connections, send / broadcast / multicast, and the on_message / on_close callbacks.
 #pragma once
 #include <functional>
-#include <set>
-#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "apps/messenger/messenger.h"
+#include "dispatchers/input_budget.h"
 
 namespace asyncore::messenger {
 
@@ -41,9 +40,9 @@ class MessengerEndpoint : protected MessengerEvents {
   ChannelMap& map() const { return *map_; }
   const MessengerLimits& limits() const { return limits_; }
   // Memory held for unfinished frames over every connection (bounded by limits().max_partial_input).
-  std::size_t partial_input() const { return partial_input_; }
+  std::size_t partial_input() const { return partial_input_.total(); }
   // Connections closed for the partial input budget (for stop lines).
-  std::size_t closed_for_budget() const { return closed_for_budget_; }
+  std::size_t closed_for_budget() const { return partial_input_.evicted(); }
 
   MessageCallback on_message;  // probes (TP:Check) never arrive here
   CloseCallback on_close;      // `remaining`: connections still established
@@ -67,9 +66,7 @@ class MessengerEndpoint : protected MessengerEvents {
   ChannelMap* map_;
   MessengerLimits limits_;
   std::vector<MessengerPtr> messengers_;
-  std::set<std::pair<std::size_t, Messenger*>> partial_;  // connections mid-frame, by memory held
-  std::size_t partial_input_ = 0;
-  std::size_t closed_for_budget_ = 0;
+  InputBudget<Messenger> partial_input_;
   RateLimitedLog peer_log_;
 };
 

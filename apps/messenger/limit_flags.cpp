@@ -1,5 +1,7 @@
 #include "apps/messenger/limit_flags.h"
 
+#include "dispatchers/secret.h"
+
 #include <stdexcept>
 #include <string>
 
@@ -25,6 +27,17 @@ void add_frame_limit_flags(Cli& cli, MessengerLimits& limits) {
                if (bytes < 65536) throw std::out_of_range("must be at least 65536");
                limits.max_partial_input = bytes;
              });
+}
+
+std::string read_token_flag(const Cli& cli, std::string_view flag, const std::string& path) {
+  std::string token;
+  try {
+    token = read_secret_file(path);
+  } catch (const std::exception& e) {
+    cli.fail(std::string(flag) + ": " + e.what());
+  }
+  if (token.find_first_of(":;") != std::string::npos) cli.fail(std::string(flag) + ": the token must not contain ':' or ';'");
+  return token;
 }
 
 }  // namespace asyncore::messenger

@@ -8,7 +8,6 @@
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
-#include "dispatchers/secret.h"
 
 using namespace asyncore;
 
@@ -43,14 +42,7 @@ int main(int argc, char** argv) {
              "reports must carry Token:<the first line of FILE> (msg-peer --hub-token-file); default: none needed");
   messenger::add_frame_limit_flags(cli, options.connection);
   cli.parse(argc, argv);
-  if (!token_file.empty()) {
-    try {
-      options.token = read_secret_file(token_file);
-    } catch (const std::exception& e) {
-      cli.fail(std::string("--token-file: ") + e.what());
-    }
-  }
-  if (options.token.find_first_of(":;") != std::string::npos) cli.fail("--token-file: the token must not contain ':' or ';'");
+  if (!token_file.empty()) options.token = messenger::read_token_flag(cli, "--token-file", token_file);
   options.limits.max_peers = static_cast<std::size_t>(max_peers);
   options.limits.max_per_host = static_cast<std::size_t>(max_names_per_host);
 

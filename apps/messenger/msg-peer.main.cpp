@@ -14,7 +14,6 @@
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
 #include "dispatchers/line_reader.h"
-#include "dispatchers/secret.h"
 
 using namespace asyncore;
 
@@ -114,14 +113,7 @@ int main(int argc, char** argv) {
   cli.option("--max-transfers-per-peer", &max_transfers_per_peer, "N",
              "files being received at once over one connection (default 4)", 1, 100000);
   cli.parse(argc, argv);
-  if (!hub_token_file.empty()) {
-    try {
-      options.hub_token = read_secret_file(hub_token_file);
-    } catch (const std::exception& e) {
-      cli.fail(std::string("--hub-token-file: ") + e.what());
-    }
-  }
-  if (options.hub_token.find_first_of(":;") != std::string::npos) cli.fail("--hub-token-file: the token must not contain ':' or ';'");
+  if (!hub_token_file.empty()) options.hub_token = messenger::read_token_flag(cli, "--hub-token-file", hub_token_file);
   options.files.max_total = static_cast<std::size_t>(max_transfers);
   options.files.max_per_connection = static_cast<std::size_t>(max_transfers_per_peer);
   if (options.name.empty()) cli.fail("--name is required");
