@@ -47,7 +47,9 @@ TEST_CASE("flags follow the conventions") {
   for (std::vector<std::string> bad : {std::vector<std::string>{"--bogus"}, {"--interval", "soon"}, {"--port", "70000"},
                                        {"--alive", "-1"}, {"--identify-timeout", "0"},
                                        {"--max-connections", "many"}, {"--max-per-peer", "-1"},
-                                       {"--max-peers", "0"}, {"--max-peers", "70000"}, {"--max-names-per-host", "x"}}) {
+                                       {"--max-peers", "0"}, {"--max-peers", "70000"}, {"--max-names-per-host", "x"},
+                                       {"--name-hold", "0"}, {"--token-file", "/nonexistent"}, {"--frame-timeout", "x"},
+                                       {"--max-partial-input", "100"}}) {
     std::vector<std::string> argv{testing::bin_path("msg-hub")};
     argv.insert(argv.end(), bad.begin(), bad.end());
     auto result = testing::run(argv);
