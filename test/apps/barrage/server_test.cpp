@@ -287,7 +287,8 @@ TEST_CASE("command line: --help, unknown flags and bad values") {
   CHECK(help.code == 0);
   CHECK(help.out.find("--idle-timeout") != std::string::npos);
   for (auto bad : std::vector<std::vector<std::string>>{{"--bogus"}, {"--mode", "fast"}, {"--rooms", "a,b"}, {"--rate", "-1"},
-                                                               {"--max-connections", "x"}, {"--max-per-peer", "-2"}}) {
+                                                               {"--max-connections", "x"}, {"--max-per-peer", "-2"},
+                                                               {"--max-partial-input", "1000"}, {"--max-partial-input", "x"}}) {
     std::vector<std::string> argv{testing::bin_path("barrage-server")};
     argv.insert(argv.end(), bad.begin(), bad.end());
     auto result = testing::run(argv);
