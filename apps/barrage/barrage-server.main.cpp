@@ -42,7 +42,7 @@ int main(int argc, char** argv) {
   Cli cli("barrage-server",
           "[--host H] [--port P] [--rooms ID,ID] [--rate N] [--script FILE] [--idle-timeout S] "
           "[--mode normal|coalesce|split|large] [--total N] [--wait-for N] [--batch S] [--max-queue BYTES] "
-          "[--max-connections N] [--max-per-peer N]",
+          "[--max-partial-input BYTES] [--max-connections N] [--max-per-peer N]",
           "Simulates the Douyu barrage server: login, join group, heartbeats, idle kicks, errors 51, 52\n"
           "and 204, and broadcasts of chatmsg, uenter, dgb and spbc to every client of a room.");
   cli.option("--host", &options.host, "H", "address to listen on (default 127.0.0.1)");
@@ -67,6 +67,13 @@ int main(int argc, char** argv) {
                long long bytes = std::stoll(std::string(v));
                if (bytes < 4096) throw std::out_of_range("must be at least 4096");
                options.max_queue = static_cast<size_t>(bytes);
+             });
+  cli.option("--max-partial-input", "BYTES",
+             "unfinished packets buffered over all clients; past it the client holding the most is closed (default 64 MiB)",
+             [&](std::string_view v) {
+               long long bytes = std::stoll(std::string(v));
+               if (bytes < 65536) throw std::out_of_range("must be at least 65536");
+               options.max_partial_input = static_cast<size_t>(bytes);
              });
   add_connection_cap_flags(cli, options.caps, "client connections");
   cli.parse(argc, argv);

@@ -65,7 +65,9 @@ void PacketDecoder::feed(std::string_view bytes) {
 void PacketDecoder::compact() {
   if (consumed_ == 0) return;
   if (consumed_ == buffer_.size()) {
-    buffer_.clear();
+    // A large packet once is no reason to hold its size for the rest of the connection.
+    if (buffer_.capacity() > 64 * 1024) std::string().swap(buffer_);
+    else buffer_.clear();
   } else if (consumed_ >= buffer_.size() - consumed_) {
     buffer_.erase(0, consumed_);
   } else {
@@ -116,7 +118,12 @@ std::optional<PacketView> PacketDecoder::next() {
     error_offset_ = error.offset();
     throw;
   }
-  if (!frame.complete) return std::nullopt;
+  if (!frame.complete) {
+    // Everything handed out (the views of earlier packets die with this call): a large packet's
+    // buffer is let go now rather than at the next feed, which may never come.
+    if (consumed_ == buffer_.size()) compact();
+    return std::nullopt;
+  }
   consumed_ += frame.size;
   stream_offset_ += frame.size;
   return packet_at(data, frame);

@@ -76,6 +76,7 @@ class PacketDecoder {
   bool failed() const { return !error_.empty(); }
   const std::string& error() const { return error_; }
   size_t buffered() const { return buffer_.size() - consumed_; }  // bytes not yet decoded
+  size_t held() const { return buffer_.capacity(); }               // memory the buffer takes
   uint64_t stream_offset() const { return stream_offset_; }       // bytes decoded so far
   size_t max_length() const { return max_length_; }
 

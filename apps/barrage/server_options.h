@@ -28,6 +28,8 @@ struct ServerOptions {
   long long total = -1;              // messages per room before falling silent; < 0: no end
   int wait_for = 0;                  // a room starts broadcasting once this many clients joined
   size_t max_queue = 8 * 1024 * 1024;  // output bytes a client may lag behind before it is dropped
+  // Unfinished packets buffered over all clients; past it the client holding most is closed.
+  size_t max_partial_input = 64 * 1024 * 1024;
   ConnectionCaps caps;               // connections at once and per host; none by default (fan-out tests)
 
   double batch_interval() const;     // `batch`, or 0.25 s in coalesce mode and 1 ms otherwise

@@ -3,8 +3,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <utility>
+
 #include "apps/barrage/room.h"
 #include "apps/barrage/simulator.h"
+#include "core/log_escape.h"
 
 namespace asyncore::barrage {
 namespace {
@@ -34,19 +37,25 @@ Session::Session(Fd socket, Simulator& server)
 Session::~Session() {
   idle_timer_.cancel();
   leave_room();
-  if (server_) server_->forget(*this);
+  if (server_) {
+    server_->partial_input_changed(*this, partial_accounted_, 0);
+    server_->forget(*this);
+  }
 }
 
 void Session::start() {
   idle_timer_ = map().call_later(server_->options().idle_timeout, [this] {
-    log_info("kicking " + addr.to_string() + ": nothing received for " +
-             std::to_string(server_->options().idle_timeout) + " s");
+    if (server_->client_log().admit()) {
+      log_info("kicking " + addr.to_string() + ": nothing received for " +
+               std::to_string(server_->options().idle_timeout) + " s");
+    }
     close();
     leave_room();
   });
 }
 
 void Session::detach() {
+  partial_accounted_ = 0;  // the server's books go with it
   leave_room();
   server_ = nullptr;
   idle_timer_.cancel();
@@ -106,6 +115,22 @@ void Session::handle_write() {
 void Session::handle_close() {
   close();
   leave_room();
+  drop_partial();
+}
+
+void Session::account_partial() {
+  if (!server_) return;
+  // What an unfinished packet really costs is the buffer holding it (appends grow it past its size).
+  const size_t now = is_open() && decoder_.buffered() ? decoder_.held() : 0;
+  const size_t before = std::exchange(partial_accounted_, now);
+  server_->partial_input_changed(*this, before, now);
+}
+
+void Session::drop_partial() {
+  close();
+  leave_room();
+  decoder_ = PacketDecoder(decoder_.max_length());  // frees the buffer now, not when the session goes
+  account_partial();
 }
 
 void Session::finish() {
@@ -136,12 +161,13 @@ void Session::handle_read() {
   } catch (const PacketError& error) {
     malformed(error.what());
   }
+  account_partial();
 }
 
 void Session::handle_packet(std::string_view text) {
   idle_timer_.reset(server_->options().idle_timeout);  // any packet counts as life
   try {
-    decode_map_into(text, fields_, Mode::strict);
+    decode_map_into(text, fields_, Mode::skip_empty);  // what the real server tolerates, see stt.h
   } catch (const SttError& error) {
     malformed(std::string("bad STT text: ") + error.what());
     return;
@@ -152,16 +178,16 @@ void Session::handle_packet(std::string_view text) {
   } else if (type == "joingroup") {
     join_group();
   } else if (type == "mrkl") {
-    log_debug("mrkl from " + addr.to_string() + " room " + login_room_);
+    log_debug("mrkl from " + addr.to_string() + " room " + log_escape(login_room_));
     reply("type@=mrkl/");
   } else if (type == "keeplive") {
     reply("type@=keeplive/tick@=" + escape(fields_.get("tick")) + "/");
   } else if (type == "logout") {
-    log_debug("logout from " + addr.to_string() + " room " + login_room_);
+    log_debug("logout from " + addr.to_string() + " room " + log_escape(login_room_));
     close();
     leave_room();
   } else {
-    log_debug("ignoring '" + std::string(type) + "' from " + addr.to_string());
+    log_debug("ignoring '" + log_escape(type) + "' from " + addr.to_string());
   }
 }
 
@@ -173,7 +199,7 @@ void Session::login() {
   }
   logged_in_ = true;
   login_room_ = std::string(room_id);
-  log_debug("login from " + addr.to_string() + " room " + login_room_);
+  log_debug("login from " + addr.to_string() + " room " + log_escape(login_room_));
   reply(login_reply);
   reply("type@=pingreq/tick@=" + std::to_string(milliseconds_now()) + "/");
 }
@@ -190,7 +216,7 @@ void Session::join_group() {
     return;
   }
   if (fields_.get("gid") != "-9999") {
-    log_debug("ignoring joingroup with gid " + std::string(fields_.get("gid")) + " from " + addr.to_string());
+    log_debug("ignoring joingroup with gid " + log_escape(fields_.get("gid")) + " from " + addr.to_string());
     return;
   }
   if (room) return;  // already in a group
@@ -200,13 +226,17 @@ void Session::join_group() {
 }
 
 void Session::refuse_room(std::string_view room_id) {
-  log_info("refusing " + addr.to_string() + ": room '" + std::string(room_id) + "' is not served (error 204)");
+  if (server_->client_log().admit()) {
+    log_info("refusing " + addr.to_string() + ": room '" + log_escape(room_id) + "' is not served (error 204)");
+  }
   reply("type@=error/code@=204/");
   finish();
 }
 
 void Session::malformed(const std::string& why) {
-  log_warning("malformed packet from " + addr.to_string() + ": " + why + "; sending error 51 and closing");
+  if (server_ && server_->client_log().admit()) {
+    log_warning("malformed packet from " + addr.to_string() + ": " + log_escape(why) + "; sending error 51 and closing");
+  }
   reply("type@=error/code@=51/");
   finish();
 }

@@ -29,6 +29,8 @@ class Session final : public BufferedStream {
   void deliver(const SharedBytes& batch, const std::vector<size_t>& ends);
   void say_goodbye();  // error 52, then close once flushed
   void detach();       // the server is going away first
+  // Closed for the server's partial input budget: its unfinished packet is dropped at once.
+  void drop_partial();
 
   size_t send(std::string_view data) override;
   bool readable() override;
@@ -49,10 +51,12 @@ class Session final : public BufferedStream {
   void reply(std::string_view text);
   void finish();  // close after everything queued was written
   void leave_room();
+  void account_partial();  // tells the server how much unfinished packet is buffered now
 
   Simulator* server_;
   const bool split_;
   PacketDecoder decoder_;
+  size_t partial_accounted_ = 0;
   Fields fields_;
   ScopedTimer idle_timer_;
   bool logged_in_ = false;

@@ -10,7 +10,10 @@ namespace asyncore::barrage {
 
 Simulator::Simulator(ServerOptions options, ChannelMap* map)
     : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large),
-      limits_("barrage listener", this->map(), options_.caps) {
+      limits_("barrage listener", this->map(), options_.caps),
+      partial_input_(options_.max_partial_input),
+      partial_log_(this->map(), LogLevel::warning, "clients closed for the partial input budget", 10.0),
+      client_log_(this->map(), LogLevel::warning, "malformed, refused or idle clients", 10.0) {
   set_interest(Interest::declared);  // a listener's answers change only with a re-check
   Address address = Address::resolve(options_.host, options_.port);
   create_socket(address.family());
@@ -35,8 +38,21 @@ void Simulator::handle_accepted(Fd socket, const Address& peer) {
   log_debug("connection from " + peer.to_string());
 }
 
+void Simulator::partial_input_changed(Session& session, size_t before, size_t now) {
+  partial_input_.changed(session, before, now, [this](Session& largest, size_t size) {
+    if (partial_log_.admit()) {
+      log_warning("closing " + largest.addr.to_string() + ": its unfinished packet (" + std::to_string(size) +
+                  " bytes) is the largest while buffered partial input passed " +
+                  std::to_string(options_.max_partial_input) + " bytes (--max-partial-input)");
+    }
+    largest.drop_partial();  // reports its share back through here
+  });
+}
+
 void Simulator::shutdown() {
   shutting_down_ = true;
+  partial_log_.flush();
+  client_log_.flush();
   close();
   for (auto& [id, room] : rooms_) room->stop();
   std::vector<Session*> everyone(sessions_.begin(), sessions_.end());

@@ -12,6 +12,8 @@
 #include "apps/barrage/room.h"
 #include "apps/barrage/server_options.h"
 #include "core/asyncore.h"
+#include "dispatchers/input_budget.h"
+#include "dispatchers/rate_limited_log.h"
 
 namespace asyncore::barrage {
 
@@ -41,6 +43,13 @@ class Simulator final : public Dispatcher {
   // Sessions register themselves.
   void add(Session& session) { sessions_.insert(&session); }
   void forget(Session& session) { sessions_.erase(&session); }
+  // A session's unfinished packet is now `now` bytes (it was `before`). Past
+  // options().max_partial_input in all, the session holding the most is closed: one client
+  // trickling huge packets cannot make the server hold memory for everyone's.
+  void partial_input_changed(Session& session, size_t before, size_t now);
+  size_t partial_input() const { return partial_input_.total(); }
+  // Lines any client can trigger at will (malformed packets, refused rooms, idle kicks).
+  RateLimitedLog& client_log() { return client_log_; }
 
  private:
   ServerOptions options_;
@@ -48,6 +57,9 @@ class Simulator final : public Dispatcher {
   ConnectionLimits limits_;
   std::map<long long, std::unique_ptr<Room>> rooms_;
   std::unordered_set<Session*> sessions_;
+  InputBudget<Session> partial_input_;
+  RateLimitedLog partial_log_;
+  RateLimitedLog client_log_;
   bool shutting_down_ = false;
 };
 

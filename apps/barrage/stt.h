@@ -33,8 +33,10 @@ class SttError : public std::runtime_error {
 // strict rejects an unknown escape (`@B`), a lone `@` ending a key, value or
 // item, a map item without `@=`, an empty map item and a NUL byte; lenient
 // keeps odd escapes and NULs literally, treats an item without `@=` as a key
-// with an empty value and skips empty map items.
-enum class Mode { strict, lenient };
+// with an empty value and skips empty map items. skip_empty is strict except
+// that empty map items are skipped: what the real server evidently tolerates
+// from clients (pydouyu's heartbeat `type@=keeplive/tick@=N//`).
+enum class Mode { strict, skip_empty, lenient };
 
 // ---- encoding (throws SttError on a NUL byte, naming where it is) ----
 std::string escape(std::string_view text);

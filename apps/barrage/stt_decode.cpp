@@ -71,7 +71,7 @@ char* unescape_until(char* out, std::string_view text, size_t begin, size_t limi
       continue;
     }
     if (i + 1 == limit || (kItem && data[i + 1] == '/')) {  // c is '@'
-      if (mode == Mode::strict) fail_lone_at(i);
+      if (mode != Mode::lenient) fail_lone_at(i);
       *out++ = '@';
       ++i;
       continue;  // the next byte ends the range
@@ -81,7 +81,7 @@ char* unescape_until(char* out, std::string_view text, size_t begin, size_t limi
       *out++ = code == 'A' ? '@' : '/';
       i += 2;
     } else {
-      if (mode == Mode::strict) fail_unknown_escape(code, i);
+      if (mode != Mode::lenient) fail_unknown_escape(code, i);
       *out++ = '@';  // lenient: kept literally; the next byte is read as ordinary text
       ++i;
     }
@@ -110,7 +110,7 @@ size_t copy_plain(char*& out, std::string_view text, size_t begin) {
 }
 
 void reject_nul(std::string_view text, Mode mode) {
-  if (mode != Mode::strict) return;
+  if (mode == Mode::lenient) return;
   if (auto* nul = static_cast<const char*>(std::memchr(text.data(), '\0', text.size()))) {
     fail("NUL byte", static_cast<size_t>(nul - text.data()));
   }
@@ -173,7 +173,7 @@ void decode_map_into(std::string_view text, Fields& out, Mode mode) {
         begin = separator + 1;
         continue;
       }
-      if (!found && mode == Mode::strict) fail("map item without '@='", begin);
+      if (!found && mode != Mode::lenient) fail("map item without '@='", begin);
       size_t end = separator;  // without a separator the whole item is the key
       if (escaped) cursor = unescape_until<false>(cursor, text, begin, separator, mode, end);
       char* value = cursor;

@@ -1,6 +1,7 @@
 // device-server: the long-connection service for smart-watch devices (../shared/protocols/device.md).
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include "apps/device/admin_api.h"
 #include "apps/device/device_listener.h"
@@ -10,6 +11,7 @@
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
+#include "dispatchers/secret.h"
 
 using namespace asyncore;
 using namespace asyncore::device;
@@ -21,10 +23,14 @@ namespace {
 constexpr std::size_t kAdminMaxConnections = 256;
 constexpr std::size_t kAdminMaxPerPeer = 64;
 
+// Where the admin token may come from besides --admin-token, which any local user sees in `ps`.
+constexpr const char* kAdminTokenVariable = "DEVICE_ADMIN_TOKEN";
+
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string host = "127.0.0.1", registry_path, data_dir = "./var/device", admin_token;
+  std::string host = "127.0.0.1", registry_path, data_dir = "./var/device", admin_token, admin_token_file;
   int port = 7000, admin_port = 7080, max_frame = 65536, events_per_device = 100, compact_records = 50000;
   ConnectionCaps device_caps;  // none by default: a fleet may share one address (NAT) and run to 19,000+
   double login_timeout = 30, grace = 30;
@@ -34,7 +40,8 @@ int main(int argc, char** argv) {
   double log_summary_interval = 10;
   Cli cli("device-server",
           "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
-          "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN] [--max-connections N] "
+          "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN | --admin-token-file FILE] "
+          "[--max-connections N] "
           "[--max-per-peer N]",
           "Serves device long connections (login, heartbeats, reports, commands) and an admin HTTP API.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
@@ -46,7 +53,12 @@ int main(int argc, char** argv) {
   cli.option("--max-frame", &max_frame, "BYTES", "largest frame body accepted (default 65536)", 1, 16 * 1024 * 1024);
   cli.option("--login-timeout", &login_timeout, "S", "seconds a new connection has to log in (default 30)", 0.01, 86400);
   cli.option("--heartbeat-grace", &grace, "S", "seconds of silence allowed past the heartbeat (default 30)", 0, 86400);
-  cli.option("--admin-token", &admin_token, "TOKEN", "require 'Authorization: Bearer TOKEN' on the admin API");
+  cli.option("--admin-token", &admin_token, "TOKEN",
+             "require 'Authorization: Bearer TOKEN' on the admin API (visible in ps: prefer the file or " +
+                 std::string(kAdminTokenVariable) + ")");
+  cli.option("--admin-token-file", &admin_token_file, "FILE",
+             "the admin token is the first line of FILE (default: $" + std::string(kAdminTokenVariable) +
+                 " when set, else no token)");
   add_connection_cap_flags(cli, device_caps, "device connections");
   cli.option("--events-per-device", &events_per_device, "N", "event history kept per device (default 100)", 1, 100000);
   cli.option("--compact-records", &compact_records, "N", "journal records before compaction is considered (default 50000)", 1, 1 << 30);
@@ -57,6 +69,16 @@ int main(int argc, char** argv) {
   cli.option("--log-summary-interval", &log_summary_interval, "S",
              "bad frames and refused logins: the first is logged, then one summary line per S seconds (default 10)", 0.01, 86400);
   cli.parse(argc, argv);
+  if (!admin_token.empty() && !admin_token_file.empty()) cli.fail("--admin-token and --admin-token-file exclude each other");
+  if (!admin_token_file.empty()) {
+    try {
+      admin_token = read_secret_file(admin_token_file);
+    } catch (const std::exception& e) {
+      cli.fail(std::string("--admin-token-file: ") + e.what());
+    }
+  } else if (const char* from_env = std::getenv(kAdminTokenVariable); admin_token.empty() && from_env && *from_env) {
+    admin_token = from_env;
+  }
 
   std::vector<RegistryEntry> registry;
   if (!registry_path.empty()) {

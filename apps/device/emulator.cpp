@@ -8,6 +8,7 @@
 
 #include "apps/device/commands.h"
 #include "apps/device/message.h"
+#include "core/log_escape.h"
 
 namespace asyncore::device {
 namespace {
@@ -97,7 +98,7 @@ void DeviceLink::handle_message(const json::Value& message) {
     ++fleet_.stats().login_failures;
     const json::Value* error = message.get("error");
     log_info("device " + device_.imei.str() + ": login refused (" + std::to_string(s) + " " +
-                 (error && error->is_string() ? error->as_string() : std::string()) + ")",
+                 log_escape(error && error->is_string() ? error->as_string() : std::string()) + ")",
              LogLevel::warning);
     if (s == 401 || s == 403) {
       // Retrying a refused identity only hammers the server; a real device would wait for a fix.
@@ -108,7 +109,7 @@ void DeviceLink::handle_message(const json::Value& message) {
   }
   if (s != 200) {
     ++fleet_.stats().report_errors;
-    log_info("device " + device_.imei.str() + ": server answered " + json::dump(message), LogLevel::warning);
+    log_info("device " + device_.imei.str() + ": server answered " + log_escape(json::dump(message)), LogLevel::warning);
   }
 }
 

@@ -205,6 +205,11 @@ void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode,
     return answer(CommandOutcome::sent);
   }
   pending.waiter = add_waiter(mode, timeout, std::move(done));
+  if (mode == CommandMode::queue) {
+    // Sent in its turn, behind older queued ones, when the session can track it.
+    queued_waiters_[pending.queue_id] = pending.waiter;
+    return deliver_queued(*session);
+  }
   session->send_command(command, pending);
 }
 
@@ -212,6 +217,7 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
   if (pending.queue_id) {
     store_.complete(session.imei(), pending.queue_id);
     schedule_commit();
+    deliver_queued(session);  // its slot is free for the next one
   }
   const json::Value* status = ack.get("status");
   const bool accepted = status && status->is_int() && status->as_int() == 200;
@@ -227,8 +233,11 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
 }
 
 void DeviceHub::deliver_queued(DeviceSession& session) {
-  // Oldest first; each stays stored until its ack.
+  // Oldest first; each stays stored until its ack, and only as many are in flight as the
+  // session can track (the rest follow as acks come).
   for (const QueuedCommand& queued : store_.queued(session.imei())) {
+    if (!session.room_for_queued()) break;
+    if (session.in_flight(queued.id)) continue;
     json::ParseResult command = json::try_parse(queued.command);
     if (!command || !command.value->is_object()) continue;
     const json::Value* type = command.value->get("type");
@@ -238,6 +247,10 @@ void DeviceHub::deliver_queued(DeviceSession& session) {
       if (const json::Value* interval = command.value->get("interval"); interval && interval->is_int()) {
         pending.heartbeat = static_cast<std::uint16_t>(clamp_heartbeat(interval->as_int()));
       }
+    }
+    if (auto waiter = queued_waiters_.find(queued.id); waiter != queued_waiters_.end()) {
+      if (waiters_.count(waiter->second)) pending.waiter = waiter->second;
+      queued_waiters_.erase(waiter);
     }
     session.send_command(*command.value, pending);
   }

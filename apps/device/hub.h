@@ -119,6 +119,8 @@ class DeviceHub {
   bool commit_waiting_ = false;  // a commit was due while the last one was still on the disk
   bool shutting_down_ = false;
   std::unordered_map<std::uint64_t, Waiter> waiters_;
+  // Queue-mode callers waiting for a command not yet sent (its device had no room in flight).
+  std::unordered_map<std::uint64_t, std::uint64_t> queued_waiters_;  // queue id -> waiter
   std::uint64_t next_waiter_ = 1;
   std::size_t online_ = 0;
   std::size_t connections_ = 0;

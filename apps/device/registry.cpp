@@ -59,15 +59,4 @@ std::vector<RegistryEntry> load_registry(const std::string& path) {
   return parse_registry(text.str(), path);
 }
 
-bool tokens_equal(std::string_view presented, std::string_view secret) {
-  const std::size_t n = std::max(presented.size(), secret.size());
-  unsigned char difference = presented.size() == secret.size() ? 0 : 1;
-  for (std::size_t i = 0; i < n; ++i) {
-    const unsigned char a = i < presented.size() ? static_cast<unsigned char>(presented[i]) : 0;
-    const unsigned char b = i < secret.size() ? static_cast<unsigned char>(secret[i]) : 0;
-    difference |= static_cast<unsigned char>(a ^ b);
-  }
-  return difference == 0;
-}
-
 }  // namespace asyncore::device

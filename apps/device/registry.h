@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "apps/device/imei.h"
+#include "dispatchers/secret.h"
 
 namespace asyncore::device {
 
@@ -25,8 +26,6 @@ class RegistryError : public std::runtime_error {
 std::vector<RegistryEntry> parse_registry(std::string_view text, std::string_view file_name);
 std::vector<RegistryEntry> load_registry(const std::string& path);  // throws RegistryError
 
-// Compares a presented token with a secret in time that depends only on their lengths'
-// maximum, never on where they differ.
-bool tokens_equal(std::string_view presented, std::string_view secret);
+using asyncore::tokens_equal;  // device tokens are compared like every other secret
 
 }  // namespace asyncore::device

@@ -1,16 +1,23 @@
 #include "apps/device/session.h"
 
+#include <algorithm>
 #include <cmath>
 #include <variant>
 
 #include "apps/device/commands.h"
 #include "apps/device/fields.h"
 #include "apps/device/instructions.h"
+#include "core/log_escape.h"
 
 namespace asyncore::device {
 namespace {
 
+// Commands in flight (sent, not yet acked) a session tracks. Queued commands take at most
+// kMaxQueuedInFlight of them and are never evicted: an ack that finds no entry would leave the
+// command stored, to be sent again at the next login. The rest serve interact/send commands,
+// whose oldest entry makes room (its caller has long timed out).
 constexpr std::size_t kMaxPendingCommands = 64;
+constexpr std::size_t kMaxQueuedInFlight = 32;
 
 // Devices send little; a device that does not read must not pin much memory either.
 StreamLimits device_limits() {
@@ -110,7 +117,7 @@ void DeviceSession::bad_frame(std::string_view kind, std::string_view reason) {
   // is on the log as a whole, not per connection.
   if (hub_.bad_frame_log().admit()) {
     log_warning("device connection " + addr.to_string() + (logged_in_ ? " (" + imei_.str() + ")" : std::string()) +
-                ": bad frame: " + std::string(reason) + "; closing");
+                ": bad frame: " + log_escape(reason) + "; closing");
   }
   if (!logged_in_) hub_.metrics().count_login_failure("bad_frame");
   send_body(error_reply(0, 0, 400, reason));
@@ -119,7 +126,7 @@ void DeviceSession::bad_frame(std::string_view kind, std::string_view reason) {
 
 void DeviceSession::refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error) {
   hub_.metrics().count_login_failure(reason_metric);
-  if (hub_.login_refused_log().admit()) log_info("login refused for " + addr.to_string() + ": " + std::string(error));
+  if (hub_.login_refused_log().admit()) log_info("login refused for " + addr.to_string() + ": " + log_escape(error));
   send_body(error_reply(type, ident, status, error));
   end_after_reply(OfflineReason::closed);
 }
@@ -206,9 +213,21 @@ void DeviceSession::handle_ack(const Message& message) {
 void DeviceSession::send_command(const json::Value& command, PendingCommand pending) {
   next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
   pending.ident = next_ident_;
-  if (pending_.size() >= kMaxPendingCommands) pending_.erase(pending_.begin());  // its caller has long timed out
+  if (pending_.size() >= kMaxPendingCommands) {
+    auto oldest = std::find_if(pending_.begin(), pending_.end(), [](const PendingCommand& p) { return p.queue_id == 0; });
+    if (oldest != pending_.end()) pending_.erase(oldest);
+  }
   pending_.push_back(pending);
   send_body(command_body(command, pending.ident));
+}
+
+bool DeviceSession::room_for_queued() const {
+  return std::count_if(pending_.begin(), pending_.end(), [](const PendingCommand& p) { return p.queue_id != 0; }) <
+         static_cast<std::ptrdiff_t>(kMaxQueuedInFlight);
+}
+
+bool DeviceSession::in_flight(std::uint64_t queue_id) const {
+  return std::any_of(pending_.begin(), pending_.end(), [&](const PendingCommand& p) { return p.queue_id == queue_id; });
 }
 
 void DeviceSession::send_body(std::string_view body, bool durable) {

@@ -33,6 +33,10 @@ class DeviceSession final : public BufferedStream {
   // Frames out. A reply that acknowledges durable state waits for the group commit.
   void send_body(std::string_view body, bool durable = false);
   void send_command(const json::Value& command, PendingCommand pending);
+  // Whether another queued command may be sent now (it could be tracked until its ack), and
+  // whether this stored one already is in flight.
+  bool room_for_queued() const;
+  bool in_flight(std::uint64_t queue_id) const;
   // After the commit the hub waited for: what was held goes out.
   void release_held();
   // Goes offline (if this is still the device's connection) and closes at once.

@@ -7,9 +7,13 @@
 namespace asyncore::messenger {
 
 MessengerEndpoint::MessengerEndpoint(ChannelMap* map, MessengerLimits limits)
-    : map_(map ? map : &socket_map()), limits_(limits) {}
+    : map_(map ? map : &socket_map()),
+      limits_(limits),
+      partial_input_(limits.max_partial_input),
+      peer_log_(*map_, LogLevel::warning, "connections closed for their frames", 10.0) {}
 
 MessengerEndpoint::~MessengerEndpoint() {
+  peer_log_.flush();
   for (auto* list : {&messengers_, &pending_}) {
     for (const MessengerPtr& m : *list) {
       m->detach();
@@ -85,6 +89,16 @@ bool MessengerEndpoint::remove(std::vector<MessengerPtr>& list, const MessengerP
 
 void MessengerEndpoint::messenger_message(const MessengerPtr& m) {
   if (on_message) on_message(m, m->header(), m->body());
+}
+
+void MessengerEndpoint::messenger_partial(Messenger& m, std::size_t before, std::size_t now) {
+  partial_input_.changed(m, before, now, [this](Messenger& largest, std::size_t held) {
+    const std::string reason = "its unfinished frame holds " + std::to_string(held) + " bytes, the most while " +
+                               std::to_string(partial_input_.total()) + " bytes of unfinished frames passed the budget of " +
+                               std::to_string(limits_.max_partial_input) + " (max partial input)";
+    if (peer_log_.admit()) log_warning("messenger " + largest.id() + ": " + reason + "; closing");
+    largest.disconnect(reason);  // reports its share back through here
+  });
 }
 
 void MessengerEndpoint::messenger_closed(const MessengerPtr& m) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "apps/messenger/messenger.h"
+#include "dispatchers/input_budget.h"
 
 namespace asyncore::messenger {
 
@@ -38,6 +39,10 @@ class MessengerEndpoint : protected MessengerEvents {
 
   ChannelMap& map() const { return *map_; }
   const MessengerLimits& limits() const { return limits_; }
+  // Memory held for unfinished frames over every connection (bounded by limits().max_partial_input).
+  std::size_t partial_input() const { return partial_input_.total(); }
+  // Connections closed for the partial input budget (for stop lines).
+  std::size_t closed_for_budget() const { return partial_input_.evicted(); }
 
   MessageCallback on_message;  // probes (TP:Check) never arrive here
   CloseCallback on_close;      // `remaining`: connections still established
@@ -51,6 +56,8 @@ class MessengerEndpoint : protected MessengerEvents {
   // MessengerEvents
   void messenger_message(const MessengerPtr& m) override;
   void messenger_closed(const MessengerPtr& m) override;
+  void messenger_partial(Messenger& m, std::size_t before, std::size_t now) override;
+  RateLimitedLog& peer_log() override { return peer_log_; }
 
   std::vector<MessengerPtr> pending_;  // connecting, not yet established
 
@@ -59,6 +66,8 @@ class MessengerEndpoint : protected MessengerEvents {
   ChannelMap* map_;
   MessengerLimits limits_;
   std::vector<MessengerPtr> messengers_;
+  InputBudget<Messenger> partial_input_;
+  RateLimitedLog peer_log_;
 };
 
 }  // namespace asyncore::messenger

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -13,6 +15,8 @@
 
 namespace asyncore::messenger {
 namespace {
+
+constexpr std::size_t kMaxRememberedRefusals = 1024;
 
 [[noreturn]] void throw_errno(const std::string& what) { throw std::system_error(errno, std::generic_category(), what); }
 
@@ -37,7 +41,7 @@ void FileReceiver::PartFile::commit(const std::string& final_name) {
   committed_ = true;
 }
 
-FileReceiver::FileReceiver(const std::string& inbox) : inbox_(inbox) {
+FileReceiver::FileReceiver(const std::string& inbox, FileLimits limits) : inbox_(inbox), limits_(limits) {
   std::error_code error;
   std::filesystem::create_directories(inbox, error);
   dir_.reset(::open(inbox.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -58,12 +62,39 @@ std::unique_ptr<FileReceiver::PartFile> FileReceiver::create_part() {
 
 FileOutcome FileReceiver::refuse(const Key& key, std::string name, std::string reason) {
   transfers_.erase(key);  // its PartFile removes the temporary file
-  refused_.insert(key);
+  // Remembered so later chunks are dropped quietly, but not without bound: past it they are
+  // refused again one by one (a flood of distinct names costs the sender, not our memory).
+  if (refused_.size() < kMaxRememberedRefusals) refused_.insert(key);
   FileOutcome outcome;
   outcome.kind = FileOutcome::Kind::refused;
   outcome.name = std::move(name);
   outcome.reason = std::move(reason);
   return outcome;
+}
+
+std::string FileReceiver::admission_problem(const std::string& connection, std::uint64_t size) const {
+  if (size > limits_.max_file_size) {
+    return "Size " + std::to_string(size) + " is above the " + std::to_string(limits_.max_file_size) +
+           " bytes this peer accepts (--max-file-size)";
+  }
+  std::size_t on_connection = 0;
+  std::uint64_t still_coming = 0;  // bytes the transfers in progress will still write
+  for (const auto& [key, transfer] : transfers_) {
+    if (key.first == connection) ++on_connection;
+    still_coming += transfer.size - transfer.received;
+  }
+  if (on_connection >= limits_.max_per_connection) {
+    return std::to_string(on_connection) + " transfers already in progress on this connection";
+  }
+  if (transfers_.size() >= limits_.max_total) return std::to_string(transfers_.size()) + " transfers already in progress";
+  struct statvfs disk{};
+  if (::fstatvfs(dir_.get(), &disk) != 0) return std::string("cannot check the free disk space: ") + std::strerror(errno);
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(disk.f_bavail) * disk.f_frsize;
+  if (free_bytes < still_coming || free_bytes - still_coming < size || free_bytes - still_coming - size < limits_.min_free_bytes) {
+    return "not enough free disk: " + std::to_string(free_bytes) + " bytes free, " + std::to_string(still_coming) +
+           " promised to transfers in progress, " + std::to_string(limits_.min_free_bytes) + " kept free";
+  }
+  return {};
 }
 
 FileOutcome FileReceiver::receive(const std::string& connection, const Header& header, std::string_view body) {
@@ -88,6 +119,7 @@ FileOutcome FileReceiver::receive(const std::string& connection, const Header& h
       return refuse(key, name, "the inbox already has a link or folder by that name");
     }
     if (it != transfers_.end()) transfers_.erase(it);  // restarted from the beginning
+    if (auto problem = admission_problem(connection, total); !problem.empty()) return refuse(key, name, problem);
     Transfer fresh;
     fresh.size = total;
     try {

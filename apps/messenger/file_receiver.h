@@ -26,10 +26,19 @@ struct FileOutcome {
   std::string reason;  // refused: why
 };
 
+// What unsolicited files may take. A new transfer past any of these is refused at its first chunk.
+struct FileLimits {
+  std::uint64_t max_file_size = std::uint64_t{1} << 30;  // announced Size (--max-file-size)
+  std::size_t max_per_connection = 4;                    // transfers in progress on one connection
+  std::size_t max_total = 32;                            // transfers in progress in all
+  // Free space the inbox's file system must keep after every transfer in progress is complete.
+  std::uint64_t min_free_bytes = 64 * 1024 * 1024;
+};
+
 class FileReceiver {
  public:
   // Creates the inbox folder if needed; throws std::system_error when it cannot be opened.
-  explicit FileReceiver(const std::string& inbox);
+  explicit FileReceiver(const std::string& inbox, FileLimits limits = {});
   ~FileReceiver();
   FileReceiver(const FileReceiver&) = delete;
   FileReceiver& operator=(const FileReceiver&) = delete;
@@ -66,9 +75,12 @@ class FileReceiver {
   using Key = std::pair<std::string, std::string>;  // connection, file name
 
   FileOutcome refuse(const Key& key, std::string name, std::string reason);
+  // Why a new transfer of `size` bytes on `connection` is refused, or "" when it may start.
+  std::string admission_problem(const std::string& connection, std::uint64_t size) const;
   std::unique_ptr<PartFile> create_part();
 
   std::string inbox_;
+  FileLimits limits_;
   Fd dir_;
   std::map<Key, Transfer> transfers_;
   std::set<Key> refused_;  // later chunks of a refused file are dropped quietly

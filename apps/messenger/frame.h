@@ -56,6 +56,9 @@ class FrameDecoder {
   std::size_t max_body() const { return max_body_; }
   // True when a frame has started but is not complete (useful at EOF).
   bool mid_frame() const { return stream_offset_ != frame_start_; }
+  // Memory held for the frame in progress: its header and its body, reserved at the size the
+  // header announced. Complete messages waiting in next() are not counted.
+  std::size_t held() const { return header_text_.capacity() + current_.body.capacity(); }
 
  private:
   enum class Stage { length, header, body, failed };

@@ -101,9 +101,17 @@ ParsedHeader parse_header_text(std::string_view text, std::size_t max_body) {
     std::string_view key = item.substr(0, colon);
     std::string_view value = item.substr(colon + 1);
     if (key.empty()) throw FrameError(where + " " + quoted_for_error(item) + " has an empty key");
-    if (!seen_keys.insert(key).second) throw FrameError(where + ": duplicate key " + quoted_for_error(key));
     if (key == kLengthKey) {
-      body_size = parse_body_size(value, max_body, where);
+      // The original Python Client echoes a received header back, CL included, so it sends
+      // "CL:59;CL:59;...": the same length twice is harmless, a different one is ambiguous.
+      std::size_t size = parse_body_size(value, max_body, where);
+      if (body_size && *body_size != size) {
+        throw FrameError(where + ": CL " + quoted_for_error(value) + " repeated with a different value (first " +
+                         std::to_string(*body_size) + ")");
+      }
+      body_size = size;
+    } else if (!seen_keys.insert(key).second) {
+      throw FrameError(where + ": duplicate key " + quoted_for_error(key));
     } else {
       items.emplace_back(std::string(key), std::string(value));
     }

@@ -3,26 +3,35 @@
 #include <cstdio>
 
 #include "core/channel_map.h"
+#include "core/log_escape.h"
+#include "dispatchers/secret.h"
 
 namespace asyncore::messenger {
 
 Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelMap* map)
-    : options_(options), server_(host, port, map) {
+    : options_(options),
+      server_(host, port, map, options.connection),
+      directory_(options.limits),
+      connection_log_(server_.map(), LogLevel::info, "connections opened or closed", 10.0),
+      refused_log_(server_.map(), LogLevel::warning, "refused or ignored reports", 10.0) {
   server_.connection_limits().name = "hub listener";
   server_.connection_limits().caps = options_.caps;
   server_.on_connect = [this](const MessengerPtr& m) {
     connections_[m->id()] = m;
     unidentified_[m->id()] =
         server_.map().call_later(options_.identify_timeout, [this, id = m->id()] { identify_deadline_passed(id); });
-    log_info("hub: " + m->id() + " connected");
+    if (connection_log_.admit()) log_info("hub: " + m->id() + " connected");
   };
   server_.on_close = [this](const MessengerPtr& m, std::size_t remaining) {
     connections_.erase(m->id());
+    directory_.forget_connection(m->id());  // its name is free at once
     if (auto it = unidentified_.find(m->id()); it != unidentified_.end()) {
       it->second.cancel();
       unidentified_.erase(it);
     }
-    log_info("hub: " + m->id() + " closed (" + m->close_reason() + "); " + std::to_string(remaining) + " left");
+    if (connection_log_.admit()) {
+      log_info("hub: " + m->id() + " closed (" + log_escape(m->close_reason()) + "); " + std::to_string(remaining) + " left");
+    }
   };
   server_.on_message = [this](const MessengerPtr& m, const Header& header, const std::string&) {
     handle_message(m, header);
@@ -37,12 +46,15 @@ Hub::~Hub() {
 
 void Hub::stop() {
   timer_.cancel();
+  connection_log_.flush();
+  refused_log_.flush();
   server_.stop();
 }
 
 std::string Hub::limits_summary() const {
   return "connections " + server_.connection_limits().refusal_summary() + "; " +
-         std::to_string(never_identified_) + " closed without a report";
+         std::to_string(never_identified_) + " closed without a report; " + std::to_string(refused_reports_) +
+         " reports refused";
 }
 
 void Hub::identify_deadline_passed(const std::string& connection_id) {
@@ -61,16 +73,40 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
   std::string why;
   auto report = parse_report(header, &why);
   if (!report) {
-    log_warning("hub: ignoring a message from " + m->id() + ": " + why);
+    if (refused_log_.admit()) log_warning("hub: ignoring a message from " + m->id() + ": " + log_escape(why));
     return;
+  }
+  if (!options_.token.empty()) {
+    const std::string* token = header.find(kTokenKey);
+    if (!token || !tokens_equal(*token, options_.token)) {
+      ++refused_reports_;
+      if (refused_log_.admit()) {
+        log_warning("hub: refused " + m->id() + " as peer " + log_escape(report->name) + ": " +
+                    (token ? "wrong Token" : "no Token (--token-file)"));
+      }
+      return;
+    }
   }
   if (auto it = unidentified_.find(m->id()); it != unidentified_.end()) {
     it->second.cancel();  // identified: the deadline no longer applies
     unidentified_.erase(it);
   }
   PeerEntry entry{report->name, m->peer().host(), report->port};
-  if (directory_.report(entry, m->id(), m->map().now())) {
-    log_info("hub: peer " + entry.name + " at " + entry.ip + ":" + std::to_string(entry.port));
+  const auto outcome = directory_.report(entry, m->id(), m->map().now());
+  if (!Directory::accepted(outcome)) {
+    ++refused_reports_;
+    if (refused_log_.admit()) {
+      std::string owner;
+      if (const auto* record = directory_.find(entry.name); record && outcome == Directory::Outcome::name_taken) {
+        owner = " (held by " + record->connection_id + ")";
+      }
+      log_warning("hub: refused " + m->id() + " as peer " + log_escape(entry.name) + ": " +
+                  std::string(Directory::describe(outcome)) + owner);
+    }
+    return;
+  }
+  if (outcome != Directory::Outcome::unchanged && connection_log_.admit()) {
+    log_info("hub: peer " + log_escape(entry.name) + " at " + entry.ip + ":" + std::to_string(entry.port));
   }
 }
 
@@ -84,7 +120,12 @@ void Hub::multicast_directory() {
     if (auto it = connections_.find(record.connection_id); it != connections_.end()) targets.push_back(it->second);
   }
   if (targets.empty()) return;
-  std::size_t sent = server_.multicast(targets, Header{{std::string(kBroadcastKey), ""}}, encode_directory(entries));
+  std::string body = encode_directory(entries);
+  if (body.size() > kDefaultMaxBody) {  // --max-peers is bounded so this cannot happen; never send it
+    log_error("hub: the directory is " + std::to_string(body.size()) + " bytes, above what peers accept; not sent");
+    return;
+  }
+  std::size_t sent = server_.multicast(targets, Header{{std::string(kBroadcastKey), ""}}, body);
   log_debug("hub: directory of " + std::to_string(entries.size()) + " sent to " + std::to_string(sent) + " peers");
 }
 

@@ -1,7 +1,10 @@
 // The directory hub (the original ip_server): records the peers' reports and every `interval`
 // seconds multicasts the list of alive peers to each of them. A connection that sends no valid
 // report within `identify_timeout` seconds is closed (it would hold an fd and never be listed);
-// connections past `caps` are closed at accept.
+// connections past `caps` are closed at accept. A name belongs to the live connection that
+// reported it: a second claimant is refused (logged, rate-limited) until the owner's connection
+// closes, which frees the name at once; the directory is bounded by `limits` so that its
+// multicast always stays under the body limit every peer enforces.
 #pragma once
 #include <cstdint>
 #include <string>
@@ -10,6 +13,7 @@
 
 #include "apps/messenger/directory.h"
 #include "apps/messenger/server.h"
+#include "dispatchers/rate_limited_log.h"
 
 namespace asyncore::messenger {
 
@@ -18,7 +22,14 @@ struct HubOptions {
   double alive = 3000.0;           // a peer is listed while its last report is at most this old
   double identify_timeout = 30.0;  // seconds a new connection has to send its first report
   ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};
+  DirectoryLimits limits;
+  MessengerLimits connection;  // what one peer's frames may hold, and for how long
+  // When set (--token-file), a report must also carry Token:<this>; others are refused.
+  std::string token;
 };
+
+// --max-peers past this could make the directory body larger than a peer accepts.
+inline constexpr std::size_t kMaxPeersBound = kDefaultMaxBody / kMaxDirectoryEntryBytes;
 
 class Hub {
  public:
@@ -43,6 +54,10 @@ class Hub {
   std::unordered_map<std::string, MessengerPtr> connections_;  // by connection id
   std::unordered_map<std::string, ScopedTimer> unidentified_;  // connections yet to report, by id
   std::size_t never_identified_ = 0;
+  std::size_t refused_reports_ = 0;
+  // Lines any peer can trigger at will: one in full, then a summary per 10 s.
+  RateLimitedLog connection_log_;
+  RateLimitedLog refused_log_;
   ScopedTimer timer_;
 };
 

@@ -2,11 +2,13 @@
 
 #include <sys/socket.h>
 
+#include <cstdio>
 #include <cstring>
 #include <system_error>
 #include <vector>
 
 #include "core/channel_map.h"
+#include "core/log_escape.h"
 
 namespace asyncore::messenger {
 
@@ -50,7 +52,7 @@ bool Messenger::enqueue(SharedBytes frame) {
   if (output_.size() > limits_.max_output) {
     std::string reason = "backlog of " + std::to_string(output_.size()) + " bytes passed the bound of " +
                          std::to_string(limits_.max_output) + " (peer not reading)";
-    log_warning("messenger " + id_ + ": " + reason + "; closing");
+    if (owner_ && owner_->peer_log().admit()) log_warning("messenger " + id_ + ": " + reason + "; closing");
     disconnect(reason);
     return false;
   }
@@ -117,22 +119,51 @@ void Messenger::handle_read() {
   } catch (const FrameError& e) {
     error = e.what();
   }
-  deliver_ready_messages();
+  const bool completed = deliver_ready_messages();
   if (!error.empty() && is_open()) {
-    log_warning("messenger " + id_ + ": malformed frame, closing: " + error);
+    if (owner_ && owner_->peer_log().admit()) {
+      log_warning("messenger " + id_ + ": malformed frame, closing: " + log_escape(error));
+    }
     disconnect("malformed frame: " + error);
+    return;
   }
+  if (is_open()) track_partial_frame(completed);
 }
 
-void Messenger::deliver_ready_messages() {
+bool Messenger::deliver_ready_messages() {
   auto keep = self();  // a callback may drop the owner's reference
+  bool any = false;
   while (is_open()) {
     auto message = decoder_.next();
     if (!message) break;
+    any = true;
     if (message->is_probe()) continue;
     last_ = std::move(*message);
     if (owner_) owner_->messenger_message(keep);
   }
+  return any;
+}
+
+void Messenger::track_partial_frame(bool frame_completed) {
+  if (!decoder_.mid_frame()) {
+    frame_deadline_.cancel();
+  } else if (frame_completed || !frame_deadline_.active()) {  // a new frame: its own deadline
+    frame_deadline_ = map().call_later(limits_.frame_timeout, [weak = std::weak_ptr<Messenger>(self())] {
+      if (auto m = weak.lock()) m->frame_deadline_passed();
+    });
+  }
+  const std::size_t now = decoder_.held();
+  const std::size_t before = std::exchange(partial_accounted_, now);
+  if (owner_ && before != now) owner_->messenger_partial(*this, before, now);  // may close this
+}
+
+void Messenger::frame_deadline_passed() {
+  if (!is_open()) return;
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%g", limits_.frame_timeout);
+  const std::string reason = std::string("frame not complete ") + seconds + " s after it began (frame timeout)";
+  if (owner_ && owner_->peer_log().admit()) log_warning("messenger " + id_ + ": " + reason + "; closing");
+  disconnect(reason);
 }
 
 void Messenger::handle_write() { flush(); }
@@ -164,7 +195,7 @@ void Messenger::handle_error(const std::exception& error) {
     disconnect(error.what());
     return;
   }
-  log_warning("messenger " + id_ + ": " + error.what() + "; closing");
+  if (owner_ && owner_->peer_log().admit()) log_warning("messenger " + id_ + ": " + error.what() + "; closing");
   disconnect(error.what());
 }
 
@@ -174,6 +205,11 @@ void Messenger::disconnect(std::string reason) {
   if (close_reason_.empty()) close_reason_ = std::move(reason);
   output_.clear();
   drain_waiters_.clear();
+  frame_deadline_.cancel();
+  decoder_ = FrameDecoder(limits_.max_body);  // an unfinished frame's memory goes now
+  if (const std::size_t before = std::exchange(partial_accounted_, 0); before && owner_) {
+    owner_->messenger_partial(*this, before, 0);
+  }
   close();
   if (close_reported_) return;
   close_reported_ = true;

@@ -12,6 +12,7 @@
 #include "core/asyncore.h"
 #include "apps/messenger/frame.h"
 #include "apps/messenger/output_queue.h"
+#include "dispatchers/rate_limited_log.h"
 
 namespace asyncore::messenger {
 
@@ -23,7 +24,15 @@ struct MessengerLimits {
   std::size_t max_output = 32 * 1024 * 1024;
   std::size_t max_body = kDefaultMaxBody;  // larger incoming bodies close the connection
   std::size_t read_size = 256 * 1024;      // bytes read per readiness event
+  // A frame must be complete this many seconds after its first byte: a body trickled a byte at
+  // a time cannot hold its memory forever (16 MiB at 280 KB/s fits).
+  double frame_timeout = 60.0;
+  // Memory held for unfinished frames over all of an endpoint's connections; past it the
+  // connection holding the most is closed.
+  std::size_t max_partial_input = 64 * 1024 * 1024;
 };
+
+class Messenger;
 
 // What a connection tells its owner. Each call comes at most once per event, on the loop.
 class MessengerEvents {
@@ -32,6 +41,10 @@ class MessengerEvents {
   virtual void messenger_connect_failed(const MessengerPtr& m, const std::string& reason) = 0;
   virtual void messenger_message(const MessengerPtr& m) = 0;  // m->header(), m->body()
   virtual void messenger_closed(const MessengerPtr& m) = 0;   // m->close_reason()
+  // The memory m holds for an unfinished frame went from `before` to `now` bytes.
+  virtual void messenger_partial(Messenger& m, std::size_t before, std::size_t now) = 0;
+  // Lines any peer can trigger at will (malformed frames, deadlines) are rate-limited here.
+  virtual RateLimitedLog& peer_log() = 0;
 
  protected:
   ~MessengerEvents() = default;
@@ -92,7 +105,10 @@ class Messenger final : public Dispatcher {
   void schedule_flush();
   void flush();
   void check_drained();
-  void deliver_ready_messages();
+  // Returns whether a message came out.
+  bool deliver_ready_messages();
+  void track_partial_frame(bool frame_completed);
+  void frame_deadline_passed();
 
   MessengerEvents* owner_;
   MessengerLimits limits_;
@@ -108,6 +124,8 @@ class Messenger final : public Dispatcher {
     std::function<void()> callback;
   };
   std::vector<DrainWaiter> drain_waiters_;
+  ScopedTimer frame_deadline_;         // armed while a frame is in progress
+  std::size_t partial_accounted_ = 0;  // what the owner was told this holds for it
   bool drain_check_queued_ = false;
   bool close_reported_ = false;
   bool awaiting_connect_ = false;  // our own flag: the core clears `connecting` on failure

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "apps/messenger/hub.h"
+#include "apps/messenger/limit_flags.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
@@ -15,7 +16,8 @@ int main(int argc, char** argv) {
   int port = 9000;
   messenger::HubOptions options;
   Cli cli("msg-hub",
-          "[--host H] [--port P] [--interval S] [--alive S] [--identify-timeout S] [--max-connections N] [--max-per-peer N]",
+          "[--host H] [--port P] [--interval S] [--alive S] [--identify-timeout S] [--max-connections N] [--max-per-peer N] "
+          "[--max-peers N] [--max-names-per-host N] [--name-hold S] [--token-file FILE] [--frame-timeout S] [--max-partial-input BYTES]",
           "The messenger directory: multicasts the list of alive peers to every alive peer.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "port (default 9000; 0 picks a free one)", 0, 65535);
@@ -24,7 +26,25 @@ int main(int argc, char** argv) {
   cli.option("--identify-timeout", &options.identify_timeout, "S",
              "seconds a new connection has to send its first report before it is closed (default 30)", 0.01, 86400);
   add_connection_cap_flags(cli, options.caps, "peer connections");
+  int max_peers = static_cast<int>(options.limits.max_peers);
+  int max_names_per_host = static_cast<int>(options.limits.max_per_host);
+  cli.option("--max-peers", &max_peers, "N",
+             "names listed at once; reports of new names past it are refused (default 1024; at most " +
+                 std::to_string(messenger::kMaxPeersBound) + ", so the directory stays under a peer's 16 MiB body limit)",
+             1, static_cast<long>(messenger::kMaxPeersBound));
+  cli.option("--max-names-per-host", &max_names_per_host, "N", "names held by connections from one host (default 64)", 1,
+             1000000);
+  cli.option("--name-hold", &options.limits.name_hold, "S",
+             "a name whose owner has not reported for S seconds may be claimed by another connection (default 30)", 0.01,
+             1e9);
+  std::string token_file;
+  cli.option("--token-file", &token_file, "FILE",
+             "reports must carry Token:<the first line of FILE> (msg-peer --hub-token-file); default: none needed");
+  messenger::add_frame_limit_flags(cli, options.connection);
   cli.parse(argc, argv);
+  if (!token_file.empty()) options.token = messenger::read_token_flag(cli, "--token-file", token_file);
+  options.limits.max_peers = static_cast<std::size_t>(max_peers);
+  options.limits.max_per_host = static_cast<std::size_t>(max_names_per_host);
 
   ChannelMap& map = socket_map();
   std::unique_ptr<messenger::Hub> hub;

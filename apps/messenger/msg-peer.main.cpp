@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "apps/messenger/directory.h"
+#include "apps/messenger/limit_flags.h"
 #include "apps/messenger/peer.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
@@ -62,7 +63,9 @@ int main(int argc, char** argv) {
   std::string hub, inbox;
   int port = 0;
   Cli cli("msg-peer",
-          "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N]",
+          "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N] "
+          "[--frame-timeout S] [--max-partial-input BYTES] [--accept-files-from none|all|NAME,...] [--max-file-size BYTES] "
+          "[--max-transfers N] [--max-transfers-per-peer N] [--min-free-disk BYTES] [--hub-token-file FILE]",
           "A messenger peer: reports to the hub and talks to other peers; commands on stdin:\n" +
               std::string(messenger::peer_command_help()));
   cli.option("--name", "NAME", "this peer's name (required; no spaces, ',', ';' or ':')", [&](std::string_view v) {
@@ -83,7 +86,36 @@ int main(int argc, char** argv) {
   cli.option("--report", &options.report, "S", "seconds between reports to the hub (default 1)", 0.01, 86400);
   cli.option("--inbox", &inbox, "DIR", "where received files go (default ./var/msg-peer/NAME/inbox)");
   add_connection_cap_flags(cli, options.caps, "connections from other peers");
+  messenger::add_frame_limit_flags(cli, options.connection);
+  std::string hub_token_file;
+  cli.option("--hub-token-file", &hub_token_file, "FILE", "send the first line of FILE as the hub's Token (msg-hub --token-file)");
+  cli.option("--accept-files-from", "WHO",
+             "who may send us files: none, all, or NAME,NAME (each only from the address the hub lists for it) "
+             "(default none)",
+             [&](std::string_view v) { messenger::parse_accept_files_from(v, options); });
+  auto bytes_option = [&](const std::string& name, std::uint64_t* target, const std::string& help, std::uint64_t min) {
+    cli.option(name, "BYTES", help, [target, min](std::string_view v) {
+      if (v.empty() || v.size() > 18 || v.find_first_not_of("0123456789") != std::string_view::npos) {
+        throw std::invalid_argument("must be a whole number of bytes");
+      }
+      const std::uint64_t bytes = std::stoull(std::string(v));
+      if (bytes < min) throw std::out_of_range("must be at least " + std::to_string(min));
+      *target = bytes;
+    });
+  };
+  bytes_option("--max-file-size", &options.files.max_file_size, "largest file accepted, by its announced size (default 1 GiB)",
+               0);
+  bytes_option("--min-free-disk", &options.files.min_free_bytes,
+               "free space the inbox must keep once every transfer in progress is complete (default 64 MiB)", 0);
+  int max_transfers = static_cast<int>(options.files.max_total);
+  int max_transfers_per_peer = static_cast<int>(options.files.max_per_connection);
+  cli.option("--max-transfers", &max_transfers, "N", "files being received at once, in all (default 32)", 1, 100000);
+  cli.option("--max-transfers-per-peer", &max_transfers_per_peer, "N",
+             "files being received at once over one connection (default 4)", 1, 100000);
   cli.parse(argc, argv);
+  if (!hub_token_file.empty()) options.hub_token = messenger::read_token_flag(cli, "--hub-token-file", hub_token_file);
+  options.files.max_total = static_cast<std::size_t>(max_transfers);
+  options.files.max_per_connection = static_cast<std::size_t>(max_transfers_per_peer);
   if (options.name.empty()) cli.fail("--name is required");
   if (hub.empty()) cli.fail("--hub is required");
   options.port = static_cast<uint16_t>(port);

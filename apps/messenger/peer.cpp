@@ -2,6 +2,7 @@
 
 #include "apps/messenger/file_protocol.h"
 #include "core/channel_map.h"
+#include "core/log_escape.h"
 
 namespace asyncore::messenger {
 namespace {
@@ -17,10 +18,11 @@ std::string describe(const PeerEntry& entry) { return entry.name + "@" + entry.i
 Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
     : options_(std::move(options)),
       print_(std::move(print)),
-      inbound_(options_.host, options_.port, map),
+      inbound_(options_.host, options_.port, map, options_.connection),
       outbound_(map),
       hub_(map),
-      receiver_(options_.inbox) {
+      receiver_(options_.inbox, options_.files),
+      refused_file_log_(inbound_.map(), LogLevel::warning, "refused file chunks", 10.0) {
   inbound_.connection_limits().name = "peer listener";
   inbound_.connection_limits().caps = options_.caps;
   inbound_.on_message = [this](const MessengerPtr& m, const Header& header, const std::string& body) {
@@ -73,7 +75,7 @@ void Peer::send_report() {
   if (shutting_down_) return;
   report_timer_ = inbound_.map().call_later(options_.report, [this] { send_report(); });
   if (hub_link_ && hub_link_->established()) {
-    hub_.send(hub_link_, report_header(options_.name, inbound_.address().port()));
+    hub_.send(hub_link_, report_header(options_.name, inbound_.address().port(), options_.hub_token));
   }
 }
 
@@ -105,17 +107,64 @@ void Peer::peer_message(const MessengerPtr& m, const std::string& key, const Hea
   if (type == kMessageType) {
     print_("msg " + from + " " + one_line(body));
   } else if (type == kFileType) {
-    FileOutcome outcome = receiver_.receive(key, header, body);
-    if (outcome.kind == FileOutcome::Kind::complete) {
-      log_info("peer: received " + outcome.name + " (" + std::to_string(outcome.size) + " bytes) from " + from);
-      print_("file " + from + " " + outcome.name + " " + std::to_string(outcome.size) + " " + outcome.sha256);
-    } else if (outcome.kind == FileOutcome::Kind::refused) {
-      log_warning("peer: refused file '" + one_line(outcome.name) + "' from " + from + " (" + m->id() + "): " + outcome.reason);
-      print_("refused " + from + " " + one_line(outcome.name) + ": " + outcome.reason);
-    }
+    file_chunk(m, key, header.get(kFromKey, m->id()), header, body);
   } else {
     log_debug("peer: ignoring a message of type '" + one_line(type) + "' from " + m->id());
   }
+}
+
+std::string Peer::file_sender_problem(const MessengerPtr& m, const std::string& from) const {
+  using FilesFrom = PeerOptions::FilesFrom;
+  if (options_.accept_files == FilesFrom::all) return {};
+  if (options_.accept_files == FilesFrom::none) return "this peer accepts no files (--accept-files-from)";
+  if (!options_.accept_files_from.count(from)) return "files from this sender are not accepted (--accept-files-from)";
+  // From is only a claim: the connection must come from the host the hub lists for that name.
+  auto entry = directory_.find(from);
+  if (entry == directory_.end() || entry->second.ip != m->peer().host()) {
+    return "the sender is not at the address the hub lists for " + from;
+  }
+  return {};
+}
+
+void Peer::file_chunk(const MessengerPtr& m, const std::string& key, const std::string& from, const Header& header,
+                      const std::string& body) {
+  const std::string shown_from = one_line(from);
+  FileOutcome outcome;
+  if (auto problem = file_sender_problem(m, from); !problem.empty()) {
+    if (header.get(kOffsetKey) != "0") return;  // told once per file, at its first chunk
+    outcome = {FileOutcome::Kind::refused, header.get(kNameKey), 0, {}, problem};
+  } else {
+    outcome = receiver_.receive(key, header, body);
+  }
+  if (outcome.kind == FileOutcome::Kind::complete) {
+    log_info("peer: received " + log_escape(outcome.name) + " (" + std::to_string(outcome.size) + " bytes) from " +
+             log_escape(from));
+    print_("file " + shown_from + " " + outcome.name + " " + std::to_string(outcome.size) + " " + outcome.sha256);
+  } else if (outcome.kind == FileOutcome::Kind::refused) {
+    if (refused_file_log_.admit()) {
+      log_warning("peer: refused file '" + log_escape(outcome.name) + "' from " + log_escape(from) + " (" + m->id() +
+                  "): " + log_escape(outcome.reason));
+    }
+    print_("refused " + shown_from + " " + one_line(outcome.name) + ": " + one_line(outcome.reason));
+  }
+}
+
+void parse_accept_files_from(std::string_view text, PeerOptions& options) {
+  using FilesFrom = PeerOptions::FilesFrom;
+  options.accept_files_from.clear();
+  if (text == "none" || text == "all") {
+    options.accept_files = text == "all" ? FilesFrom::all : FilesFrom::none;
+    return;
+  }
+  options.accept_files = FilesFrom::named;
+  while (!text.empty()) {
+    const std::size_t comma = text.find(',');
+    const std::string_view name = text.substr(0, comma);
+    if (auto problem = peer_name_problem(name)) throw std::invalid_argument("'" + std::string(name) + "': " + *problem);
+    options.accept_files_from.emplace(name);
+    text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
+  }
+  if (options.accept_files_from.empty()) throw std::invalid_argument("expected none, all or NAME,NAME");
 }
 
 // --- our connections to other peers ----------------------------------------------------------

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "apps/messenger/file_sender.h"
 #include "apps/messenger/peer_command.h"
 #include "apps/messenger/server.h"
+#include "dispatchers/rate_limited_log.h"
 
 namespace asyncore::messenger {
 
@@ -29,7 +31,18 @@ struct PeerOptions {
   double report = 1.0;  // seconds between reports to the hub
   std::string inbox;
   ConnectionCaps caps{.max_connections = 1024, .max_per_peer = 64};  // inbound connections from peers
+  MessengerLimits connection;  // what frames from other peers may hold, and for how long
+  std::string hub_token;       // sent with each report when the hub wants one (--hub-token-file)
+  FileLimits files;
+  // Who may send us files (--accept-files-from): nobody unless asked for, everybody, or the
+  // peers named, each only from the address the hub lists for it.
+  enum class FilesFrom { none, all, named };
+  FilesFrom accept_files = FilesFrom::none;
+  std::set<std::string> accept_files_from;  // the names, for FilesFrom::named
 };
+
+// Parses --accept-files-from's value: "none", "all" or NAME,NAME; throws std::invalid_argument.
+void parse_accept_files_from(std::string_view text, PeerOptions& options);
 
 class Peer {
  public:
@@ -68,6 +81,10 @@ class Peer {
   void send_report();
   void hub_message(const Header& header, const std::string& body);
   void peer_message(const MessengerPtr& m, const std::string& key, const Header& header, const std::string& body);
+  void file_chunk(const MessengerPtr& m, const std::string& key, const std::string& from, const Header& header,
+                  const std::string& body);
+  // Why files from `from` over m are not accepted, or "" when they are.
+  std::string file_sender_problem(const MessengerPtr& m, const std::string& from) const;
   std::string directory_text() const;
 
   void with_link(const std::string& name, Ready ready, Failed failed);
@@ -94,6 +111,7 @@ class Peer {
   std::map<std::string, Link> links_;           // by peer name
   std::unordered_map<const Messenger*, std::string> link_names_;
   ScopedTimer report_timer_, reconnect_timer_, shutdown_timer_;
+  RateLimitedLog refused_file_log_;  // any peer can send refused chunks at will
   bool shutting_down_ = false;
   Clock::time_point shutdown_deadline_{};
   std::function<void()> shutdown_done_;

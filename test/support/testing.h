@@ -115,6 +115,10 @@ HttpResponse http(int port, std::string_view method, std::string_view target,
 // Polls `condition` every few milliseconds until it holds or the time runs out.
 bool eventually(const std::function<bool()>& condition, Seconds timeout = Seconds(10));
 
+// What a process holds, from /proc: resident memory (VmRSS, KiB) and open fds (-1 when gone).
+long resident_kib(int pid);
+long open_fds(int pid);
+
 // A port nobody listens on (bound then closed; good enough for refusal tests).
 int unused_port();
 

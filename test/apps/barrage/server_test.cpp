@@ -52,6 +52,27 @@ TEST_CASE("mrkl and keeplive are echoed; unknown types are ignored") {
   CHECK(client.next().value() == "type@=keeplive/tick@=12345/");
 }
 
+TEST_CASE("pydouyu's heartbeat with its doubled '/' is answered, not kicked with error 51") {
+  Server server({"--rate", "0"});
+  RawClient client(server.port);
+  client.send("type@=loginreq/roomid@=1/");
+  client.next_of_type("pingreq");
+  // The exact text pydouyu (PyPI) has sent every 45 s since 2019: a trailing empty item.
+  client.send("type@=keeplive/tick@=1796284984//");
+  CHECK(client.next().value() == "type@=keeplive/tick@=1796284984/");
+  client.send("type@=mrkl//");  // empty items anywhere are skipped
+  CHECK(client.next().value() == "type@=mrkl/");
+  client.send("//type@=keeplive//tick@=7/");
+  CHECK(client.next().value() == "type@=keeplive/tick@=7/");
+  // What is truly unreadable still gets error 51: an item without "@=", an unknown escape.
+  RawClient no_separator(server.port);
+  no_separator.send("type@=mrkl/junk/");
+  CHECK(no_separator.next().value() == "type@=error/code@=51/");
+  CHECK_FALSE(no_separator.next().has_value());
+  client.send("type@=mrkl/");  // the tolerated client carried on throughout
+  CHECK(client.next().value() == "type@=mrkl/");
+}
+
 TEST_CASE("a room that is not numeric or not served gets error 204 and a close") {
   Server server({"--rooms", "1,2", "--rate", "0"});
   for (std::string room : {"abc", "3", ""}) {
@@ -94,6 +115,60 @@ TEST_CASE("a malformed packet gets error 51 and a close; other clients carry on"
     if (last >= 0) CHECK(seq == last + 1);
     last = seq;
   }
+}
+
+TEST_CASE("--max-partial-input: clients holding huge unfinished packets are closed, largest first; others are served") {
+  Server server({"--rate", "50", "--max-partial-input", "4194304"});
+  RawClient good(server.port);
+  good.login_and_join("3");
+  good.next_of_type("chatmsg");
+  const long rss_before = testing::resident_kib(server.child.pid());
+  // Each attacker announces a packet of the largest length and sends all of it but 64 bytes.
+  const uint32_t length = 1 << 20;
+  std::string header(12, '\0');
+  for (int i = 0; i < 4; ++i) header[i] = header[4 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  header[8] = static_cast<char>(client_message_type & 0xff);
+  header[9] = static_cast<char>(client_message_type >> 8);
+  const std::string body(length - 8 - 64, 'a');
+  std::vector<testing::Client> attackers;
+  for (int i = 0; i < 40; ++i) {
+    attackers.emplace_back(server.port);
+    attackers.back().send_all(header);
+    attackers.back().send_all(body);
+    if (i % 8 == 0) good.next_of_type("chatmsg", Seconds(1));  // served throughout
+  }
+  int closed = 0;
+  for (auto& attacker : attackers) closed += attacker.wait_closed(Seconds(2)) ? 1 : 0;
+  CHECK(closed >= 36);  // at most 4 MiB of unfinished packets stay
+  good.next_of_type("chatmsg", Seconds(1));
+  good.send("type@=mrkl/");
+  const long rss_after = testing::resident_kib(server.child.pid());
+  MESSAGE("barrage-server VmRSS before ", rss_before, " KiB, after 40 x 1 MiB unfinished packets ", rss_after, " KiB");
+  CHECK(rss_after - rss_before < 12 * 1024);
+  const std::string log = server.child.stderr_text();
+  CHECK(log.find("(--max-partial-input)") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') < 10);
+}
+
+TEST_CASE("a room id forging log lines is escaped; refusals any client can repeat are summarised") {
+  Server server({"--rooms", "1", "--rate", "50"});
+  RawClient good(server.port);
+  good.login_and_join("1");
+  good.next_of_type("chatmsg");
+  for (int i = 0; i < 50; ++i) {
+    RawClient forger(server.port);
+    forger.send("type@=loginreq/roomid@=9\n2026-12-03T00:00:00.000Z error \x1b[31mFORGED/");
+    CHECK(forger.next().value() == "type@=error/code@=204/");
+    if (i % 10 == 0) good.next_of_type("chatmsg", Seconds(1));
+  }
+  const std::string log = server.child.stderr_text();
+  CHECK(log.find("\x1b") == std::string::npos);
+  CHECK(log.find("\n2026-12-03T00:00:00.000Z error") == std::string::npos);
+  CHECK(log.find("room '9\\x0a2026-12-03T00:00:00.000Z error \\x1b[31mFORGED' is not served") != std::string::npos);
+  CHECK(std::count(log.begin(), log.end(), '\n') < 6);  // 50 refusals: one in full
+  server.child.signal(SIGTERM);
+  CHECK(server.child.wait(Seconds(5)) == 0);
+  CHECK(server.child.stderr_text().find("49 more malformed, refused or idle clients") != std::string::npos);
 }
 
 TEST_CASE("a silent client is kicked after --idle-timeout; any packet keeps it") {
@@ -212,7 +287,8 @@ TEST_CASE("command line: --help, unknown flags and bad values") {
   CHECK(help.code == 0);
   CHECK(help.out.find("--idle-timeout") != std::string::npos);
   for (auto bad : std::vector<std::vector<std::string>>{{"--bogus"}, {"--mode", "fast"}, {"--rooms", "a,b"}, {"--rate", "-1"},
-                                                               {"--max-connections", "x"}, {"--max-per-peer", "-2"}}) {
+                                                               {"--max-connections", "x"}, {"--max-per-peer", "-2"},
+                                                               {"--max-partial-input", "1000"}, {"--max-partial-input", "x"}}) {
     std::vector<std::string> argv{testing::bin_path("barrage-server")};
     argv.insert(argv.end(), bad.begin(), bad.end());
     auto result = testing::run(argv);

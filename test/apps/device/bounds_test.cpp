@@ -87,6 +87,51 @@ TEST_CASE("--max-queued-commands: past the cap a queue request gets 429, is coun
   CHECK(server.stop() == 0);
 }
 
+TEST_CASE("a device that acks everything gets each of 100 queued commands exactly once, also across re-login") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("registry")) << kOffline << " tok\n" << kOther << " tok\n";
+  Server server = Server::start(dir.file("data"), {"--registry", dir.file("registry")});
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(post_command(server.admin, kOffline, "queue", R"({"type":104,"text":"m)" + std::to_string(i) + "\"}").status ==
+            202);
+  }
+  // A well-behaved device beside it, answered throughout.
+  RawDevice other(server.port);
+  CHECK(other.login(kOther, 60, "tok")["status"] == 200);
+  std::map<std::string, int> received;
+  auto take = [&](RawDevice& d, int count) {
+    for (int i = 0; i < count; ++i) {
+      json::Value command = d.read(Seconds(5));
+      ++received[command["text"].as_string()];
+      d.send(ack_of(command));
+    }
+  };
+  {
+    RawDevice d(server.port);
+    CHECK(d.login(kOffline, 60, "tok")["status"] == 200);
+    take(d, 40);  // then the device goes away with some sent but not acked
+    REQUIRE(testing::eventually([&] { return metric(server.admin, "device_queued_commands") <= 60; }));
+  }
+  REQUIRE(testing::eventually([&] { return online(server.admin) == 1; }));
+  other.send(json::Object{{"type", 2}, {"ident", 7}});  // a heartbeat, answered
+  CHECK(other.read(Seconds(1))["status"] == 200);
+  RawDevice again(server.port);
+  CHECK(again.login(kOffline, 60, "tok")["status"] == 200);
+  // What was not acked comes again once; nothing acked ever does.
+  const long left = metric(server.admin, "device_queued_commands");
+  CHECK(left == 60);
+  take(again, static_cast<int>(left));
+  REQUIRE(testing::eventually([&] { return metric(server.admin, "device_queued_commands") == 0; }));
+  CHECK_THROWS(again.client.recv_some(1, Seconds(0.5)));  // nothing more comes
+  CHECK(received.size() == 100);
+  for (const auto& [text, times] : received) {
+    CAPTURE(text);
+    CHECK(times == 1);
+  }
+  CHECK(metric(server.admin, "device_dropped_acks_total") == 0);
+  CHECK(server.stop() == 0);
+}
+
 TEST_CASE("--max-auto-registered: new devices past the cap get 401 and are counted; known ones still get in") {
   testing::TempDir dir;
   std::ofstream(dir.file("registry")) << "862200000000009 tok\n";
@@ -168,6 +213,35 @@ TEST_CASE("a garbage flood is logged once and then summarised; every bad frame i
   CHECK(lines_with(strict.child->stderr_text(), "login refused for").size() <= 3);
   CHECK(metric(strict.admin, "device_login_failures_total{reason=\"unknown_device\"}") == kUnknown);
   CHECK(strict.stop() == 0);
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("login fields and bad frames carrying a newline and ESC cannot forge log lines") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("registry")) << kOther << " tok\n";
+  Server server = Server::start(dir.file("data"), {"--registry", dir.file("registry"), "--log-summary-interval", "0.01"});
+  RawDevice good(server.port);
+  CHECK(good.login(kOther, 60, "tok")["status"] == 200);
+  const std::string forged = "\n2026-12-03T00:00:00.000Z error \x1b[31mFORGED";
+  for (int i = 0; i < 3; ++i) {
+    RawDevice login(server.port);
+    login.send(json::Object{{"type", 1}, {"ident", 1}, {"imei", "86" + forged}, {"heartbeat", 60}, {"token", forged},
+                            {"model", forged}});
+    CHECK(login.read()["status"] == 400);
+    RawDevice unknown(server.port);
+    unknown.send(json::Object{{"type", 1}, {"ident", 1}, {"imei", "869999999999999"}, {"heartbeat", forged}});
+    CHECK(unknown.read()["status"] == 400);
+    RawDevice garbage(server.port);
+    garbage.send_raw(frame("{\"type\":1," + forged + "}"));
+    CHECK(garbage.read()["status"] == 400);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // past the summary interval: each logged
+    good.send(json::Object{{"type", 2}, {"ident", 2 + i}});
+    CHECK(good.read(Seconds(1))["status"] == 200);
+  }
+  const std::string log = server.child->stderr_text();
+  CHECK(log.find("\x1b") == std::string::npos);
+  CHECK(log.find("\n2026-12-03T00:00:00.000Z error") == std::string::npos);
+  CHECK(log.find("bad frame: ") != std::string::npos);
   CHECK(server.stop() == 0);
 }
 

@@ -233,6 +233,44 @@ TEST_CASE("an admin token guards the admin API") {
   CHECK(server.stop() == 0);
 }
 
+TEST_CASE("the admin token from --admin-token-file or DEVICE_ADMIN_TOKEN stays out of the command line") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("token")) << "  s3cret-from-file \n# comments are not read\n";
+  auto check_guarded = [](testing::Child& child, const std::string& token) {
+    const int admin = child.listening_port("admin");
+    CHECK(testing::http(admin, "GET", "/devices").status == 401);
+    CHECK(testing::http(admin, "GET", "/devices", {}, {"Authorization: Bearer " + token}).status == 200);
+    std::ifstream cmdline("/proc/" + std::to_string(child.pid()) + "/cmdline");
+    std::string argv((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    CHECK(argv.find(token) == std::string::npos);  // what `ps` shows
+  };
+  const std::vector<std::string> base = {testing::bin_path("device-server"), "--port", "0", "--admin-port", "0",
+                                         "--data-dir", dir.file("data")};
+  {
+    auto argv = base;
+    argv.insert(argv.end(), {"--admin-token-file", dir.file("token")});
+    testing::Child child(argv, {"DEVICE_ADMIN_TOKEN=ignored-when-a-file-is-given"});
+    child.listening_port("device");
+    check_guarded(child, "s3cret-from-file");
+  }
+  {
+    testing::Child child(base, {"DEVICE_ADMIN_TOKEN=s3cret-from-env"});
+    child.listening_port("device");
+    check_guarded(child, "s3cret-from-env");
+  }
+  std::ofstream(dir.file("empty")) << "\n";
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{"--admin-token-file", dir.file("empty")}, {"--admin-token-file", dir.file("missing")},
+        {"--admin-token", "a", "--admin-token-file", dir.file("token")}}) {
+    auto argv = base;
+    argv.insert(argv.end(), bad.begin(), bad.end());
+    testing::RunResult result = testing::run(argv);
+    CAPTURE(bad[bad.size() - 1]);
+    CHECK(result.code == 2);
+    CHECK(result.err.find("--admin-token") != std::string::npos);
+  }
+}
+
 TEST_CASE("an unknown device without auto-registration gets 401") {
   testing::TempDir dir;
   Server server = Server::start(dir.file("data"));

@@ -1,6 +1,7 @@
 // The hub's directory: reports, the alive window, and the Broadcast body both ways.
 #include "apps/messenger/directory.h"
 #include "apps/messenger/frame.h"
+#include "apps/messenger/hub.h"
 
 #include <doctest/doctest.h>
 
@@ -51,18 +52,75 @@ TEST_CASE("alive keeps recent reports in name order and forgets old ones") {
   Directory directory;
   auto t0 = Clock::now();
   using std::chrono::milliseconds;
-  CHECK(directory.report({"bob", "127.0.0.1", 2}, "c1", t0));
-  CHECK(directory.report({"alice", "127.0.0.1", 1}, "c2", t0 + milliseconds(500)));
-  CHECK_FALSE(directory.report({"bob", "127.0.0.1", 2}, "c1", t0 + milliseconds(600)));  // same address
-  CHECK(directory.report({"bob", "127.0.0.1", 3}, "c3", t0 + milliseconds(700)));        // moved
+  using Outcome = Directory::Outcome;
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "c1", t0) == Outcome::listed);
+  CHECK(directory.report({"alice", "127.0.0.1", 1}, "c2", t0 + milliseconds(500)) == Outcome::listed);
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "c1", t0 + milliseconds(600)) == Outcome::unchanged);
+  CHECK(directory.report({"bob", "127.0.0.1", 3}, "c1", t0 + milliseconds(700)) == Outcome::moved);
   auto alive = directory.alive(t0 + milliseconds(1000), 1.0);
   REQUIRE(alive.size() == 2);
   CHECK(alive[0].entry.name == "alice");
   CHECK(alive[1].entry.port == 3);
-  CHECK(alive[1].connection_id == "c3");
+  CHECK(alive[1].connection_id == "c1");
   alive = directory.alive(t0 + milliseconds(1600), 1.0);
   REQUIRE(alive.size() == 1);
   CHECK(alive[0].entry.name == "bob");
   CHECK(directory.alive(t0 + milliseconds(1800), 1.0).empty());
   CHECK(directory.size() == 0);
+  // Expired names are free for anyone.
+  CHECK(directory.report({"bob", "127.0.0.2", 9}, "c9", t0 + milliseconds(1900)) == Outcome::listed);
+}
+
+TEST_CASE("a name belongs to the connection that reported it until that connection is forgotten") {
+  Directory directory;
+  auto t0 = Clock::now();
+  using Outcome = Directory::Outcome;
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "owner", t0) == Outcome::listed);
+  CHECK(directory.report({"bob", "127.0.0.9", 6666}, "thief", t0) == Outcome::name_taken);
+  CHECK(directory.find("bob")->entry.port == 2);
+  CHECK(directory.find("bob")->connection_id == "owner");
+  directory.forget_connection("thief");  // holds nothing: no effect
+  CHECK(directory.size() == 1);
+  directory.forget_connection("owner");
+  CHECK(directory.size() == 0);
+  CHECK(directory.report({"bob", "127.0.0.9", 6666}, "thief", t0) == Outcome::listed);
+  // An owner silent for name_hold (30 s) loses the name to the next claimant.
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "back", t0 + std::chrono::seconds(29)) == Outcome::name_taken);
+  CHECK(directory.report({"bob", "127.0.0.1", 2}, "back", t0 + std::chrono::seconds(31)) == Outcome::listed);
+  CHECK(directory.find("bob")->connection_id == "back");
+  directory.forget_connection("thief");  // its name went with the takeover
+  CHECK(directory.size() == 1);
+  CHECK(directory.report({"bob", "127.0.0.9", 6666}, "thief", t0 + std::chrono::seconds(31)) == Outcome::name_taken);
+  directory.forget_connection("back");
+  CHECK(directory.report({"bob", "127.0.0.9", 6666}, "thief", t0) == Outcome::listed);
+  // One name per connection: reporting another renames it.
+  CHECK(directory.report({"robert", "127.0.0.9", 6666}, "thief", t0) == Outcome::listed);
+  CHECK(directory.find("bob") == nullptr);
+  CHECK(directory.size() == 1);
+}
+
+TEST_CASE("max_peers and max_per_host bound the directory") {
+  Directory directory({.max_peers = 3, .max_per_host = 2});
+  auto t0 = Clock::now();
+  using Outcome = Directory::Outcome;
+  CHECK(directory.report({"a1", "10.0.0.1", 1}, "a1", t0) == Outcome::listed);
+  CHECK(directory.report({"a2", "10.0.0.1", 1}, "a2", t0) == Outcome::listed);
+  CHECK(directory.report({"a3", "10.0.0.1", 1}, "a3", t0) == Outcome::host_full);
+  CHECK(directory.report({"a2b", "10.0.0.1", 1}, "a2", t0) == Outcome::listed);  // a rename is no new name
+  CHECK(directory.report({"b1", "10.0.0.2", 1}, "b1", t0) == Outcome::listed);
+  CHECK(directory.report({"c1", "10.0.0.3", 1}, "c1", t0) == Outcome::directory_full);
+  directory.forget_connection("a1");
+  CHECK(directory.report({"a3", "10.0.0.1", 1}, "a3", t0) == Outcome::listed);
+  CHECK(directory.size() == 3);
+}
+
+TEST_CASE("the largest directory --max-peers allows stays under the peers' body limit") {
+  std::vector<PeerEntry> worst;
+  for (std::size_t i = 0; i < kMaxPeersBound; ++i) {
+    std::string name = std::to_string(i);
+    name.resize(200, 'x');
+    worst.push_back({name, "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255", 65535});
+  }
+  CHECK(worst.front().ip.size() == 45);
+  CHECK(encode_directory(worst).size() <= kDefaultMaxBody);
 }

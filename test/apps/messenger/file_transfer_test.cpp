@@ -3,6 +3,7 @@
 // no file, and a raw sender cannot escape the inbox or get a bad file accepted.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -67,7 +68,7 @@ struct Pair {
   testing::TempDir dir;
   Hub hub{0.1, 30};
   Peer alice{"alice", hub.port, dir.file("alice-inbox")};
-  Peer bob{"bob", hub.port, dir.file("bob-inbox")};
+  Peer bob{"bob", hub.port, dir.file("bob-inbox"), {"--accept-files-from", "all"}};
   Pair() {
     for (Peer* p : {&alice, &bob}) {
       p->line_where([&](const std::string& l) { return l == "directory " + alice.entry() + " " + bob.entry(); });
@@ -144,6 +145,87 @@ TEST_CASE("a raw sender cannot leave the inbox or get a bad file accepted") {
   // A text message on the same connection still works: refusals did not close it.
   raw.send_all(encode_frame(Header{{"TP", "Msg"}, {"From", "mallory"}}, "still connected"));
   CHECK(pair.bob.line_starting("msg ") == "msg mallory still connected");
+}
+
+namespace {
+
+// The first chunk of a file: Offset 0, announcing `size` bytes.
+std::string first_chunk(const std::string& from, const std::string& name, std::int64_t size, std::string_view body) {
+  Header h{{"TP", "File"}, {"From", from}, {"Name", name}};
+  h.set_int("Size", size);
+  h.set_int("Offset", 0);
+  if (static_cast<std::int64_t>(body.size()) == size) h.set("SHA256", Sha256::hex(body));
+  return encode_frame(h, body);
+}
+
+std::size_t part_files(const std::string& inbox) {
+  std::size_t n = 0;
+  for (auto& e : std::filesystem::directory_iterator(inbox)) n += e.path().extension() == ".part" ? 1 : 0;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("unsolicited files: who may send, how large, how many at once, and free disk are bounded") {
+  testing::TempDir dir;
+  Hub hub{0.1, 30};
+  Peer alice{"alice", hub.port, dir.file("alice-inbox")};  // the default: no files from anyone
+  Peer bob{"bob", hub.port, dir.file("bob-inbox"),
+           {"--accept-files-from", "alice", "--max-file-size", "1048576", "--max-transfers-per-peer", "2",
+            "--max-transfers", "3"}};
+  for (Peer* p : {&alice, &bob}) {
+    p->line_where([&](const std::string& l) { return l == "directory " + alice.entry() + " " + bob.entry(); });
+  }
+  auto refusal = [&](Peer& p) { return p.line_starting("refused "); };
+  // Nobody asked alice for files.
+  testing::Client to_alice(alice.port);
+  to_alice.send_all(first_chunk("bob", "gift.txt", 4, "gift"));
+  CHECK(refusal(alice) == "refused bob gift.txt: this peer accepts no files (--accept-files-from)");
+  // bob takes files from alice only, and only from where the hub lists alice.
+  testing::Client mallory(bob.port);
+  mallory.send_all(first_chunk("mallory", "m.txt", 4, "mmmm"));
+  CHECK(refusal(bob) == "refused mallory m.txt: files from this sender are not accepted (--accept-files-from)");
+  testing::Client elsewhere(bob.port, "127.0.0.1", "127.0.0.2");
+  elsewhere.send_all(first_chunk("alice", "a.txt", 4, "aaaa"));
+  CHECK(refusal(bob) == "refused alice a.txt: the sender is not at the address the hub lists for alice");
+  // Sizes past --max-file-size are refused before a byte is written.
+  testing::Client huge(bob.port);
+  huge.send_all(first_chunk("alice", "huge.bin", std::int64_t{1} << 50, std::string(1024, 'h')));
+  CHECK(refusal(bob).find("Size 1125899906842624 is above the 1048576 bytes this peer accepts (--max-file-size)") !=
+        std::string::npos);
+  // 500 half-open transfers on one connection: two are kept, the rest refused.
+  testing::Client half_open(bob.port);
+  const long fds_before = testing::open_fds(bob.child.pid());
+  for (int i = 0; i < 500; ++i) half_open.send_all(first_chunk("alice", "f" + std::to_string(i), 1000, "0123456789"));
+  bob.line_starting("refused alice f499: ");
+  CHECK(part_files(dir.file("bob-inbox")) == 2);
+  CHECK(testing::open_fds(bob.child.pid()) - fds_before <= 3);  // the connection and two files
+  // ... and a second connection gets one more, the total cap.
+  testing::Client second(bob.port);
+  second.send_all(first_chunk("alice", "g0", 1000, "0123456789"));
+  second.send_all(first_chunk("alice", "g1", 1000, "0123456789"));
+  CHECK(refusal(bob) == "refused alice g1: 3 transfers already in progress");
+  CHECK(part_files(dir.file("bob-inbox")) == 3);
+  // Meanwhile bob answers alice's messages at once, and alice's real file gets through once room is made.
+  alice.command("msg bob hello");
+  CHECK(bob.line_starting("msg ", 1) == "msg alice hello");
+  half_open.close();
+  CHECK(testing::eventually([&] { return part_files(dir.file("bob-inbox")) == 1; }));
+  std::ofstream(dir.file("note.txt")) << "a note";
+  alice.command("send bob " + dir.file("note.txt"));
+  CHECK(bob.line_starting("file ") == "file alice note.txt 6 " + Sha256::hex("a note"));
+  const std::string log = bob.child.stderr_text();
+  CHECK(std::count(log.begin(), log.end(), '\n') < 10);  // 500 refusals: one logged in full
+}
+
+TEST_CASE("msg-peer refuses a file the disk cannot take with --min-free-disk to spare") {
+  testing::TempDir dir;
+  Hub hub{0.1, 30};
+  Peer bob{"bob", hub.port, dir.file("bob-inbox"), {"--accept-files-from", "all", "--min-free-disk", "999999999999999999"}};
+  testing::Client raw(bob.port);
+  raw.send_all(first_chunk("alice", "x.txt", 4, "xxxx"));
+  CHECK(bob.line_starting("refused ").find("refused alice x.txt: not enough free disk: ") == 0);
+  CHECK(std::filesystem::is_empty(dir.file("bob-inbox")));
 }
 
 TEST_CASE("sending a missing file or to an unknown peer reports an error") {

@@ -159,7 +159,8 @@ TEST_CASE("malformed headers are refused with the reason") {
       {"CL:1.0", "CL value '1.0' is not a decimal number"},
       {"CL:\xd9\xa1", "CL value '\\xd9\\xa1' is not a decimal number"},  // Arabic-Indic one: Python int() takes it
       {"CL:0;TP:a;TP:b", "header item #3 (byte 10): duplicate key 'TP'"},
-      {"CL:0;CL:0", "header item #2 (byte 5): duplicate key 'CL'"},
+      {"CL:0;CL:1", "header item #2 (byte 5): CL '1' repeated with a different value (first 0)"},
+      {"CL:0;CL:0;TP:a;TP:a", "header item #4 (byte 15): duplicate key 'TP'"},
       {"CL:16777217", "CL '16777217' is above max_body 16777216"},
       {"CL:99999999999999999999999999", "is above max_body 16777216"},
   };

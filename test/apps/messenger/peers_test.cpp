@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <csignal>
+#include <string>
 
 #include "test/apps/messenger/peer_process.h"
 
@@ -112,6 +113,40 @@ TEST_CASE("msg-peer closes inbound connections past --max-per-peer and --max-con
   CHECK(bob.child.stderr_text().find("connections 2 refused (max_connections 1, max_per_peer 1)") != std::string::npos);
 }
 
+TEST_CASE("msg-peer: bodies that never finish are cut off by --frame-timeout and --max-partial-input; others are served") {
+  testing::TempDir dir;
+  Hub hub(0.1, 5.0);
+  Peer bob("bob", hub.port, dir.file("bob"), {"--frame-timeout", "0.5", "--max-partial-input", "20000000"});
+  const long rss_before = testing::resident_kib(bob.child.pid());
+  auto prefix = [](const std::string& header) {
+    return std::string{static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)} + header;
+  };
+  // Two announced 16 MiB bodies pass the 20 MB budget: the larger holder goes at once.
+  testing::Client big1(bob.port), big2(bob.port), trickler(bob.port);
+  big1.send_all(prefix("CL:16777215;TP:Msg") + std::string(1 << 20, 'x'));
+  big2.send_all(prefix("CL:16777214;TP:Msg") + std::string(1 << 20, 'x'));
+  CHECK(big1.wait_closed(testing::Seconds(2)));
+  // A body trickled a byte at a time is cut off at the frame deadline however steady it is.
+  trickler.send_all(prefix("CL:100;TP:Msg"));
+  testing::Client good(bob.port);
+  bool cut = false;
+  for (int i = 0; i < 30 && !cut; ++i) {
+    try {
+      trickler.send_all("y");
+    } catch (const std::exception&) {
+      cut = true;
+    }
+    good.send_all(encode_frame(Header{{"TP", "Msg"}, {"From", "good"}}, "tick " + std::to_string(i)));
+    CHECK(bob.line_starting("msg ", 1) == "msg good tick " + std::to_string(i));
+    cut = cut || trickler.wait_closed(testing::Seconds(0.1));
+  }
+  CHECK(cut);
+  CHECK(big2.wait_closed(testing::Seconds(2)));  // its deadline passed too
+  CHECK(testing::resident_kib(bob.child.pid()) - rss_before < 8 * 1024);
+  const std::string log = bob.child.stderr_text();
+  CHECK(log.find("(max partial input)") != std::string::npos);
+}
+
 TEST_CASE("msg-peer flags follow the conventions") {
   std::string peer = testing::bin_path("msg-peer");
   CHECK(testing::run({peer, "--help"}).code == 0);
@@ -121,7 +156,14 @@ TEST_CASE("msg-peer flags follow the conventions") {
                                         {peer, "--name", "a", "--hub", "nowhere"},
                                         {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--frobnicate"},
                                         {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--report", "x"},
-                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--max-per-peer", "-1"}}) {
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--max-per-peer", "-1"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--accept-files-from", "a b"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--accept-files-from", ""},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--max-file-size", "1GB"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--max-transfers", "0"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--frame-timeout", "0"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--max-partial-input", "1"},
+                                        {peer, "--name", "a", "--hub", "127.0.0.1:9000", "--hub-token-file", "/nonexistent"}}) {
     auto result = testing::run(argv);
     CAPTURE(result.err);
     CHECK(result.code == 2);

@@ -27,14 +27,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-long vm_rss_kib(int pid) {
-  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-  for (std::string line; std::getline(status, line);) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 // utime + stime in clock ticks.
 long cpu_ticks(int pid) {
   std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
@@ -102,7 +94,7 @@ int main(int argc, char** argv) {
   const int port = server.listening_port("device");
   const int admin = server.listening_port("admin");
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  const long rss_before = vm_rss_kib(server.pid());
+  const long rss_before = testing::resident_kib(server.pid());
   progress("server pid " + std::to_string(server.pid()) + ", VmRSS " + std::to_string(rss_before) + " KiB before devices");
 
   // --- login storm -------------------------------------------------------------------------------
@@ -146,7 +138,7 @@ int main(int argc, char** argv) {
     lowest_online = std::min(lowest_online, metric(admin, "device_online"));
   }
   const double hold_seconds = since(hold_start);
-  const long rss_held = vm_rss_kib(server.pid());  // after the heartbeats, with every device still held
+  const long rss_held = testing::resident_kib(server.pid());  // after the heartbeats, with every device still held
   const double cpu_seconds = static_cast<double>(cpu_ticks(server.pid()) - ticks_start) / static_cast<double>(::sysconf(_SC_CLK_TCK));
   figure("rss_per_device", static_cast<double>(rss_held - rss_before) * 1024.0 / devices, "bytes (VmRSS delta / devices)");
   figure("rss_total", static_cast<double>(rss_held) / 1024.0, "MiB");

@@ -92,7 +92,7 @@ double peer_transfer_seconds(const std::string& dir, const std::string& file) {
   testing::Child alice({testing::bin_path("msg-peer"), "--name", "alice", "--hub", hub_arg, "--report", "0.1",
                         "--inbox", dir + "/alice", "--quiet"});
   testing::Child bob({testing::bin_path("msg-peer"), "--name", "bob", "--hub", hub_arg, "--report", "0.1", "--inbox",
-                      dir + "/bob", "--quiet"});
+                      dir + "/bob", "--accept-files-from", "alice", "--max-file-size", "1099511627776", "--quiet"});
   alice.listening_port("peer");
   bob.listening_port("peer");
   // Both must be in alice's directory before she can address bob.
