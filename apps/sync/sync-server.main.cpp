@@ -1,4 +1,4 @@
-// sync-server: the sync relay (../shared/protocols/sync-relay.md). A command port for
+// sync-server: the sync relay (docs/sync-relay.md). A command port for
 // sync-client and scripts, a web page with a JSON API, a queue of sync programs run as
 // separate processes, and a durable job store.
 #include <unistd.h>
@@ -19,6 +19,7 @@
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
+#include "dispatchers/http_operator.h"
 #include "dispatchers/http_server.h"
 #include "dispatchers/tcp_server.h"
 
@@ -122,6 +123,9 @@ int main(int argc, char** argv) {
     web->limits().name = "http listener";
     web->router().get("/api/status", [&](const http::Request&) {
       return http::Response::json(server_status(commands->limits(), command_port, web->limits()));
+    });
+    http::add_operator_routes(web->router(), [&] {
+      return server_metrics(commands->limits(), command_port, web->limits(), runner.running_count(), runner.queued_count());
     });
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(http_port) + " (http): " + e.what());
