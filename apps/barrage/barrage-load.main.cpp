@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   };
   map.call_later(0.01, *poll);
   auto deadline = map.call_later(timeout, [&] {
-    log_warning("barrage-load: timed out after " + std::to_string(timeout) + " s");
+    log_warning("barrage-load: timed out after " + describe_seconds(timeout));
     map.stop();
   });
   map.add_signal_handler(SIGINT, [&] { map.stop(); });

@@ -85,10 +85,31 @@ int main(int argc, char** argv) {
   ChannelMap map;
   Fleet fleet(map, options);
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  // On a terminal the status line is rewritten in place; anything else printed clears it first,
+  // so no line is glued to its end (the next status line redraws it).
+  bool status_shown = false;
+  auto clear_status = [&] {
+    if (!status_shown) return;
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    status_shown = false;
+  };
+  if (terminal) {
+    fleet.before_output = clear_status;
+    set_log_sink([&](LogLevel level, std::string_view message) {
+      clear_status();
+      write_log_line(level, message);
+    });
+  }
   std::function<void()> show_status = [&] {
     if (log_enabled(LogLevel::info)) {
-      if (terminal) std::fprintf(stderr, "\r\033[K%s", fleet.status_line().c_str());
-      else log_info("device-emulator: " + fleet.status_line());
+      if (terminal) {
+        std::fprintf(stderr, "\r\033[K%s", fleet.status_line().c_str());
+        std::fflush(stderr);
+        status_shown = true;
+      } else {
+        log_info("device-emulator: " + fleet.status_line());
+      }
     }
     map.call_later(terminal ? 1.0 : status_interval, show_status);
   };
@@ -103,7 +124,8 @@ int main(int argc, char** argv) {
   if (duration > 0) map.call_later(duration, stop);
   fleet.start();
   map.run();
-  if (terminal && log_enabled(LogLevel::info)) std::fputs("\n", stderr);
+  clear_status();
+  set_log_sink({});
   std::printf("%s\n", fleet.summary().c_str());
   std::fflush(stdout);
   map.close_all();

@@ -89,6 +89,10 @@ TEST_CASE("a 50 MiB file arrives intact even when the receiver freezes mid-trans
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   pair.bob.child.signal(SIGCONT);
   const std::string expected = " big.bin " + std::to_string(kBigFile) + " " + sha;
+  // The sender shows progress on the way, a line per tenth, before its "ok send".
+  const std::string progress = pair.alice.line_starting("progress send bob " + source + " ", 60);
+  CAPTURE(progress);
+  CHECK(progress.ends_with("/" + std::to_string(kBigFile) + " bytes (10%)"));
   CHECK(pair.alice.line_starting("ok send", 60) == "ok send bob" + expected);
   CHECK(pair.bob.line_starting("file ", 60) == "file alice" + expected);
   CHECK(sha256sum(pair.dir.file("bob-inbox/big.bin")) == sha);
