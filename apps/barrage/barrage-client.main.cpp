@@ -1,5 +1,5 @@
 // barrage-client: joins a Douyu room and prints one line per broadcast (see
-// ../shared/protocols/douyu.md). One dispatcher, the heartbeat on a loop timer, no threads.
+// docs/douyu.md). One dispatcher, the heartbeat on a loop timer, no threads.
 #include <csignal>
 #include <cstdio>
 #include <set>

@@ -1,4 +1,4 @@
-// device-server: the long-connection service for smart-watch devices (../shared/protocols/device.md).
+// device-server: the long-connection service for smart-watch devices (docs/device.md).
 #include <csignal>
 #include <cstdio>
 
