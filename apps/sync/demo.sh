@@ -42,7 +42,9 @@ curl -s "$http/api/status"; echo
 curl -s "$http/health"; echo
 curl -s "$http/metrics" | grep -E '^(sync_jobs|process_resident|process_open_fds)'
 
-step "stop: SIGTERM (running jobs get --grace seconds)"
+step "stop while a sync runs: SIGTERM gives running jobs --grace seconds (10) to finish"
+"$bin/sync-client" --port "$port" --human sync demo 4
+sleep 0.3
 stop "$server_pid" sync-server
-tail -n 1 "$work/server.log"
+grep -E 'stopping|job 4: succeeded|stopped' "$work/server.log" | cut -d' ' -f3-
 pids=()

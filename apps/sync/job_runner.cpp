@@ -151,7 +151,9 @@ void JobRunner::shutdown(double grace, std::function<void()> done) {
   }
   waiting_.clear();
   if (!running_.empty()) {
-    log_info("stopping: " + std::to_string(running_.size()) + " running jobs get " + describe_seconds(grace) + " to finish");
+    const std::size_t n = running_.size();
+    log_info("stopping: " + std::to_string(n) + (n == 1 ? " running job gets " : " running jobs get ") +
+             describe_seconds(grace) + " to finish");
     grace_timer_ = map_.call_later(grace, [this] { interrupt_running(); });
   }
   end_shutdown_if_idle();
