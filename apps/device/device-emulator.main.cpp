@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
   int port = 7000, devices = 1, connect_window = 512;
   double heartbeat = 60, report = 300, connect_rate = 0, duration = 0, status_interval = 10, backoff_max = 30;
   Cli cli("device-emulator",
-          "[--host H] [--port P] [--devices N] [--imei-base IMEI] [--registry FILE] [--heartbeat S] [--report S] "
-          "[--connect-rate R] [--duration S]",
+          "[--host H] [--port P] [--devices N] [--imei-base IMEI] [--registry FILE] [--token TOKEN] [--heartbeat S] "
+          "[--report S] [--connect-rate R] [--connect-window N] [--duration S] [--status-interval S] [--backoff-max S] "
+          "[--source HOST]",
           "Plays N devices against a device server: login, heartbeats, location reports, acks to every command,\n"
           "reconnects with backoff. Prints 'all logged in N devices in S s' once every device has logged in,\n"
           "and a summary line when it stops (--duration, SIGINT or SIGTERM). SIGUSR1 makes every online device\n"

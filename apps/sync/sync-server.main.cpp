@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   CommandPort command_port;
   Cli cli("sync-server",
           "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--grace S] "
-          "[--idle-timeout S] [--max-connections N] [--max-per-peer N]",
+          "[--keep-jobs N] [--compact-records N] [--idle-timeout S] [--max-connections N] [--max-per-peer N]",
           "Runs record syncs handed in on a command port or from its web page, with durable logs and status.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "command port (default 8081; 0 picks a free one)", 0, 65535);
