@@ -110,7 +110,7 @@ void Peer::peer_message(const MessengerPtr& m, const std::string& key, const Hea
       log_info("peer: received " + outcome.name + " (" + std::to_string(outcome.size) + " bytes) from " + from);
       print_("file " + from + " " + outcome.name + " " + std::to_string(outcome.size) + " " + outcome.sha256);
     } else if (outcome.kind == FileOutcome::Kind::in_progress && outcome.tenth > 0) {
-      print_("progress recv " + from + " " + outcome.name + " " + std::to_string(outcome.received) + "/" +
+      print_("progress recv " + from + " " + one_line(outcome.name) + " " + std::to_string(outcome.received) + "/" +
              std::to_string(outcome.size) + " bytes (" + std::to_string(outcome.tenth * 10) + "%)");
     } else if (outcome.kind == FileOutcome::Kind::refused) {
       log_warning("peer: refused file '" + one_line(outcome.name) + "' from " + from + " (" + m->id() + "): " + outcome.reason);
