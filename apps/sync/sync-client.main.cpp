@@ -92,7 +92,9 @@ class Session {
     }
     for (const json::Value& entry : lines->as_array()) {
       const json::Value* text = entry.get("text");
-      if (text && text->is_string()) view_.line(text->as_string());
+      const json::Value* stream = entry.get("stream");  // marked as the page and `log` mark it
+      const bool err = stream && stream->is_string() && stream->as_string() == "stderr";
+      if (text && text->is_string()) view_.line(err ? "[stderr] " + text->as_string() : text->as_string());
     }
     next_line_ = next->as_uint();
     view_.progress(static_cast<int>(progress->as_int()), state->as_string());

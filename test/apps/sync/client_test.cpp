@@ -78,6 +78,7 @@ TEST_CASE("sync-client: one command, one reply; exit 1 for an error reply or a j
   auto ok = client(server.port, {"sync", "steps", "3", "--follow"});
   CHECK(ok.code == 0);
   CHECK(ok.out.find("line 3 of 3\n") != std::string::npos);
+  CHECK(ok.out.find("\n[stderr] a note on stderr\n") != std::string::npos);  // the program's stderr, marked
 }
 
 TEST_CASE("sync-client --human: readable replies (a terminal's default); --json: the server's line") {
