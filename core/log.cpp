@@ -17,7 +17,9 @@ std::atomic<LogLevel> g_level{LogLevel::info};
 std::mutex g_sink_mutex;
 std::function<void(LogLevel, std::string_view)> g_sink;
 
-void write_stderr(LogLevel level, std::string_view message) {
+}  // namespace
+
+void write_log_line(LogLevel level, std::string_view message) {
   using namespace std::chrono;
   auto now = system_clock::now();
   std::time_t secs = system_clock::to_time_t(now);
@@ -31,8 +33,6 @@ void write_stderr(LogLevel level, std::string_view message) {
                static_cast<int>(message.size()), message.data());
 }
 
-}  // namespace
-
 void set_log_level(LogLevel level) { g_level = level; }
 LogLevel log_level() { return g_level; }
 
@@ -45,7 +45,7 @@ void log(LogLevel level, std::string_view message) {
   if (!log_enabled(level)) return;
   std::lock_guard lock(g_sink_mutex);
   if (g_sink) g_sink(level, message);
-  else write_stderr(level, message);
+  else write_log_line(level, message);
 }
 
 const char* level_name(LogLevel level) {
@@ -57,6 +57,18 @@ const char* level_name(LogLevel level) {
     case LogLevel::off: return "off";
   }
   return "?";
+}
+
+std::string describe_seconds(double seconds) {
+  char text[64];
+  std::snprintf(text, sizeof text, "%.3f", seconds);
+  std::string out(text);
+  if (out.find('.') != std::string::npos) {
+    while (out.back() == '0') out.pop_back();
+    if (out.back() == '.') out.pop_back();
+  }
+  if (out == "-0") out = "0";
+  return out + " s";
 }
 
 std::string type_name(const std::type_info& type) {

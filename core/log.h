@@ -13,8 +13,11 @@ void set_log_level(LogLevel level);
 LogLevel log_level();
 inline bool log_enabled(LogLevel level) { return level >= log_level(); }
 
-// Replaces the sink (default: "<UTC time> <level> <message>\n" on stderr); empty restores it.
+// Replaces the sink (default: write_log_line); empty restores it.
 void set_log_sink(std::function<void(LogLevel, std::string_view)> sink);
+// The default sink: "<UTC time> <level> <message>\n" on stderr (a sink may add to it, e.g. clear
+// a terminal's status line first).
+void write_log_line(LogLevel level, std::string_view message);
 
 void log(LogLevel level, std::string_view message);
 inline void log_debug(std::string_view m) { if (log_enabled(LogLevel::debug)) log(LogLevel::debug, m); }
@@ -23,6 +26,10 @@ inline void log_warning(std::string_view m) { if (log_enabled(LogLevel::warning)
 inline void log_error(std::string_view m) { if (log_enabled(LogLevel::error)) log(LogLevel::error, m); }
 
 const char* level_name(LogLevel level);
+
+// A duration as people write it in a log line: "10 s", "2.5 s", "0.125 s" (at most three
+// decimals, no trailing zeros), never "10.000000 s".
+std::string describe_seconds(double seconds);
 
 // The readable name of a type (demangled), for error lines that name a class.
 std::string type_name(const std::type_info& type);

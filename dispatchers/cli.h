@@ -1,4 +1,4 @@
-// Cli: command-line flags as ../shared/protocols/CONVENTIONS.md wants them: --help prints usage
+// Cli: command-line flags as docs/conventions.md wants them: --help prints usage
 // and exits 0; an unknown flag or a bad value prints one line naming it on stderr and exits 2.
 // --quiet and --verbose set the log level for every program.
 #pragma once

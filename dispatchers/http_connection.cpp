@@ -160,12 +160,14 @@ void HttpConnection::dispatch_request() {
 
   const Router& router = service_->router;
   Router::Lookup lookup = router.find(request);
+  // JSON like every other error a handler answers; the path is the peer's, so it is cut short.
   if (lookup.kind == Router::Lookup::not_found) {
-    deliver(Response::not_found(), framing);
+    std::string_view path = request.raw_path().substr(0, 200);
+    deliver(Response::json_error(404, "no such path: " + std::string(path)), framing);
     return;
   }
   if (lookup.kind == Router::Lookup::wrong_method) {
-    Response refusal = Response::error(405);
+    Response refusal = Response::json_error(405, std::string(request.method().substr(0, 32)) + " is not allowed here; allowed: " + lookup.allow);
     refusal.set_header("Allow", lookup.allow);
     deliver(refusal, framing);
     return;

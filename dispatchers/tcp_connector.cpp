@@ -43,7 +43,7 @@ void Connector::connect() {
     timeout_timer_ = map_->call_later(timeout_, [weak = weak_from_this(), this] {
       if (weak.expired() || state_ != State::connecting) return;
       if (auto attempt = attempt_.lock()) {
-        attempt->fail(Reason::timeout("connect " + describe_destination() + ": timed out after " + std::to_string(timeout_) + " s"));
+        attempt->fail(Reason::timeout("connect " + describe_destination() + ": timed out after " + describe_seconds(timeout_)));
       }
     });
   }

@@ -45,6 +45,7 @@ void TcpServer::start() {
     server_bind();
     server_activate();
     limits_.name = describe();  // names the bound address
+    limits_.caps = {max_connections, max_per_peer};  // reported as configured before the first accept
   } catch (const std::system_error& e) {
     close();
     throw std::system_error(e.code(), "TcpServer on " + server_address.to_string() + ": " + e.what());

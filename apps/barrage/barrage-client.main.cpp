@@ -1,5 +1,5 @@
 // barrage-client: joins a Douyu room and prints one line per broadcast (see
-// ../shared/protocols/douyu.md). One dispatcher, the heartbeat on a loop timer, no threads.
+// docs/douyu.md). One dispatcher, the heartbeat on a loop timer, no threads.
 #include <csignal>
 #include <cstdio>
 #include <set>
@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
   std::set<std::string, std::less<>> types;
   Cli cli("barrage-client",
           "--room ID [--host H] [--port P] [--heartbeat S] [--format text|json] [--types chatmsg,uenter,...] "
-          "[--reconnect] [--count N]",
+          "[--reconnect] [--retry-delay S] [--login-timeout S] [--count N]",
           "Joins a Douyu barrage room and prints one line per broadcast: `[room] nickname: text` for chat\n"
           "messages and a short line for other types, or one JSON object per line with --format json.\n"
           "Server errors go to stderr with their code. SIGINT logs out and exits 0.\n"

@@ -13,7 +13,7 @@ int main(int argc, char** argv) {
   FleetOptions options;
   int port = 8601;
   double expect = 0, timeout = 60;
-  Cli cli("barrage-load", "--room ID --port P [--host H] [--clients N] [--expect N] [--timeout S]",
+  Cli cli("barrage-load", "--room ID --port P [--host H] [--clients N] [--expect N] [--timeout S] [--heartbeat S] [--connect-step N]",
           "Connects N barrage clients to one room and counts what each receives. Prints `joined N` once\n"
           "every client is in the room, then one summary line: clients, complete (got exactly --expect\n"
           "messages, numbered 0..N-1 by `seq`), received, gaps, repeats, seconds and deliveries/s.\n"
@@ -47,7 +47,7 @@ int main(int argc, char** argv) {
   };
   map.call_later(0.01, *poll);
   auto deadline = map.call_later(timeout, [&] {
-    log_warning("barrage-load: timed out after " + std::to_string(timeout) + " s");
+    log_warning("barrage-load: timed out after " + describe_seconds(timeout));
     map.stop();
   });
   map.add_signal_handler(SIGINT, [&] { map.stop(); });

@@ -1,4 +1,4 @@
-// barrage-server: the Douyu barrage server simulator (see ../shared/protocols/douyu.md).
+// barrage-server: the Douyu barrage server simulator (see docs/douyu.md).
 #include <csignal>
 #include <cstdio>
 #include <sstream>

@@ -199,7 +199,7 @@ void Client::lost(const std::string& reason, int code) {
   report(code, reason);
   std::optional<double> delay = options_.reconnect ? backoff_.next_delay() : std::nullopt;
   if (delay) {
-    log_debug("barrage client room " + options_.room + ": reconnecting in " + std::to_string(*delay) + " s");
+    log_debug("barrage client room " + options_.room + ": reconnecting in " + describe_seconds(*delay));
     set_state(ClientState::waiting);
     retry_timer_ = map_->call_later(*delay, [this] { connect_now(); });
   } else {  // not asked to reconnect, or the policy's max_retries are used up

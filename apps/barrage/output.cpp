@@ -57,7 +57,31 @@ void append_text_line(std::string& out, std::string_view room, const Fields& fie
   }
 }
 
-void append_json_line(std::string& out, const Fields& fields) {
+namespace {
+
+void append_json_object(std::string& out, const Fields& fields);
+
+// `el` carries a list of maps, one escaping layer deeper: decoded to a JSON array of objects so a
+// script need not know STT. A value that does not decode stays the string it was.
+void append_json_value(std::string& out, std::string_view key, std::string_view value) {
+  if (key == "el") {
+    try {
+      std::string nested = "[";
+      for (std::string_view item : decode_list(value, Mode::lenient)) {
+        if (nested.size() > 1) nested += ',';
+        append_json_object(nested, decode_map(item, Mode::lenient));
+      }
+      out += nested;
+      out += ']';
+      return;
+    } catch (const std::exception&) {
+    }
+  }
+  json::append_quoted(out, value);
+}
+
+// The first of duplicate keys wins, as Fields::get does.
+void append_json_object(std::string& out, const Fields& fields) {
   out += '{';
   bool first = true;
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -69,9 +93,13 @@ void append_json_line(std::string& out, const Fields& fields) {
     first = false;
     json::append_quoted(out, entry.key);
     out += ':';
-    json::append_quoted(out, entry.value);
+    append_json_value(out, entry.key, entry.value);
   }
   out += '}';
 }
+
+}  // namespace
+
+void append_json_line(std::string& out, const Fields& fields) { append_json_object(out, fields); }
 
 }  // namespace asyncore::barrage

@@ -5,6 +5,7 @@
 
 #include "apps/device/admin_views.h"
 #include "apps/device/commands.h"
+#include "dispatchers/http_operator.h"
 
 namespace asyncore::device {
 namespace {
@@ -89,9 +90,7 @@ http::Router admin_router(DeviceHub& hub, std::string admin_token) {
   });
   router.post("/devices/:imei/commands",
               [&hub](http::Request& request, http::Responder responder) { post_command(hub, request, std::move(responder)); });
-  router.get("/metrics", [&hub](const http::Request&) {
-    return http::Response::content(hub.metrics().prometheus(hub.gauges()), "text/plain; version=0.0.4; charset=utf-8");
-  });
+  http::add_operator_routes(router, [&hub] { return hub.metrics().prometheus(hub.gauges()); });
   return router;
 }
 

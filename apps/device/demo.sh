@@ -2,33 +2,8 @@
 # A tour of the device server: a fleet of emulated watches logs in, the admin API shows them,
 # a command round trip, a command queued for an offline watch and delivered when it logs in,
 # the metrics, and a clean stop. Needs `make` first (build/bin) and curl.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${BIN_DIR:-$root/build/bin}
-for program in device-server device-emulator; do
-  [ -x "$bin/$program" ] || { echo "demo: $bin/$program is missing; run make first" >&2; exit 1; }
-done
-command -v curl >/dev/null || { echo "demo: needs curl" >&2; exit 1; }
-
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-# Waits (at most 10 s) for a line starting with $2 in file $1 and prints it.
-wait_line() {
-  for _ in $(seq 100); do
-    if grep -q "^$2" "$1" 2>/dev/null; then grep -m1 "^$2" "$1"; return 0; fi
-    sleep 0.1
-  done
-  echo "demo: no '$2' in $1" >&2; cat "${1%.out}.log" >&2 || true; exit 1
-}
-pretty() { python3 -m json.tool 2>/dev/null || cat; }
+source "$(dirname "$0")/../demo_common.sh"
+needs device-server device-emulator curl
 
 step "start device-server (free ports, data in $work/data, auto-registration on)"
 offline_imei=860000000000099
@@ -42,8 +17,8 @@ admin_port=$(wait_line "$work/server.out" "listening admin" | sed 's/.*://')
 admin="http://127.0.0.1:$admin_port"
 echo "device port $device_port, admin API $admin"
 
-step "start 20 emulated devices (heartbeat every 2 s, a location every 2 s)"
-"$bin/device-emulator" --port "$device_port" --devices 20 --heartbeat 2 --report 2 \
+step "start 20 emulated devices (heartbeat every 10 s, the shortest the server accepts; a location every 2 s)"
+"$bin/device-emulator" --port "$device_port" --devices 20 --heartbeat 10 --report 2 \
   >"$work/fleet.out" 2>"$work/fleet.log" &
 pids+=($!)
 fleet_pid=$!
@@ -57,7 +32,8 @@ d = json.load(sys.stdin)
 print("total %d, online %d" % (d["total"], d["online"]))
 for dev in d["devices"][:5]:
     loc = dev["location"] or {}
-    print("  %s online=%s peer=%s battery=%s lat=%s lon=%s" % (dev["imei"], dev["online"], dev["peer"], dev["battery"],
+    print("  %s online=%s peer=%s heartbeat=%ss battery=%s lat=%s lon=%s" % (dev["imei"], dev["online"], dev["peer"],
+          dev["heartbeat"], "(first heartbeat due)" if dev["battery"] is None else dev["battery"],
           round(loc.get("lat", 0), 5), round(loc.get("lon", 0), 5)))
 print("  ...")' 2>/dev/null || curl -s "$admin/devices"
 
@@ -84,8 +60,8 @@ step "GET /metrics"
 curl -s "$admin/metrics" | grep -v '^#'
 
 step "stop: the fleet, then the server (SIGTERM records every device offline and syncs the journal)"
-kill -TERM "$fleet_pid"; wait "$fleet_pid" || true
+stop "$fleet_pid" device-emulator
 grep '^summary' "$work/fleet.out"
-kill -TERM "$server_pid"; wait "$server_pid" && echo "device-server exited 0"
+stop "$server_pid" device-server
 tail -n 3 "$work/server.log"
 pids=()

@@ -17,8 +17,9 @@ int main(int argc, char** argv) {
   int port = 7000, devices = 1, connect_window = 512;
   double heartbeat = 60, report = 300, connect_rate = 0, duration = 0, status_interval = 10, backoff_max = 30;
   Cli cli("device-emulator",
-          "[--host H] [--port P] [--devices N] [--imei-base IMEI] [--registry FILE] [--heartbeat S] [--report S] "
-          "[--connect-rate R] [--duration S]",
+          "[--host H] [--port P] [--devices N] [--imei-base IMEI] [--registry FILE] [--token TOKEN] [--heartbeat S] "
+          "[--report S] [--connect-rate R] [--connect-window N] [--duration S] [--status-interval S] [--backoff-max S] "
+          "[--source HOST]",
           "Plays N devices against a device server: login, heartbeats, location reports, acks to every command,\n"
           "reconnects with backoff. Prints 'all logged in N devices in S s' once every device has logged in,\n"
           "and a summary line when it stops (--duration, SIGINT or SIGTERM). SIGUSR1 makes every online device\n"
@@ -85,10 +86,31 @@ int main(int argc, char** argv) {
   ChannelMap map;
   Fleet fleet(map, options);
   const bool terminal = ::isatty(STDERR_FILENO) == 1;
+  // On a terminal the status line is rewritten in place; anything else printed clears it first,
+  // so no line is glued to its end (the next status line redraws it).
+  bool status_shown = false;
+  auto clear_status = [&] {
+    if (!status_shown) return;
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    status_shown = false;
+  };
+  if (terminal) {
+    fleet.before_output = clear_status;
+    set_log_sink([&](LogLevel level, std::string_view message) {
+      clear_status();
+      write_log_line(level, message);
+    });
+  }
   std::function<void()> show_status = [&] {
     if (log_enabled(LogLevel::info)) {
-      if (terminal) std::fprintf(stderr, "\r\033[K%s", fleet.status_line().c_str());
-      else log_info("device-emulator: " + fleet.status_line());
+      if (terminal) {
+        std::fprintf(stderr, "\r\033[K%s", fleet.status_line().c_str());
+        std::fflush(stderr);
+        status_shown = true;
+      } else {
+        log_info("device-emulator: " + fleet.status_line());
+      }
     }
     map.call_later(terminal ? 1.0 : status_interval, show_status);
   };
@@ -103,7 +125,8 @@ int main(int argc, char** argv) {
   if (duration > 0) map.call_later(duration, stop);
   fleet.start();
   map.run();
-  if (terminal && log_enabled(LogLevel::info)) std::fputs("\n", stderr);
+  clear_status();
+  set_log_sink({});
   std::printf("%s\n", fleet.summary().c_str());
   std::fflush(stdout);
   map.close_all();

@@ -1,4 +1,4 @@
-// device-server: the long-connection service for smart-watch devices (../shared/protocols/device.md).
+// device-server: the long-connection service for smart-watch devices (docs/device.md).
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -41,8 +41,8 @@ int main(int argc, char** argv) {
   Cli cli("device-server",
           "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
           "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN | --admin-token-file FILE] "
-          "[--max-connections N] "
-          "[--max-per-peer N]",
+          "[--max-connections N] [--max-per-peer N] [--events-per-device N] [--compact-records N] [--max-queued-commands N] "
+          "[--max-auto-registered N] [--log-summary-interval S]",
           "Serves device long connections (login, heartbeats, reports, commands) and an admin HTTP API.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "device port (default 7000; 0 picks a free one)", 0, 65535);

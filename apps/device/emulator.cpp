@@ -317,6 +317,7 @@ void Fleet::logged_in(EmulatedDevice& device) {
   if (!all_reported_ && stats_.ever_logged_in == devices_.size()) {
     all_reported_ = true;
     const double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
+    if (before_output) before_output();
     std::printf("all logged in %zu devices in %.3f s\n", devices_.size(), seconds);
     std::fflush(stdout);
   }

@@ -2,6 +2,7 @@
 // connection. Each logs in with its IMEI and token, heartbeats, reports locations, acks every
 // command as the contract says, and reconnects with backoff. It is also the load generator.
 #pragma once
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -120,6 +121,8 @@ class Fleet {
   std::size_t size() const { return devices_.size(); }
   std::string status_line() const;
   std::string summary() const;
+  // Called before the fleet prints a line on stdout (the program clears its status line there).
+  std::function<void()> before_output;
 
   // --- for DeviceLink ------------------------------------------------------------------------
   ChannelMap& map() { return map_; }

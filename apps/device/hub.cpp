@@ -227,8 +227,10 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
   }
   if (pending.waiter && waiters_.count(pending.waiter)) {
     finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}});
+  } else if (pending.waiter) {
+    metrics_.count_dropped_ack();  // its caller already gave up
   } else if (!pending.queue_id) {
-    metrics_.count_dropped_ack();  // fire-and-forget, or its caller already gave up
+    metrics_.count_sent_ack();  // a `send`: nobody waits, yet its ack is expected, not dropped
   }
 }
 

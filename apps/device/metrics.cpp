@@ -1,17 +1,16 @@
 #include "apps/device/metrics.h"
 
+#include "dispatchers/http_operator.h"
+
 namespace asyncore::device {
 namespace {
 
 void family(std::string& out, std::string_view name, std::string_view type, std::string_view help) {
-  out.append("# HELP ").append(name).append(" ").append(help).append("\n");
-  out.append("# TYPE ").append(name).append(" ").append(type).append("\n");
+  http::metric_family(out, name, type, help);
 }
 
 void sample(std::string& out, std::string_view name, std::uint64_t value, std::string_view labels = {}) {
-  out.append(name);
-  if (!labels.empty()) out.append("{").append(labels).append("}");
-  out.append(" ").append(std::to_string(value)).append("\n");
+  http::metric_sample(out, name, static_cast<double>(value), labels);
 }
 
 void labelled(std::string& out, std::string_view name, std::string_view label, const std::map<std::string, std::uint64_t>& values) {
@@ -57,8 +56,10 @@ std::string Metrics::prometheus(const Gauges& g) const {
   sample(out, "device_bad_requests_total", bad_requests_);
   family(out, "device_unknown_instructions_total", "counter", "Reports answered 404.");
   sample(out, "device_unknown_instructions_total", unknown_instructions_);
-  family(out, "device_dropped_acks_total", "counter", "Acks nobody waited for.");
+  family(out, "device_dropped_acks_total", "counter", "Acks that matched no command in flight, or came after their caller gave up.");
   sample(out, "device_dropped_acks_total", dropped_acks_);
+  family(out, "device_sent_acks_total", "counter", "Acks of fire-and-forget `send` commands.");
+  sample(out, "device_sent_acks_total", sent_acks_);
   family(out, "device_commands_total", "counter", "Commands by mode and result.");
   for (const auto& [key, value] : commands_) sample(out, "device_commands_total", value, "mode=\"" + key + "\"");
   family(out, "device_queued_commands", "gauge", "Commands stored for offline devices.");

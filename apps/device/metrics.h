@@ -30,6 +30,7 @@ class Metrics {
   void count_bad_request() { ++bad_requests_; }
   void count_unknown_instruction() { ++unknown_instructions_; }
   void count_dropped_ack() { ++dropped_acks_; }
+  void count_sent_ack() { ++sent_acks_; }
   void count_command(std::string_view mode, std::string_view result) { ++commands_[std::string(mode) + "\",result=\"" + std::string(result)]; }
   void count_accepted() { ++accepted_; }
   // A connection closed at accept by a listener's caps ("device" or "admin"; "max_connections", ...).
@@ -53,8 +54,20 @@ class Metrics {
                                                 {"listener=\"device\",reason=\"max_connections\"", 0},
                                                 {"listener=\"device\",reason=\"max_per_peer\"", 0}};
   std::uint64_t logins_ = 0, frames_in_ = 0, frames_out_ = 0, bad_requests_ = 0, unknown_instructions_ = 0,
-                dropped_acks_ = 0, accepted_ = 0, takeovers_ = 0;
-  std::map<std::string, std::uint64_t> login_failures_, bad_frames_, commands_, offline_;
+                dropped_acks_ = 0, sent_acks_ = 0, accepted_ = 0, takeovers_ = 0;
+  // Every label value the server can count starts at 0, so a dashboard sees each series from the start.
+  std::map<std::string, std::uint64_t> login_failures_{{"timeout", 0},      {"bad_frame", 0},      {"not_first", 0},
+                                                       {"bad_request", 0},  {"unknown_device", 0}, {"auto_register_limit", 0},
+                                                       {"bad_token", 0},    {"locked", 0}};
+  std::map<std::string, std::uint64_t> bad_frames_{
+      {"zero_length", 0}, {"oversized", 0}, {"invalid_json", 0}, {"not_object", 0}, {"bad_type", 0}};
+  std::map<std::string, std::uint64_t> commands_{
+      {"interact\",result=\"OK", 0},     {"interact\",result=\"TIMEOUT", 0}, {"interact\",result=\"NO", 0},
+      {"send\",result=\"SENT", 0},       {"send\",result=\"NO", 0},          {"queue\",result=\"QUEUED", 0},
+      {"queue\",result=\"OK", 0},        {"queue\",result=\"TIMEOUT", 0},    {"queue\",result=\"QUEUE_FULL", 0},
+      {"queue\",result=\"NO", 0}};
+  std::map<std::string, std::uint64_t> offline_{{"closed", 0},   {"poweroff", 0}, {"idle", 0},  {"takeover", 0}, {"shutdown", 0},
+                                                {"restart", 0},  {"bad_frame", 0}, {"error", 0}, {"control", 0}};
 };
 
 }  // namespace asyncore::device

@@ -64,7 +64,7 @@ void DeviceSession::on_deadline() {
   if (!logged_in_) {
     hub_.metrics().count_login_failure("timeout");
     if (hub_.login_timeout_log().admit()) {
-      log_info("no login within " + std::to_string(limit) + " s from " + addr.to_string() + "; closing", LogLevel::info);
+      log_info("no login within " + describe_seconds(limit) + " from " + addr.to_string() + "; closing", LogLevel::info);
     }
   } else {
     log_info("device " + imei_.str() + " silent for " + std::to_string(static_cast<int>(idle)) + " s; closing", LogLevel::info);

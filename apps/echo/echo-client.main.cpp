@@ -25,6 +25,7 @@ class EchoClient final : public DispatcherWithSend {
     char buffer[65536];
     size_t n = recv_into(buffer, sizeof buffer);
     std::fwrite(buffer, 1, n, stdout);
+    if (n > 0) last_byte_ = buffer[n - 1];
     received_ += n;
     if (received_ >= expected_) {
       std::fflush(stdout);
@@ -40,11 +41,13 @@ class EchoClient final : public DispatcherWithSend {
     close();
   }
   size_t received() const { return received_; }
+  char last_byte() const { return last_byte_; }
   bool failed = false;
 
  private:
   size_t expected_;
   size_t received_ = 0;
+  char last_byte_ = '\n';
 };
 
 }  // namespace
@@ -62,6 +65,9 @@ int main(int argc, char** argv) {
   if (message.empty()) return 0;
   auto client = make<EchoClient>(Address::resolve(host, static_cast<uint16_t>(port)), message);
   loop(5.0);
+  // On a terminal the echo ends its line, so the shell's prompt does not follow it on the same
+  // line; into a pipe or file the bytes stay exactly what came back.
+  if (client->last_byte() != '\n' && ::isatty(STDOUT_FILENO) == 1) std::fputc('\n', stdout);
   if (client->failed) return 3;
   if (client->received() != message.size()) {
     std::fprintf(stderr, "echo-client: got %zu of %zu bytes back\n", client->received(), message.size());

@@ -142,6 +142,7 @@ FileOutcome FileReceiver::receive(const std::string& connection, const Header& h
     return refuse(key, name, e.what());
   }
   transfer.hash.update(body);
+  const std::uint64_t before = transfer.received;
   transfer.received += body.size();
 
   FileOutcome outcome;
@@ -149,6 +150,9 @@ FileOutcome FileReceiver::receive(const std::string& connection, const Header& h
   outcome.size = total;
   if (transfer.received < total) {
     outcome.kind = FileOutcome::Kind::in_progress;
+    outcome.received = transfer.received;
+    const auto tenth = [total](std::uint64_t n) { return static_cast<int>(n * 10 / total); };
+    if (tenth(transfer.received) > tenth(before)) outcome.tenth = tenth(transfer.received);
     return outcome;
   }
   const std::string* claimed = header.find(kSha256Key);

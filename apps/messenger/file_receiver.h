@@ -24,6 +24,8 @@ struct FileOutcome {
   std::uint64_t size = 0;
   std::string sha256;  // complete: the verified hex digest
   std::string reason;  // refused: why
+  std::uint64_t received = 0;  // in_progress: bytes written so far
+  int tenth = 0;               // in_progress: the tenth of the file this chunk reached, when it reached a new one
 };
 
 // What unsolicited files may take. A new transfer past any of these is refused at its first chunk.

@@ -16,8 +16,9 @@ FileSender::FileSender(Token, MessengerPtr connection, std::string from, Done do
     : connection_(std::move(connection)), from_(std::move(from)), done_(std::move(done)) {}
 
 std::shared_ptr<FileSender> FileSender::start(MessengerPtr connection, const std::string& path, std::string from,
-                                              Done done) {
+                                              Done done, Progress progress) {
   auto sender = std::make_shared<FileSender>(Token{}, std::move(connection), std::move(from), std::move(done));
+  sender->progress_ = std::move(progress);
   sender->open(path);
   if (!sender->finished_) sender->pump();
   return sender;
@@ -37,6 +38,7 @@ void FileSender::open(const std::string& path) {
 void FileSender::pump() {
   if (finished_) return;
   if (!connection_->is_open()) return fail("connection closed");
+  if (progress_ && started_) progress_(offset_ - std::min<std::uint64_t>(offset_, connection_->pending()), size_);
   // Queue chunks until the backlog reaches the mark, then wait for it to drain.
   while (connection_->pending() < kRefillMark && (!started_ || offset_ < size_)) {
     const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(kMaxChunkBytes, size_ - offset_));

@@ -23,12 +23,15 @@ struct FileSendResult {
 class FileSender : public std::enable_shared_from_this<FileSender> {
  public:
   using Done = std::function<void(const FileSendResult&)>;
+  // Bytes handed to the kernel so far and the file's size, each time a refill begins.
+  using Progress = std::function<void(std::uint64_t sent, std::uint64_t size)>;
   // Backlog below which the next chunk is read and queued.
   static constexpr std::size_t kRefillMark = 2 * 1024 * 1024;
 
   // Opens `path` and starts sending; `done` runs exactly once (possibly before this returns),
   // when every byte has left the queue or the transfer failed.
-  static std::shared_ptr<FileSender> start(MessengerPtr connection, const std::string& path, std::string from, Done done);
+  static std::shared_ptr<FileSender> start(MessengerPtr connection, const std::string& path, std::string from, Done done,
+                                           Progress progress = {});
   // Gives up (the connection closed, or the program quits); `done` reports `reason`.
   void abort(const std::string& reason);
   bool finished() const { return finished_; }
@@ -50,6 +53,7 @@ class FileSender : public std::enable_shared_from_this<FileSender> {
   MessengerPtr connection_;
   std::string from_;
   Done done_;
+  Progress progress_;
   Fd file_;
   std::string name_;
   std::uint64_t size_ = 0;

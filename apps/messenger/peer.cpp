@@ -46,7 +46,7 @@ Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
   auto retry = [this](const std::string& why) {
     if (shutting_down_) return;
     log_warning("peer: hub " + options_.hub_host + ":" + std::to_string(options_.hub_port) + ": " + why +
-                "; retrying in " + std::to_string(options_.report) + " s");
+                "; retrying in " + describe_seconds(options_.report));
     reconnect_timer_ = inbound_.map().call_later(options_.report, [this] { connect_hub(); });
   };
   hub_.on_connect_fail = [retry](const MessengerPtr&, const std::string& reason) { retry(reason); };
@@ -140,6 +140,9 @@ void Peer::file_chunk(const MessengerPtr& m, const std::string& key, const std::
     log_info("peer: received " + log_escape(outcome.name) + " (" + std::to_string(outcome.size) + " bytes) from " +
              log_escape(from));
     print_("file " + shown_from + " " + outcome.name + " " + std::to_string(outcome.size) + " " + outcome.sha256);
+  } else if (outcome.kind == FileOutcome::Kind::in_progress && outcome.tenth > 0) {
+    print_("progress recv " + shown_from + " " + one_line(outcome.name) + " " + std::to_string(outcome.received) + "/" +
+           std::to_string(outcome.size) + " bytes (" + std::to_string(outcome.tenth * 10) + "%)");
   } else if (outcome.kind == FileOutcome::Kind::refused) {
     if (refused_file_log_.admit()) {
       log_warning("peer: refused file '" + log_escape(outcome.name) + "' from " + log_escape(from) + " (" + m->id() +
@@ -243,7 +246,15 @@ void Peer::start_next_file(const std::string& name) {
       it->second.next_file = inbound_.map().call_soon([this, name] { start_next_file(name); });
     }
   };
-  link.active_file = FileSender::start(link.connection, job.path, options_.name, done);
+  // One line per tenth of the file that left for the kernel: a big transfer shows it moves.
+  auto progress = [this, name, path = job.path, shown = 0](std::uint64_t sent, std::uint64_t size) mutable {
+    const int tenth = size ? static_cast<int>(sent * 10 / size) : 10;
+    if (tenth <= shown || tenth >= 10) return;
+    shown = tenth;
+    print_("progress send " + name + " " + one_line(path) + " " + std::to_string(sent) + "/" + std::to_string(size) +
+           " bytes (" + std::to_string(tenth * 10) + "%)");
+  };
+  link.active_file = FileSender::start(link.connection, job.path, options_.name, done, std::move(progress));
 }
 
 // --- commands --------------------------------------------------------------------------------

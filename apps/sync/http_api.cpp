@@ -38,6 +38,7 @@ http::Router make_router(SyncService& service) {
     return page;
   });
   router.post("/api/sync", [&service](const http::Request& request) { return answer(start_sync(service, request)); });
+  router.get("/api/types", [&service](const http::Request&) { return answer(service.types()); });
   router.get("/api/jobs", [&service](const http::Request& request) {
     auto limit = SyncService::parse_count(request.query_or("limit", std::to_string(kDefaultJobsLimit)), kMaxJobsLimit);
     if (!limit || *limit == 0) return answer(SyncService::error("bad limit: 1 to " + std::to_string(kMaxJobsLimit)));
@@ -56,7 +57,7 @@ http::Router make_router(SyncService& service) {
   });
   router.post("/api/jobs/:n/cancel", [&service](const http::Request& request) {
     auto job = job_of(request);
-    return answer(job ? service.cancel(*job) : bad_job(request));
+    return answer(job ? service.cancel(*job, "the web page/API, peer " + request.peer().to_string()) : bad_job(request));
   });
   return router;
 }

@@ -1,5 +1,7 @@
 #include "apps/sync/job.h"
 
+#include <ctime>
+
 // GCC 12 at -O1 with sanitizers reports json::Value's std::variant member as maybe-uninitialized
 // when temporaries are appended to a fresh json::Object (a known false positive of its variant
 // analysis); -O2 builds do not.
@@ -59,6 +61,7 @@ json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines,
     line.append("n", static_cast<std::int64_t>(n));
     line.append("t", job.lines[n].t);
     line.append("text", job.lines[n].text);
+    if (job.lines[n].stderr_line) line.append("stream", "stderr");
     lines.push_back(std::move(line));
   }
   json::Object o;
@@ -70,6 +73,15 @@ json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines,
   o.append("state", state_name(job.state));
   o.append("progress", job.progress);
   return o;
+}
+
+std::string utc_time_text(double unix_seconds) {
+  const std::time_t seconds = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char text[40];
+  std::strftime(text, sizeof text, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return text;
 }
 
 double unix_now() {

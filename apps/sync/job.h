@@ -20,6 +20,7 @@ inline bool is_final(JobState state) { return state != JobState::queued && state
 struct LogLine {
   double t = 0;  // Unix time, seconds
   std::string text;
+  bool stderr_line = false;  // the program wrote it on stderr (reported as "stream":"stderr")
 };
 
 struct Job {
@@ -46,5 +47,7 @@ json::Object log_fields(const Job& job, std::size_t from, std::size_t max_lines,
 
 // Wall-clock time as the store records it (milliseconds kept).
 double unix_now();
+// "2026-12-03 09:50:50 UTC": a recorded time as a person reads it.
+std::string utc_time_text(double unix_seconds);
 
 }  // namespace asyncore::sync

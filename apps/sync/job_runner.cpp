@@ -40,13 +40,15 @@ Submitted JobRunner::submit(std::string_view type, std::string_view id) {
   return {job.number, false};
 }
 
-bool JobRunner::cancel(std::uint64_t number) {
+bool JobRunner::cancel(std::uint64_t number, std::string_view by) {
   Job* job = store_.find(number);
   if (!job || is_final(job->state)) return false;
+  // The log says who ended the job and when, for whoever reads it later.
+  store_.append_line(*job, "sync-server: cancelled at " + utc_time_text(unix_now()) + " by " + std::string(by));
   waiting_.erase(number);
   store_.finish(*job, JobState::cancelled);
   release_record(*job);
-  if (cancelled_log_.admit()) log_info("job " + std::to_string(number) + ": cancelled");
+  if (cancelled_log_.admit()) log_info("job " + std::to_string(number) + ": cancelled by " + std::string(by));
   if (auto it = running_.find(number); it != running_.end()) {
     it->second.ended_early = true;
     it->second.process->terminate_then_kill(kKillGrace);
@@ -85,7 +87,9 @@ void JobRunner::start(Job& job) {
   options.timeout = program->second.timeout_seconds;
   options.kill_grace = kKillGrace;
   options.map = &map_;
-  options.on_line = [this, number](OutputStream, std::string_view line) { on_line(number, line); };
+  options.on_line = [this, number](OutputStream stream, std::string_view line) {
+    on_line(number, line, stream == OutputStream::err);
+  };
   options.on_exit = [this, number](const ExitStatus& status) { on_exit(number, status); };
   store_.start(job);
   try {
@@ -103,14 +107,14 @@ void JobRunner::start(Job& job) {
   }
 }
 
-void JobRunner::on_line(std::uint64_t number, std::string_view line) {
+void JobRunner::on_line(std::uint64_t number, std::string_view line, bool stderr_line) {
   Job* job = store_.find(number);
   if (!job) return;
   if (auto progress = parse_progress(line)) {
     if (!is_final(job->state)) store_.set_progress(*job, *progress);
     return;
   }
-  store_.append_line(*job, line);
+  store_.append_line(*job, line, stderr_line);
 }
 
 void JobRunner::on_exit(std::uint64_t number, const ExitStatus& status) {
@@ -162,8 +166,9 @@ void JobRunner::shutdown(double grace, std::function<void()> done) {
   }
   waiting_.clear();
   if (!running_.empty()) {
-    log_info("stopping: " + std::to_string(running_.size()) + " running jobs get " + std::to_string(grace) +
-             " s to finish");
+    const std::size_t n = running_.size();
+    log_info("stopping: " + std::to_string(n) + (n == 1 ? " running job gets " : " running jobs get ") +
+             describe_seconds(grace) + " to finish");
     grace_timer_ = map_.call_later(grace, [this] { interrupt_running(); });
   }
   end_shutdown_if_idle();

@@ -14,6 +14,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "apps/sync/config.h"
 #include "apps/sync/job_store.h"
@@ -39,11 +40,17 @@ class JobRunner {
   JobRunner& operator=(const JobRunner&) = delete;
 
   bool knows_type(std::string_view type) const { return programs_.contains(type); }
+  std::vector<std::string> type_names() const {  // in name order
+    std::vector<std::string> names;
+    for (const auto& [name, program] : programs_) names.push_back(name);
+    return names;
+  }
   // The caller has checked the names and the type.
   Submitted submit(std::string_view type, std::string_view id);
   // Cancels a queued or running job (recorded at once; the program is then terminated).
   // Returns false when the job has already ended.
-  bool cancel(std::uint64_t number);
+  // `by` names who asked ("the command port, peer 127.0.0.1:40512"); the job's log records it.
+  bool cancel(std::uint64_t number, std::string_view by);
   // Forgets a job that is still queued because its creation could not be saved before the reply
   // (the client is told it failed, so it must not run).
   void withdraw(std::uint64_t number);
@@ -65,7 +72,7 @@ class JobRunner {
   };
   void start_next();
   void start(Job& job);
-  void on_line(std::uint64_t number, std::string_view line);
+  void on_line(std::uint64_t number, std::string_view line, bool stderr_line);
   void on_exit(std::uint64_t number, const ExitStatus& status);
   void release_record(const Job& job);
   void end_shutdown_if_idle();

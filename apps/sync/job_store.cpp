@@ -68,6 +68,7 @@ json::Object line_record(const Job& job, const LogLine& line) {
   json::Object r = record("log", job.number);
   r.append("t", line.t);
   r.append("text", line.text);
+  if (line.stderr_line) r.append("err", true);  // absent in journals written before it existed
   return r;
 }
 
@@ -154,7 +155,8 @@ void JobStore::replay(std::string_view payload) {
   } else if (kind == "progress") {
     if (auto p = int_of(r, "p")) job.progress = *p;
   } else if (kind == "log") {
-    job.lines.push_back(LogLine{number_of(r, "t").value_or(0), string_of(r, "text")});
+    const json::Value* err = r.get("err");
+    job.lines.push_back(LogLine{number_of(r, "t").value_or(0), string_of(r, "text"), err && err->is_bool() && err->as_bool()});
     ++line_count_;
   } else if (kind == "forget") {
     line_count_ -= job.lines.size();
@@ -250,7 +252,7 @@ bool JobStore::flush_for_exit(double patience) {
   std::string jobs;
   for (std::uint64_t number : unsaved_jobs_) jobs += " " + std::to_string(number);
   log_error("job store: " + std::to_string(pending_records()) + " records could not be written in " +
-            std::to_string(patience) + " s (" + failure_ + "); the latest changes of job(s)" + jobs +
+            describe_seconds(patience) + " (" + failure_ + "); the latest changes of job(s)" + jobs +
             " are lost: after a restart they read as last saved (a job that was running: interrupted)");
   loss_reported_ = true;
   return false;
@@ -320,12 +322,13 @@ void JobStore::set_progress(Job& job, int progress) {
   append(job.number, r);
 }
 
-void JobStore::append_line(Job& job, std::string_view text) {
+void JobStore::append_line(Job& job, std::string_view text, bool stderr_line) {
   if (job.lines.size() > options_.max_lines_per_job) return;  // the truncation note is already there
   LogLine line{unix_now(), job.lines.size() == options_.max_lines_per_job
                                ? "[sync-server: more than " + std::to_string(options_.max_lines_per_job) +
                                      " log lines; the rest is not kept]"
-                               : to_valid_utf8(text)};
+                               : to_valid_utf8(text),
+               stderr_line && job.lines.size() < options_.max_lines_per_job};
   append(job.number, line_record(job, line));
   job.lines.push_back(std::move(line));
   ++line_count_;

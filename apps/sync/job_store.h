@@ -59,7 +59,7 @@ class JobStore {
   // Records how the program ended for a job whose state is already final (cancelled, interrupted).
   void record_exit(Job& job, std::optional<int> exit_code, std::optional<int> signal);
   void set_progress(Job& job, int progress);
-  void append_line(Job& job, std::string_view text);
+  void append_line(Job& job, std::string_view text, bool stderr_line = false);
   // Forgets a queued job whose creation could not be saved before it was reported (its records,
   // and a "forget" after them, are still written once the disk takes them).
   void withdraw(std::uint64_t number);

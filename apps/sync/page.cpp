@@ -25,14 +25,22 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
           margin-bottom: 14px; box-shadow: 0 1px 2px rgba(0,0,0,.04); }
   form { display: flex; gap: 12px; align-items: flex-end; flex-wrap: wrap; }
   label { display: flex; flex-direction: column; gap: 4px; font-size: 13px; color: var(--muted); }
-  input { font: inherit; padding: 7px 10px; border: 1px solid var(--line); border-radius: 6px; min-width: 200px; }
-  input:focus { outline: 2px solid rgba(37,99,235,.35); border-color: var(--accent); }
+  input, select { font: inherit; padding: 7px 10px; border: 1px solid var(--line); border-radius: 6px; min-width: 200px;
+                  background: #fff; color: var(--text); }
+  input:focus, select:focus { outline: 2px solid rgba(37,99,235,.35); border-color: var(--accent); }
   button { font: inherit; border: 0; border-radius: 6px; padding: 8px 18px; cursor: pointer; }
   button.primary { background: var(--accent); color: #fff; font-weight: 600; }
   button.primary:hover { background: #1d4ed8; }
   button.small { padding: 3px 10px; font-size: 13px; background: #eef0f3; color: var(--text); }
-  .message { margin: 10px 0 0; color: var(--failed); font-size: 14px; }
+  .message { margin: 10px 0 0; font-size: 14px; padding: 6px 10px; border-radius: 6px; }
+  .message.error { color: var(--failed); background: #fef2f2; }
+  .message.notice { color: #1e3a8a; background: #eff6ff; }
   .message:empty { display: none; }
+  @media (max-width: 520px) {
+    main { padding: 18px 12px 36px; }
+    form label, input, select, button.primary { width: 100%; min-width: 0; }
+    .meta { margin-left: 0; width: 100%; }
+  }
   h2 { font-size: 16px; margin: 26px 0 10px; }
   .empty { color: var(--muted); }
   .job-head { display: flex; align-items: center; gap: 10px; flex-wrap: wrap; }
@@ -56,6 +64,8 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
             max-height: 260px; overflow: auto; font: 12.5px/1.5 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
             white-space: pre-wrap; word-break: break-word; }
   pre.log .t { color: #94a3b8; margin-right: 8px; }
+  pre.log .stderr { color: #fca5a5; }
+  pre.log .stream { color: #0f172a; background: #fca5a5; border-radius: 3px; padding: 0 4px; margin-right: 6px; font-size: 11px; }
   pre.log:empty::before { content: "no output yet"; color: #94a3b8; }
 </style>
 </head>
@@ -65,11 +75,11 @@ constexpr std::string_view kPage = R"PAGE(<!doctype html>
   <p class="subtitle">Press <b>Sync Up</b> to synchronise a record; its log and progress appear below as the sync runs.</p>
   <section class="card">
     <form id="sync-form" autocomplete="off">
-      <label>Type <input id="type" name="type" value="demo" required maxlength="128" pattern="[A-Za-z0-9_.:\-]{1,128}"></label>
+      <label>Type <select id="type" name="type" required></select></label>
       <label>ID <input id="id" name="id" placeholder="e.g. 42" required maxlength="128" pattern="[A-Za-z0-9_.:\-]{1,128}"></label>
       <button class="primary" id="sync-up" type="submit">Sync Up</button>
     </form>
-    <p class="message" id="message" role="status"></p>
+    <p class="message" id="message" role="status" aria-live="polite"></p>
   </section>
   <h2>Recent jobs</h2>
   <div id="jobs"><p class="empty" id="no-jobs">No jobs yet.</p></div>
@@ -155,7 +165,12 @@ function appendLines(entry, lines) {
   for (const line of lines) {
     const row = el("div", "line");
     row.dataset.n = String(line.n);
-    row.append(el("span", "t", clock(line.t)), document.createTextNode(line.text));
+    row.append(el("span", "t", clock(line.t)));
+    if (line.stream === "stderr") {  // the program wrote it on stderr: marked, not mixed in silently
+      row.classList.add("stderr");
+      row.append(el("span", "stream", "stderr"));
+    }
+    row.append(document.createTextNode(line.text));
     entry.log.append(row);
   }
   if (atBottom) entry.log.scrollTop = entry.log.scrollHeight;
@@ -193,6 +208,7 @@ async function poll(number) {
       if (FINAL.has(reply.state) && !reply.pending_write) {  // ended and saved: a last status, then stop
         const status = await api("GET", "/api/jobs/" + number);
         if (status.ok) update(entry, status);
+        if (noticeFor === number) show("");  // "already running" no longer holds
         break;
       }
       await new Promise(resolve => setTimeout(resolve, POLL_MS));
@@ -204,7 +220,16 @@ async function poll(number) {
   }
 }
 
-function show(text) { document.getElementById("message").textContent = text || ""; }
+// One line under the form: an error (red) or a notice (blue) about job `job`, which goes away
+// once that job ends.
+let noticeFor = null;
+function show(text, kind = "error", job = null) {
+  const message = document.getElementById("message");
+  message.textContent = text || "";
+  message.className = "message " + (text ? kind : "");
+  message.dataset.kind = text ? kind : "";
+  noticeFor = text ? job : null;
+}
 
 async function syncUp(type, id) {
   show("");
@@ -213,7 +238,9 @@ async function syncUp(type, id) {
     if (!reply.ok) { show(reply.error); return; }
     const status = await api("GET", "/api/jobs/" + reply.job);
     if (status.ok) track(status, true);
-    if (reply.dedup) show("job #" + reply.job + " for " + type + " " + id + " is already " + status.state);
+    if (reply.dedup) {
+      show("job #" + reply.job + " for " + type + " " + id + " is already " + status.state + "; following it", "notice", reply.job);
+    }
   } catch (error) {
     show("cannot reach the server: " + error.message);
   }
@@ -224,8 +251,24 @@ document.getElementById("sync-form").addEventListener("submit", event => {
   syncUp(document.getElementById("type").value.trim(), document.getElementById("id").value.trim());
 });
 
+// The record types the server runs, from GET /api/types; a type asked for that it does not
+// list is still offered, so its error comes from the server.
+function offerType(type) {
+  const select = document.getElementById("type");
+  if (![...select.options].some(o => o.value === type)) select.append(new Option(type, type));
+  select.value = type;
+}
+async function loadTypes() {
+  const reply = await api("GET", "/api/types");
+  if (!reply.ok) { show(reply.error); return; }
+  const select = document.getElementById("type");
+  for (const type of reply.types) select.append(new Option(type, type));
+  if (!reply.types.length) show("the server has no record types configured");
+}
+
 async function start() {
   try {
+    await loadTypes();
     const reply = await api("GET", "/api/jobs?limit=10");
     if (reply.ok) for (const job of reply.jobs.reverse()) track(job, false);
   } catch (error) {
@@ -234,7 +277,7 @@ async function start() {
   const auto = new URLSearchParams(location.search).get("autostart");
   if (auto && auto.includes(":")) {
     const colon = auto.indexOf(":");
-    document.getElementById("type").value = auto.slice(0, colon);
+    offerType(auto.slice(0, colon));
     document.getElementById("id").value = auto.slice(colon + 1);
     document.getElementById("sync-up").click();
   }

@@ -122,17 +122,23 @@ Reply SyncService::log(std::uint64_t number, std::size_t from) {
   return Reply{std::move(fields), 200};
 }
 
-Reply SyncService::cancel(std::uint64_t number) {
+Reply SyncService::cancel(std::uint64_t number, std::string_view by) {
   const Job* job = store_.find(number);
   if (!job) return no_such_job(number);
   if (is_final(job->state)) {
     return error("job " + std::to_string(number) + " has already ended (" + state_name(job->state) + ")", 409);
   }
-  runner_.cancel(number);
+  runner_.cancel(number, by);
   settle(number);
   json::Object body{{"ok", true}, {"job", number}, {"state", state_name(JobState::cancelled)}};
   mark_pending(body, number);
   return Reply{std::move(body), 200};
+}
+
+Reply SyncService::types() const {
+  json::Array list;
+  for (const std::string& type : runner_.type_names()) list.push_back(type);
+  return Reply{json::Object{{"ok", true}, {"types", std::move(list)}}, 200};
 }
 
 Reply SyncService::jobs(std::size_t limit) {
@@ -196,7 +202,7 @@ Reply SyncService::execute(std::string_view line, const Address& peer, bool call
   if (verb == "cancel") {
     if (w.size() != 2) return error("usage: cancel N");
     if (auto bad = job_argument(number)) return *bad;
-    return cancel(number);
+    return cancel(number, "the command port, peer " + peer.to_string());
   }
   if (verb == "jobs") {
     if (w.size() > 2) return error("usage: jobs [LIMIT]");

@@ -39,7 +39,10 @@ class SyncService {
   Reply sync(std::string_view type, std::string_view id);
   Reply status(std::uint64_t job);
   Reply log(std::uint64_t job, std::size_t from);
-  Reply cancel(std::uint64_t job);
+  // `by` names who asked, for the job's log ("the web page/API, peer 127.0.0.1:40512").
+  Reply cancel(std::uint64_t job, std::string_view by);
+  // The record types configured, for the page's list: {"ok":true,"types":["demo",...]}.
+  Reply types() const;
   Reply jobs(std::size_t limit);
   // The `quit` command: refused unless the peer is on this machine.
   Reply quit(const Address& peer);

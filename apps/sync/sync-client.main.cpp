@@ -11,6 +11,7 @@
 #include "apps/sync/command_client.h"
 #include "apps/sync/follow_view.h"
 #include "apps/sync/job.h"
+#include "apps/sync/reply_text.h"
 #include "apps/sync/service.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
@@ -25,8 +26,8 @@ constexpr int kUnreachable = 3;
 
 class Session {
  public:
-  Session(ChannelMap& map, std::string command, bool follow, double poll_seconds, double reply_timeout)
-      : map_(map), command_(std::move(command)), follow_(follow), poll_seconds_(poll_seconds),
+  Session(ChannelMap& map, std::string command, bool follow, bool human, double poll_seconds, double reply_timeout)
+      : map_(map), command_(std::move(command)), follow_(follow), human_(human), poll_seconds_(poll_seconds),
         reply_timeout_(reply_timeout), view_(stdout, ::isatty(STDOUT_FILENO) == 1) {}
 
   int run(const Address& server) {
@@ -65,8 +66,13 @@ class Session {
     const bool ok = parsed && parsed.value->is_object() && parsed.value->get("ok") && parsed.value->get("ok")->is_bool() &&
                     parsed.value->get("ok")->as_bool();
     if (job_ == 0) {  // the reply to the command itself
-      std::fwrite(line.data(), 1, line.size(), stdout);
-      std::fputc('\n', stdout);
+      if (human_ && parsed && parsed.value->is_object()) {
+        const std::string text = reply_text(command_.substr(0, command_.find(' ')), *parsed.value);
+        std::fputs(text.c_str(), ok ? stdout : stderr);
+      } else {
+        std::fwrite(line.data(), 1, line.size(), stdout);
+        std::fputc('\n', stdout);
+      }
       std::fflush(stdout);
       if (!follow_ || !ok) return end_with(ok ? 0 : 1, "");
       const json::Value* job = parsed.value->get("job");
@@ -86,7 +92,9 @@ class Session {
     }
     for (const json::Value& entry : lines->as_array()) {
       const json::Value* text = entry.get("text");
-      if (text && text->is_string()) view_.line(text->as_string());
+      const json::Value* stream = entry.get("stream");  // marked as the page and `log` mark it
+      const bool err = stream && stream->is_string() && stream->as_string() == "stderr";
+      if (text && text->is_string()) view_.line(err ? "[stderr] " + text->as_string() : text->as_string());
     }
     next_line_ = next->as_uint();
     view_.progress(static_cast<int>(progress->as_int()), state->as_string());
@@ -111,6 +119,7 @@ class Session {
   ChannelMap& map_;
   std::string command_;
   bool follow_;
+  bool human_;  // readable text instead of the server's JSON line
   double poll_seconds_;
   double reply_timeout_;
   FollowView view_;
@@ -127,16 +136,19 @@ class Session {
 int main(int argc, char** argv) {
   std::string host = "127.0.0.1";
   int port = 8081;
-  bool follow = false;
+  bool follow = false, json_output = false, human_output = false;
   double poll = 0.25, timeout = 10;
-  Cli cli("sync-client", "[--host H] [--port P] COMMAND ... | sync TYPE ID --follow",
+  Cli cli("sync-client", "[--host H] [--port P] [--json | --human] [--poll S] [--timeout S] COMMAND ... | sync TYPE ID --follow",
           "Sends one command to sync-server (sync TYPE ID, status N, log N [FROM], cancel N, jobs [LIMIT], quit)\n"
-          "and prints the reply. With --follow, a sync is then followed to its end.\n"
+          "and prints the reply: readable on a terminal (dates, durations, a table for jobs), the server's JSON\n"
+          "line otherwise. With --follow, a sync is then followed to its end.\n"
           "Exit status: 0 ok (or the job succeeded), 1 an error reply (or the job ended otherwise), 2 usage,\n"
           "3 the server cannot be reached.");
   cli.option("--host", &host, "H", "the server's host (default 127.0.0.1)");
   cli.option("--port", &port, "P", "the server's command port (default 8081)", 1, 65535);
   cli.flag("--follow", &follow, "after 'sync TYPE ID': follow the job's log and progress until it ends");
+  cli.flag("--json", &json_output, "print the server's JSON reply line, even on a terminal (for scripts)");
+  cli.flag("--human", &human_output, "print the readable form, even into a pipe");
   cli.option("--poll", &poll, "S", "seconds between log polls while following (default 0.25)", 0.01, 60);
   cli.option("--timeout", &timeout, "S", "seconds to wait for each reply (default 10)", 0.1, 3600);
   cli.positionals("COMMAND", 1, 16);
@@ -145,6 +157,8 @@ int main(int argc, char** argv) {
   std::string command;
   for (const std::string& word : words) command += (command.empty() ? "" : " ") + word;
   if (command.find('\n') != std::string::npos) cli.fail("a command is one line");
+  if (json_output && human_output) cli.fail("--json and --human exclude each other");
+  const bool human = human_output || (!json_output && ::isatty(STDOUT_FILENO) == 1);
 
   Address server;
   try {
@@ -154,6 +168,6 @@ int main(int argc, char** argv) {
     return kUnreachable;
   }
   ChannelMap map;
-  Session session(map, command, follow, poll, timeout);
+  Session session(map, command, follow, human, poll, timeout);
   return session.run(server);
 }

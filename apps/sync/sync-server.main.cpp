@@ -1,4 +1,4 @@
-// sync-server: the sync relay (../shared/protocols/sync-relay.md). A command port for
+// sync-server: the sync relay (docs/sync-relay.md). A command port for
 // sync-client and scripts, a web page with a JSON API, a queue of sync programs run as
 // separate processes, and a durable job store.
 #include <unistd.h>
@@ -19,6 +19,7 @@
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
+#include "dispatchers/http_operator.h"
 #include "dispatchers/http_server.h"
 #include "dispatchers/tcp_server.h"
 
@@ -48,7 +49,8 @@ int main(int argc, char** argv) {
   int max_output = static_cast<int>(command_options.max_output);
   Cli cli("sync-server",
           "[--host H] [--port P] [--http-port P] [--config FILE] [--data-dir DIR] [--max-jobs N] [--max-queued N] [--grace S] "
-          "[--idle-timeout S] [--line-timeout S] [--quiet-gap S] [--max-output BYTES] [--max-connections N] [--max-per-peer N]",
+          "[--keep-jobs N] [--compact-records N] [--idle-timeout S] [--line-timeout S] [--quiet-gap S] [--max-output BYTES] "
+          "[--max-connections N] [--max-per-peer N]",
           "Runs record syncs handed in on a command port or from its web page, with durable logs and status.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "command port (default 8081; 0 picks a free one)", 0, 65535);
@@ -139,6 +141,9 @@ int main(int argc, char** argv) {
     web->limits().name = "http listener";
     web->router().get("/api/status", [&](const http::Request&) {
       return http::Response::json(server_status(commands->limits(), command_port, web->limits()));
+    });
+    http::add_operator_routes(web->router(), [&] {
+      return server_metrics(commands->limits(), command_port, web->limits(), runner.running_count(), runner.queued_count());
     });
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(http_port) + " (http): " + e.what());

@@ -5,12 +5,16 @@
 #include <atomic>
 #include <cstdio>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "core/channel_map.h"
 #include "dispatchers/http_auth.h"
+#include "dispatchers/http_operator.h"
 #include "dispatchers/json.h"
 #include "test/support/testing.h"
 
@@ -493,4 +497,52 @@ TEST_CASE("a body trickled forever is cut off by the whole-body deadline (body_m
   CHECK(answer.find("slower than 10 bytes/s") != std::string::npos);
   CHECK(slow.wait_closed(5s));
   CHECK(bystander_answers == sent);
+}
+
+TEST_CASE("operator routes: /health, /metrics with the program's and the process metrics; 404 and 405 are JSON") {
+  Router router;
+  add_operator_routes(router, [] { return std::string("# TYPE app_things_total counter\napp_things_total 7\n"); });
+  TestServer server(std::move(router));
+
+  testing::HttpResponse health = testing::http(server.port(), "GET", "/health");
+  CHECK(health.status == 200);
+  CHECK(health.body == R"({"status":"ok"})");
+
+  testing::HttpResponse metrics = testing::http(server.port(), "GET", "/metrics");
+  CHECK(metrics.status == 200);
+  CHECK(metrics.headers["content-type"].find("text/plain") == 0);
+  CAPTURE(metrics.body);
+  CHECK(metrics.body.find("# TYPE app_things_total counter\napp_things_total 7\n") == 0);  // the program's own come first
+  std::map<std::string, double> values;
+  std::istringstream lines(metrics.body);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    const size_t space = line.rfind(' ');
+    values[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  // Checked against what the kernel says of this very process.
+  long pages = 0, resident_pages = 0;
+  std::ifstream("/proc/self/statm") >> pages >> resident_pages;
+  const double resident = static_cast<double>(resident_pages) * static_cast<double>(::sysconf(_SC_PAGESIZE));
+  CHECK(values["process_resident_memory_bytes"] > resident / 2);
+  CHECK(values["process_resident_memory_bytes"] < resident * 2);
+  long fds = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/fd")) ++fds;
+  CHECK(values["process_open_fds"] >= 3);
+  CHECK(values["process_open_fds"] <= static_cast<double>(fds) + 4);  // the server's own sockets come and go
+  CHECK(values["process_max_fds"] >= values["process_open_fds"]);
+  CHECK(values.count("process_virtual_memory_bytes") == 1);
+  CHECK(values["process_cpu_seconds_total"] >= 0);
+  const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(values["process_start_time_seconds"] <= now + 1);
+  CHECK(values["process_start_time_seconds"] > now - 3600);  // this test process started moments ago
+
+  testing::HttpResponse missing = testing::http(server.port(), "GET", "/no/such/path");
+  CHECK(missing.status == 404);
+  CHECK(missing.headers["content-type"].find("application/json") == 0);
+  CHECK(json::parse(missing.body)["error"].as_string() == "no such path: /no/such/path");
+  testing::HttpResponse wrong = testing::http(server.port(), "DELETE", "/health");
+  CHECK(wrong.status == 405);
+  CHECK(wrong.headers["allow"] == "GET, HEAD");
+  CHECK(json::parse(wrong.body)["error"].as_string() == "DELETE is not allowed here; allowed: GET, HEAD");
 }

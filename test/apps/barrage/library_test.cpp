@@ -173,6 +173,13 @@ TEST_CASE("output lines: text and json") {
   CHECK(text == "[9] a/b: line1 line2");
   append_json_line(json, chat);
   CHECK(json == R"({"type":"chatmsg","rid":"9","nn":"a/b","txt":"line1\nline2","col":"1"})");
+  // el, one layer deeper, becomes a list of objects; an el that is not STT stays a string.
+  json.clear();
+  append_json_line(json, decode_map("type@=chatmsg/el@=eid@AA=1@ASetp@AA=2@AS@Seid@AA=3@AS@S/"));
+  CHECK(json == R"({"type":"chatmsg","el":[{"eid":"1","etp":"2"},{"eid":"3"}]})");
+  json.clear();
+  append_json_line(json, decode_map("type@=chatmsg/el@=/"));
+  CHECK(json == R"({"type":"chatmsg","el":[]})");
   Fields other = decode_map("type@=rankup/uid@=5/");
   text.clear();
   append_text_line(text, "3", other);

@@ -87,13 +87,15 @@ TEST_CASE("interact returns the device's ack") {
   CHECK(metric(w.server.admin, "device_commands_total{mode=\"interact\",result=\"OK\"}") == 4);
 }
 
-TEST_CASE("send is fire-and-forget; its ack is dropped and counted") {
+TEST_CASE("send is fire-and-forget; its ack is counted as a sent ack, not a dropped one") {
   World& w = world();
   const long dropped = metric(w.server.admin, "device_dropped_acks_total");
+  const long sent = metric(w.server.admin, "device_sent_acks_total");
   CommandReply r = post_command(w.server.admin, "860000000000500", "send", R"({"type":104,"text":"hi"})");
   CHECK(r.status == 202);
   CHECK(json::dump(r.body) == R"({"result":"SENT"})");
-  CHECK(testing::eventually([&] { return metric(w.server.admin, "device_dropped_acks_total") == dropped + 1; }));
+  CHECK(testing::eventually([&] { return metric(w.server.admin, "device_sent_acks_total") == sent + 1; }));
+  CHECK(metric(w.server.admin, "device_dropped_acks_total") == dropped);
 }
 
 TEST_CASE("control relogin: acked, the device closes and comes back") {

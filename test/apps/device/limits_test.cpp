@@ -23,6 +23,16 @@ TEST_CASE("--max-connections refuses extra connections, counts them, logs withou
   testing::TempDir dir;
   Server server = Server::start(dir.file("data"), {"--auto-register", "--max-connections", "3"});
   CHECK(metric(server.admin, refused("device", "max_connections")) == 0);
+  // Every labelled series exists, at 0, before anything happened.
+  for (const char* sample : {R"(device_login_failures_total{reason="bad_token"})", R"(device_login_failures_total{reason="timeout"})",
+                             R"(device_bad_frames_total{kind="oversized"})", R"(device_bad_frames_total{kind="invalid_json"})",
+                             R"(device_offline_total{reason="idle"})", R"(device_commands_total{mode="interact",result="TIMEOUT"})",
+                             R"(device_commands_total{mode="queue",result="QUEUE_FULL"})", "device_sent_acks_total"}) {
+    CAPTURE(sample);
+    CHECK(metric(server.admin, sample) == 0);
+  }
+  CHECK(metric(server.admin, "process_open_fds") > 0);
+  CHECK(metric(server.admin, "process_resident_memory_bytes") > 0);
   std::vector<std::unique_ptr<RawDevice>> held;
   for (int i = 0; i < 3; ++i) held.push_back(std::make_unique<RawDevice>(server.port));
   REQUIRE(testing::eventually([&] { return metric(server.admin, "device_connections") == 3; }));

@@ -90,7 +90,16 @@ TEST_CASE("a 50 MiB file arrives intact even when the receiver freezes mid-trans
   std::this_thread::sleep_for(std::chrono::milliseconds(1500));
   pair.bob.child.signal(SIGCONT);
   const std::string expected = " big.bin " + std::to_string(kBigFile) + " " + sha;
+  // The sender shows progress on the way, a line per tenth, before its "ok send".
+  const std::string progress = pair.alice.line_starting("progress send bob " + source + " ", 60);
+  CAPTURE(progress);
+  CHECK(progress.ends_with("/" + std::to_string(kBigFile) + " bytes (10%)"));
   CHECK(pair.alice.line_starting("ok send", 60) == "ok send bob" + expected);
+  // ... and so does the receiver, for each tenth that arrived (chunks are 1 MiB).
+  constexpr std::size_t kMiB = 1024 * 1024;
+  CHECK(pair.bob.line_starting("progress recv alice big.bin ", 60) ==
+        "progress recv alice big.bin " + std::to_string((kBigFile / 10 + kMiB - 1) / kMiB * kMiB) + "/" +
+            std::to_string(kBigFile) + " bytes (10%)");
   CHECK(pair.bob.line_starting("file ", 60) == "file alice" + expected);
   CHECK(sha256sum(pair.dir.file("bob-inbox/big.bin")) == sha);
   CHECK(entries(pair.dir.file("bob-inbox")) == 1);  // no temporary file left

@@ -78,6 +78,51 @@ TEST_CASE("sync-client: one command, one reply; exit 1 for an error reply or a j
   auto ok = client(server.port, {"sync", "steps", "3", "--follow"});
   CHECK(ok.code == 0);
   CHECK(ok.out.find("line 3 of 3\n") != std::string::npos);
+  CHECK(ok.out.find("\n[stderr] a note on stderr\n") != std::string::npos);  // the program's stderr, marked
+}
+
+TEST_CASE("sync-client --human: readable replies (a terminal's default); --json: the server's line") {
+  testing::TempDir dir;
+  Server server(dir);
+  auto none = client(server.port, {"--human", "jobs"});
+  CHECK(none.code == 0);
+  CHECK(none.out == "no jobs\n");
+  auto started = client(server.port, {"--human", "sync", "steps", "3", "--follow"});
+  CHECK(started.code == 0);
+  CHECK(started.out.starts_with("job 1 queued\n"));
+  auto status = client(server.port, {"--human", "status", "1"});
+  CAPTURE(status.out);
+  CHECK(status.code == 0);
+  std::vector<std::string> lines = split_lines(status.out);
+  REQUIRE(lines.size() == 5);
+  CHECK(lines[0] == "job 1: steps 3, succeeded, 100%");
+  for (int i : {1, 2, 3}) {  // created, started, ended as UTC dates, never as epoch floats
+    CAPTURE(lines[i]);
+    CHECK(lines[i].find(" UTC") == 30);  // "  created  2026-12-03 10:08:35 UTC"
+    CHECK(lines[i].substr(11, 19).find_first_not_of("0123456789-: ") == std::string::npos);
+  }
+  CHECK(lines[3].find(" (ran ") != std::string::npos);
+  CHECK(lines[3].ends_with(" s)"));
+  CHECK(lines[4] == "  exit 0, 4 log lines");
+  auto log = client(server.port, {"--human", "log", "1"});
+  CAPTURE(log.out);
+  CHECK(log.out.find("  line 1 of 3\n") == 8);  // "HH:MM:SS  text"
+  CHECK(log.out.find(" [stderr] a note on stderr\n") != std::string::npos);
+  CHECK(log.out.ends_with("(job 1 succeeded, 100%; next line 4)\n"));
+  auto table = client(server.port, {"--human", "jobs"});
+  CAPTURE(table.out);
+  lines = split_lines(table.out);
+  REQUIRE(lines.size() == 2);
+  CHECK(lines[0].starts_with("JOB    TYPE        ID            STATE        PROGRESS  STARTED"));
+  CHECK(lines[1].starts_with("1      steps       3             succeeded    100%      20"));
+  auto refused = client(server.port, {"--human", "status", "9"});
+  CHECK(refused.code == 1);
+  CHECK(refused.out.empty());
+  CHECK(refused.err == "error: no job 9\n");
+  auto json_line = client(server.port, {"--json", "status", "1"});
+  CHECK(json_line.code == 0);
+  CHECK(json::parse(json_line.out)["state"].as_string() == "succeeded");
+  CHECK(client(server.port, {"--json", "--human", "jobs"}).code == 2);
 }
 
 TEST_CASE("sync-client: usage errors exit 2, an unreachable server exits 3") {

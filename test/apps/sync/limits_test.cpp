@@ -22,6 +22,11 @@ json::Value status(int http_port) {
 TEST_CASE("each listener closes connections past --max-per-peer and --max-connections; admitted ones keep working") {
   testing::TempDir dir;
   Server server(dir, {"--max-connections", "3", "--max-per-peer", "2"});
+  // The caps are reported as configured before any command connection came in.
+  json::Value before = status(server.http_port)["connections"]["command"];
+  CHECK(before["max_connections"].as_int() == 3);
+  CHECK(before["max_per_peer"].as_int() == 2);
+  CHECK(before["open"].as_int() == 0);
   testing::Client a1(server.port, "127.0.0.1", "127.0.0.1"), a2(server.port, "127.0.0.1", "127.0.0.1");
   CHECK(command(a1, "jobs")["ok"].as_bool());
   CHECK(command(a2, "jobs")["ok"].as_bool());

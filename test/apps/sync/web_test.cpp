@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <thread>
+#include <tuple>
 
 #include "test/apps/sync/devtools.h"
 #include "test/apps/sync/sync_testing.h"
@@ -139,4 +140,117 @@ TEST_CASE("the page in a headless browser: Sync Up starts a job, its log and a f
   }, testing::Seconds(30)));
   CHECK(browser.evaluate(session, "document.querySelectorAll('article.job').length").as_int() == 2);
   if (const char* png = std::getenv("SYNC_PAGE_SCREENSHOT")) browser.screenshot(session, png);
+}
+
+TEST_CASE("the page offers the configured types, notices a duplicate without an error, marks stderr, says who cancelled; "
+          "it fits desktop and phone widths") {
+  std::string why;
+  std::optional<std::string> chromium = devtools::find_chromium(why);
+  if (!chromium) {
+    MESSAGE("skipped: " << why);
+    return;
+  }
+  testing::TempDir dir;
+  Server server(dir);  // the fixture's types: no 'demo'
+  CHECK(json::dump(api(server.http_port, "GET", "/api/types", "", 200)) ==
+        R"({"ok":true,"types":["echo","fail","hang","record","slow","steps","stubborn","waits"]})");
+  testing::TempDir profile;
+  devtools::Browser browser(*chromium, profile.path(), profile.file("chromium.log"));
+  const std::string session = browser.open("http://127.0.0.1:" + std::to_string(server.http_port) + "/");
+
+  // The Type list holds what the server runs, and nothing it does not.
+  json::Value options;
+  REQUIRE(testing::eventually([&] {
+    options = browser.evaluate(session, "[...document.querySelectorAll('#type option')].map(o => o.value)");
+    return options.is_array() && options.size() == 8;
+  }, testing::Seconds(20)));
+  CHECK(json::dump(options) == R"(["echo","fail","hang","record","slow","steps","stubborn","waits"])");
+
+  auto sync_up = [&](const std::string& type, const std::string& id) {
+    browser.evaluate(session, "document.getElementById('type').value = '" + type + "'; document.getElementById('id').value = '" +
+                                  id + "'; document.getElementById('sync-up').click(); true");
+  };
+  const std::string message = R"JS((() => { const m = document.getElementById("message");
+      return {text: m.textContent, kind: m.dataset.kind || "", visible: m.offsetHeight > 0,
+              color: getComputedStyle(m).color}; })())JS";
+  const std::string card_of = R"JS(((n) => { const card = document.getElementById("job-" + n);
+      if (!card) return null;
+      return {state: card.dataset.state || "", polling: jobs.get(n).polling,
+              lines: [...card.querySelectorAll("pre.log .line")].map(l => ({text: l.lastChild.textContent,
+                      stderr: l.classList.contains("stderr"), tag: l.querySelector(".stream")?.textContent || ""}))}; }))JS";
+
+  // A job that waits; pressing Sync Up again for the same record is a notice, not an error.
+  sync_up("waits", "7");
+  json::Value card;
+  REQUIRE(testing::eventually([&] {
+    card = browser.evaluate(session, card_of + "(1)");
+    return card.is_object() && card["state"].as_string() == "running";
+  }, testing::Seconds(20)));
+  sync_up("waits", "7");
+  json::Value shown;
+  REQUIRE(testing::eventually([&] {
+    shown = browser.evaluate(session, message);
+    return shown["text"].as_string().find("already") != std::string::npos;
+  }, testing::Seconds(10)));
+  CAPTURE(json::dump(shown));
+  CHECK(shown["kind"].as_string() == "notice");
+  CHECK(shown["visible"].as_bool());
+  CHECK(shown["color"].as_string() != "rgb(220, 38, 38)");  // not the error red
+  CHECK(browser.evaluate(session, "document.querySelectorAll('article.job').length").as_int() == 1);
+
+  // Cancel from the page: the notice goes once the job has ended, and the log says who and when.
+  browser.evaluate(session, R"JS(document.querySelector("#job-1 button").click(); true)JS");
+  REQUIRE(testing::eventually([&] {
+    card = browser.evaluate(session, card_of + "(1)");
+    return card.is_object() && card["state"].as_string() == "cancelled" && !card["polling"].as_bool();
+  }, testing::Seconds(20)));
+  CHECK(browser.evaluate(session, message)["text"].as_string().empty());
+  const std::string last = card["lines"].as_array().back()["text"].as_string();
+  CAPTURE(last);
+  CHECK(last.find("sync-server: cancelled at 20") == 0);
+  CHECK(last.find(" UTC by the web page/API, peer 127.0.0.1:") != std::string::npos);
+
+  // A program's stderr line is marked as such; its stdout lines are not.
+  sync_up("steps", "4");
+  REQUIRE(testing::eventually([&] {
+    card = browser.evaluate(session, card_of + "(2)");
+    return card.is_object() && card["state"].as_string() == "succeeded" && !card["polling"].as_bool();
+  }, testing::Seconds(20)));
+  CAPTURE(json::dump(card));
+  int marked = 0;
+  for (const json::Value& line : card["lines"].as_array()) {
+    const bool from_stderr = line["text"].as_string() == "a note on stderr";
+    CHECK(line["stderr"].as_bool() == from_stderr);
+    if (from_stderr) marked += line["tag"].as_string() == "stderr";
+  }
+  CHECK(marked == 1);
+
+  // Desktop and phone widths: nothing wider than the window, the form's controls inside it.
+  const std::string fits = R"JS((() => { const w = window.innerWidth;
+      const controls = ["type", "id", "sync-up"].map(id => document.getElementById(id).getBoundingClientRect());
+      return {width: w, scroll: document.documentElement.scrollWidth,
+              inside: controls.every(r => r.left >= 0 && r.right <= w && r.width > 40)}; })())JS";
+  browser.evaluate(session, R"JS(document.querySelectorAll("details").forEach(d => d.open = true); true)JS");
+  const char* shots = std::getenv("SYNC_PAGE_SCREENSHOTS");  // a folder: desktop.png and phone.png
+  for (auto [name, width, height] : {std::tuple{"desktop", 1280, 900}, std::tuple{"phone", 390, 844}}) {
+    CAPTURE(name);
+    browser.call("Emulation.setDeviceMetricsOverride",
+                 json::Object{{"width", width}, {"height", height}, {"deviceScaleFactor", 1}, {"mobile", width < 600}},
+                 session);
+    json::Value layout;
+    CHECK(testing::eventually([&] {
+      layout = browser.evaluate(session, fits);
+      return layout["width"].as_int() == width;
+    }, testing::Seconds(10)));
+    CAPTURE(json::dump(layout));
+    CHECK(layout["scroll"].as_int() <= width);
+    CHECK(layout["inside"].as_bool());
+    // The finished job's bar is drawn full once its transition has run.
+    CHECK(testing::eventually([&] {
+      return browser.evaluate(session, R"JS((() => { const card = document.getElementById("job-2");
+          return card.querySelector(".fill").getBoundingClientRect().width /
+                 card.querySelector(".progress").getBoundingClientRect().width; })())JS").as_double() > 0.99;
+    }, testing::Seconds(10)));
+    if (shots) browser.screenshot(session, std::string(shots) + "/" + name + ".png");
+  }
 }
