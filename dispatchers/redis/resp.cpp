@@ -272,20 +272,37 @@ bool ReplyParser::attach(Reply value, std::optional<Reply>& done) {
 
 namespace {
 
+size_t digits(size_t n) {
+  size_t count = 1;
+  while (n >= 10) {
+    n /= 10;
+    ++count;
+  }
+  return count;
+}
+
+char* put_header(char* at, char kind, size_t n) {
+  *at++ = kind;
+  at = std::to_chars(at, at + 20, n).ptr;
+  *at++ = '\r';
+  *at++ = '\n';
+  return at;
+}
+
+// Sized first, then written in place: a command is on every request's path.
 template <class Args>
 void append_args(std::string& out, const Args& args) {
-  size_t size = 16;
-  for (const auto& arg : args) size += arg.size() + 16;
-  out.reserve(out.size() + size);
-  out += '*';
-  out += std::to_string(args.size());
-  out += "\r\n";
+  size_t size = 3 + digits(args.size());
+  for (const auto& arg : args) size += 5 + digits(arg.size()) + arg.size();
+  const size_t start = out.size();
+  out.resize(start + size);
+  char* at = put_header(out.data() + start, '*', args.size());
   for (const auto& arg : args) {
-    out += '$';
-    out += std::to_string(arg.size());
-    out += "\r\n";
-    out.append(arg.data(), arg.size());
-    out += "\r\n";
+    at = put_header(at, '$', arg.size());
+    std::memcpy(at, arg.data(), arg.size());
+    at += arg.size();
+    *at++ = '\r';
+    *at++ = '\n';
   }
 }
 
