@@ -211,6 +211,7 @@ void Client::handshake_step(Result& result, const std::string& what, uint64_t se
 void Client::become_ready() {
   connect_timer_.cancel();
   backoff_.reset();
+  outage_logged_ = false;
   ++stats_.connects;
   set_state(State::ready);
   resubscribe();
@@ -398,13 +399,15 @@ void Client::handle_push(const Reply& push) {
 
 void Client::lost(const std::string& reason) {
   if (state_ == State::closed || state_ == State::idle) return;
-  const bool was_ready = state_ == State::ready;
   ++stats_.disconnects;
   connect_timer_.cancel();
   drop_connection();
   const std::string text = "redis " + options_.address + ": " + reason;
-  if (was_ready) log_warning(log_escape(text, 300));
+  // One warning per outage (the first failure after a good connection, or at start); the
+  // attempts that follow are debug lines.
+  if (!outage_logged_) log_warning(log_escape(text, 300));
   else log_debug(log_escape(text, 300));
+  outage_logged_ = true;
   std::optional<double> delay = options_.reconnect ? backoff_.next_delay() : std::nullopt;
   if (delay) {
     set_state(State::waiting);

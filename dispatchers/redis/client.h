@@ -187,6 +187,7 @@ class Client {
   size_t handshake_left_ = 0;
   std::set<std::string> channels_, patterns_;
   size_t confirmed_ = 0;
+  bool outage_logged_ = false;
   Backoff backoff_;
   TimerHandle connect_timer_, retry_timer_, timeout_timer_, flush_timer_;
   ClientStats stats_;

@@ -349,3 +349,38 @@ TEST_CASE("Script: EVALSHA, and EVAL once when the server answers NOSCRIPT") {
   CHECK(info_field(server, "commandstats", "cmdstat_eval").starts_with("calls=1,"));
   CHECK(info_field(server, "commandstats", "cmdstat_evalsha").starts_with("calls=3,"));
 }
+
+TEST_CASE("a server that breaks the protocol: the connection is dropped with a clear reason, and so is an unasked reply") {
+  testing::TempDir dir;
+  const auto address = asyncore::Address::unix_path(dir.file("fake.sock"));
+  asyncore::Fd listener(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  REQUIRE(::bind(listener.get(), address.raw().get(), address.raw().length) == 0);
+  REQUIRE(::listen(listener.get(), 16) == 0);
+  ChannelMap map;
+  ClientOptions options = options_for(address.to_string());
+  options.backoff = {.initial_delay = 5, .factor = 1, .jitter = 0, .max_delay = 5};  // one attempt per answer below
+  Client client(options, &map);
+  std::vector<std::string> reasons;
+  client.on_disconnect = [&](const std::string& why) { reasons.push_back(why); };
+  client.start();
+  std::optional<Result> held;
+  client.command({"GET", "k"}, [&](Result& r) { held = std::move(r); });
+  // Accepts the client's connection and answers its HELLO with `answer`.
+  auto serve = [&](std::string_view answer) {
+    int fd = -1;
+    REQUIRE(run_until(map, [&] { return (fd = ::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC)) >= 0; }));
+    asyncore::Fd peer(fd);
+    REQUIRE(::send(peer.get(), answer.data(), answer.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(answer.size()));
+    const size_t before = reasons.size();
+    REQUIRE(run_until(map, [&] { return reasons.size() > before; }));
+  };
+  serve("?garbage\r\n");
+  CHECK(reasons.back().find("protocol error: RESP: unknown type byte '?'") != std::string::npos);
+  client.close();
+  client.start();
+  serve("+OK\r\n+EXTRA\r\n");  // HELLO's answer, then one nobody asked for
+  CHECK(reasons.back().find("a reply nobody asked for: EXTRA") != std::string::npos);
+  // The GET was held behind the handshake the first time, then sent and lost the second time.
+  REQUIRE(held.has_value());
+  CHECK(held->outcome == Outcome::not_run);  // failed by close() while still held
+}
