@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "apps/device/admin_api.h"
+#include "apps/device/cluster.h"
 #include "apps/device/device_listener.h"
 #include "apps/device/device_store.h"
 #include "apps/device/hub.h"
@@ -56,7 +57,20 @@ int main(int argc, char** argv) {
              "devices --auto-register may record; logins of new ones past it get 401 (default 100000)", 0, 100000000);
   cli.option("--log-summary-interval", &log_summary_interval, "S",
              "bad frames and refused logins: the first is logged, then one summary line per S seconds (default 10)", 0.01, 86400);
+  ClusterOptions cluster_options;
+  cli.option("--redis", &cluster_options.redis, "ADDR",
+             "run as one node of several sharing this Redis (host:port or unix:/path); default: alone");
+  cli.option("--node-id", &cluster_options.node_id, "NAME", "this node's name among them (default: host name-pid)");
+  cli.option("--lease", &cluster_options.lease, "S", "seconds a silent node keeps its lease (default 6)", 0.3, 3600);
   cli.parse(argc, argv);
+  if (!cluster_options.redis.empty()) {
+    try {
+      redis::resolve_endpoint(cluster_options.redis);
+    } catch (const std::exception& e) {
+      cli.fail(std::string("--redis: ") + e.what());
+    }
+    if (cluster_options.node_id.empty()) cluster_options.node_id = default_node_id();
+  }
 
   std::vector<RegistryEntry> registry;
   if (!registry_path.empty()) {
@@ -83,6 +97,13 @@ int main(int argc, char** argv) {
   options.max_auto_registered = static_cast<std::size_t>(max_auto_registered);
   options.log_summary_interval = log_summary_interval;
   DeviceHub hub(map, options, *store, metrics);
+  std::unique_ptr<ClusterNode> cluster;
+  if (!cluster_options.redis.empty()) {
+    cluster = std::make_unique<ClusterNode>(map, cluster_options, hub);
+    hub.set_cluster(cluster.get());
+    cluster->start();
+    log_info("device-server: node " + cluster_options.node_id + " of the cluster on redis " + cluster_options.redis);
+  }
 
   std::shared_ptr<DeviceListener> listener;
   try {
@@ -116,6 +137,15 @@ int main(int argc, char** argv) {
   map.add_signal_handler(SIGTERM, stop);
   map.run();
   hub.shutdown();
+  if (cluster) {
+    // The offlines of the shutdown go out before the connections close (bounded: one lease).
+    const auto deadline = Clock::now() + std::chrono::duration<double>(cluster_options.lease);
+    while (cluster->redis_client().in_flight() + cluster->redis_client().held() > 0 && Clock::now() < deadline) {
+      map.poll_once(0.05);
+    }
+    cluster->stop();
+    hub.set_cluster(nullptr);
+  }
   map.close_all();
   log_info("device-server: stopped; device connections " + listener->limits().refusal_summary() + ", admin connections " +
            admin->limits().refusal_summary());

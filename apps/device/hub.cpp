@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "apps/device/cluster.h"
 #include "apps/device/commands.h"
 #include "apps/device/session.h"
 
@@ -57,6 +58,7 @@ void DeviceHub::session_destroyed(DeviceSession& session) {
     // Only reachable when the loop tore the connection down without a close callback.
     record->session = nullptr;
     --online_;
+    if (cluster_) cluster_->offline(session.imei());
     if (!shutting_down_) {
       try {
         record_event(session.imei(), *record, Event::offline(unix_now(), OfflineReason::closed));
@@ -82,6 +84,21 @@ void DeviceHub::go_online(DeviceSession& session, Imei imei, DeviceRecord& recor
   ++online_;
   metrics_.count_login();
   record_event(imei, record, Event::online(unix_now(), heartbeat));
+  if (cluster_) cluster_->online(imei);
+}
+
+std::string_view DeviceHub::node_id() const { return cluster_ ? std::string_view(cluster_->node_id()) : std::string_view(); }
+
+void DeviceHub::taken_over_elsewhere(Imei imei) {
+  DeviceRecord* record = store_.find(imei);
+  if (!record || !record->session) return;
+  DeviceSession* older = record->session;
+  // As a takeover here: the record lets go first, so the close records nothing.
+  record->session = nullptr;
+  --online_;
+  metrics_.count_takeover();
+  older->log_info("device " + imei.str() + " logged in on another node; closing this connection");
+  older->end(OfflineReason::takeover);
 }
 
 void DeviceHub::go_offline(DeviceSession& session, OfflineReason reason) {
@@ -91,6 +108,7 @@ void DeviceHub::go_offline(DeviceSession& session, OfflineReason reason) {
   record->session = nullptr;
   --online_;
   metrics_.count_offline(to_string(reason));
+  if (cluster_) cluster_->offline(session.imei());
   if (!shutting_down_ || reason == OfflineReason::shutdown) {
     record_event(session.imei(), *record, Event::offline(unix_now(), reason));
   }
@@ -249,6 +267,7 @@ void DeviceHub::shutdown() {
     sessions.push_back(record.session->shared_from_this());
     store_.record_event(imei, record, Event::offline(now, OfflineReason::shutdown));
     metrics_.count_offline(to_string(OfflineReason::shutdown));
+    if (cluster_) cluster_->offline(imei);
     record.session = nullptr;
   }
   online_ = 0;

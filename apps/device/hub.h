@@ -49,6 +49,7 @@ struct PendingCommand {
   std::uint16_t heartbeat = 0;  // set_heartbeat: the interval it asks for
 };
 
+class ClusterNode;
 class DeviceSession;
 
 class DeviceHub {
@@ -84,6 +85,15 @@ class DeviceHub {
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.
   void command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
   void deliver_queued(DeviceSession& session);
+
+  // --- several nodes (--redis) ---------------------------------------------------------------
+  // Presence goes to `cluster` (not owned) from now on.
+  void set_cluster(ClusterNode* cluster) { cluster_ = cluster; }
+  // The node's name for the admin API; empty when it runs alone.
+  std::string_view node_id() const;
+  // A newer login on another node took the device: its connection here closes, as a takeover,
+  // with no offline event.
+  void taken_over_elsewhere(Imei imei);
 
   // Graceful stop: every connected device is recorded offline, the journal synced.
   void shutdown();
@@ -122,6 +132,7 @@ class DeviceHub {
   std::uint64_t next_waiter_ = 1;
   std::size_t online_ = 0;
   std::size_t connections_ = 0;
+  ClusterNode* cluster_ = nullptr;
   RateLimitedLog bad_frame_log_;
   RateLimitedLog login_refused_log_;
   RateLimitedLog login_timeout_log_;

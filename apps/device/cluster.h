@@ -1,0 +1,80 @@
+// ClusterNode: the device server as one node of several sharing a Redis (--redis). This part
+// keeps presence: who holds each device, across nodes.
+//
+// Keys: device:<imei>:owner = "<node>/<incarnation>/<serial>", the connection holding the device
+// (written at login; the newest login wins); node:<node>:lease = the node's incarnation, with a
+// TTL of --lease seconds, renewed every lease/3. A login that takes a device from another node
+// publishes "takeover <imei> <old owner>" on that node's channel node:<node>, and that node closes
+// the older connection without recording it offline (as a takeover on one node). Offline is
+// recorded in Redis only if the owner is still that connection (compare-and-delete), so a late
+// offline never erases a newer login elsewhere.
+//
+// Redis being away never stops a node serving its devices: presence writes are not waited for;
+// one that fails is logged (one line per outage, by the client) and counted.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+
+#include "apps/device/imei.h"
+#include "core/channel_map.h"
+#include "dispatchers/redis/client.h"
+
+namespace asyncore::device {
+
+class DeviceHub;
+
+struct ClusterOptions {
+  std::string redis;    // "host:port" or "unix:/path"
+  std::string node_id;  // unique among the nodes; default: host name + pid
+  double lease = 6;     // seconds
+};
+
+std::string default_node_id();  // "<host name>-<pid>"
+
+struct ClusterStats {
+  std::uint64_t claims = 0;           // logins written to Redis
+  std::uint64_t releases = 0;         // offlines written (compare-and-delete that matched)
+  std::uint64_t stale_releases = 0;   // offlines that found a newer owner and left it alone
+  std::uint64_t remote_takeovers = 0; // our connections closed for a newer login on another node
+  std::uint64_t write_failures = 0;   // presence or lease writes that did not get through
+};
+
+class ClusterNode {
+ public:
+  ClusterNode(ChannelMap& map, ClusterOptions options, DeviceHub& hub);
+  ~ClusterNode();
+  ClusterNode(const ClusterNode&) = delete;
+  ClusterNode& operator=(const ClusterNode&) = delete;
+
+  void start();
+  void stop();  // closes the Redis connections (what was in flight fails; nothing is retried)
+
+  // From the hub: the device came online on this node, or went offline here (not by takeover).
+  void online(Imei imei);
+  void offline(Imei imei);
+
+  const std::string& node_id() const { return options_.node_id; }
+  const ClusterStats& stats() const { return stats_; }
+  const redis::Client& redis_client() const { return commands_; }
+
+ private:
+  std::string token(std::uint64_t serial) const;
+  void on_message(const redis::Message& message);
+  void renew_lease();
+  void count_failure(const redis::Result& result, const char* what);
+
+  ChannelMap& map_;
+  ClusterOptions options_;
+  DeviceHub& hub_;
+  std::string incarnation_;
+  redis::Client commands_;
+  redis::Client subscriber_;
+  redis::Script claim_, release_, renew_;
+  std::unordered_map<std::uint64_t, std::uint64_t> owned_;  // imei -> serial of our connection
+  std::uint64_t next_serial_ = 1;
+  TimerHandle lease_timer_;
+  ClusterStats stats_;
+};
+
+}  // namespace asyncore::device

@@ -1,0 +1,94 @@
+// device-server as one node of several (--redis): presence across nodes. Real processes: a
+// redis-server of the test's own and two device-server nodes sharing it.
+#include <doctest/doctest.h>
+
+#include "test/apps/device/device_harness.h"
+#include "test/support/redis_server.h"
+
+using namespace device_test;
+using testing::RedisServer;
+
+namespace {
+
+struct Cluster {
+  RedisServer redis;
+  testing::TempDir dir;
+  Server a, b;
+  Cluster() {
+    a = Server::start(dir.file("a"), {"--auto-register", "--redis", redis.address(), "--node-id", "a", "--lease", "2"});
+    b = Server::start(dir.file("b"), {"--auto-register", "--redis", redis.address(), "--node-id", "b", "--lease", "2"});
+    // Each node's takeover channel is subscribed before the test goes on.
+    REQUIRE(testing::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", "node:a", "node:b"}).to_string() ==
+                                             "[node:a, (integer) 1, node:b, (integer) 1]"; }));
+  }
+  std::string owner(std::string_view imei) const {
+    return redis.command({"GET", "device:" + std::string(imei) + ":owner"}).to_string();
+  }
+};
+
+bool has_offline(int admin, std::string_view imei) {
+  const json::Value events = get_json(admin, "/devices/" + std::string(imei) + "/events");
+  for (const json::Value& e : events["events"].as_array()) {
+    if (e["kind"] == "offline") return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("presence: the node holding a device is recorded at login and cleared at its offline") {
+  Cluster c;
+  RawDevice d(c.a.port);
+  CHECK(d.login("862000000000001")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000001").starts_with("a/"); }));
+  json::Value device = get_json(c.a.admin, "/devices/862000000000001");
+  CHECK(device["node"] == "a");
+  CHECK(c.redis.command({"EXISTS", "node:a:lease"}).integer == 1);
+  CHECK(c.redis.command({"PTTL", "node:a:lease"}).integer <= 2000);
+  d.client.close();
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000001") == "(nil)"; }));
+  CHECK(get_json(c.a.admin, "/devices/862000000000001")["node"].is_null());
+  CHECK(has_offline(c.a.admin, "862000000000001"));
+}
+
+TEST_CASE("a login on another node takes the device over: the old node closes its connection and writes no offline") {
+  Cluster c;
+  RawDevice first(c.a.port);
+  CHECK(first.login("862000000000002")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000002").starts_with("a/"); }));
+  RawDevice second(c.b.port);
+  CHECK(second.login("862000000000002", 60, std::nullopt, 2)["status"] == 200);
+  CHECK(first.closed(Seconds(5)));
+  CHECK(c.owner("862000000000002").starts_with("b/"));
+  CHECK_FALSE(has_offline(c.a.admin, "862000000000002"));
+  CHECK(get_json(c.a.admin, "/devices/862000000000002")["online"] == false);
+  CHECK(metric(c.a.admin, "device_takeovers_total") == 1);
+  // The new connection works, and the old node's close did not erase the new owner.
+  second.send(json::Object{{"type", 3}, {"ident", 3}});
+  CHECK(json::dump(second.read()) == R"({"type":3,"ident":3,"status":200})");
+  CHECK(get_json(c.b.admin, "/devices/862000000000002")["node"] == "b");
+  CHECK(c.owner("862000000000002").starts_with("b/"));
+  // And back: a third login on A takes it from B.
+  RawDevice third(c.a.port);
+  CHECK(third.login("862000000000002", 60, std::nullopt, 3)["status"] == 200);
+  CHECK(second.closed(Seconds(5)));
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000002").starts_with("a/"); }));
+  CHECK_FALSE(has_offline(c.b.admin, "862000000000002"));
+}
+
+TEST_CASE("Redis away: devices are still served, and presence is written again once it is back") {
+  Cluster c;
+  c.redis.kill9();
+  RawDevice d(c.a.port);
+  CHECK(d.login("862000000000003")["status"] == 200);
+  d.send(json::Object{{"type", 3}, {"ident", 2}});
+  CHECK(json::dump(d.read()) == R"({"type":3,"ident":2,"status":200})");
+  CHECK(get_json(c.a.admin, "/devices/862000000000003")["online"] == true);
+  c.redis.restart();
+  // The claim was held (not yet sent) and goes out on the new connection.
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000003").starts_with("a/"); }, Seconds(10)));
+  REQUIRE(testing::eventually([&] { return c.redis.command({"EXISTS", "node:a:lease"}).integer == 1; }));
+  CHECK(c.a.stop() == 0);
+  // A graceful stop records its devices offline in Redis too.
+  CHECK(c.owner("862000000000003") == "(nil)");
+}
