@@ -12,35 +12,67 @@ namespace asyncore::device {
 
 namespace {
 
-// KEYS[1] owner key; ARGV: new owner, imei, our node. The previous owner's node hears of it,
-// unless it is us (the hub already closed our older connection).
+// Standalone Redis: the scripts touch keys derived from their arguments (node:<id>:devices).
+
+// KEYS[1] owner key; ARGV: new owner, imei, our node. The device joins our node's set and leaves
+// the previous owner's; that node hears of it, unless it is us (the hub already closed our older
+// connection).
 constexpr const char* kClaim = R"(
 local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', 'node:' .. ARGV[3] .. ':devices', ARGV[2])
 if old and old ~= ARGV[1] then
   local node = string.match(old, '^(.*)/[^/]*/[^/]*$')
   if node and node ~= ARGV[3] then
+    redis.call('SREM', 'node:' .. node .. ':devices', ARGV[2])
     redis.call('PUBLISH', 'node:' .. node, 'takeover ' .. ARGV[2] .. ' ' .. old)
   end
 end
 return old
 )";
 
-// Compare-and-delete: offline only if that connection still owns the device.
+// Compare-and-delete: offline only if that connection still owns the device. ARGV: owner, imei, node.
 constexpr const char* kRelease = R"(
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SREM', 'node:' .. ARGV[3] .. ':devices', ARGV[2])
+  return redis.call('DEL', KEYS[1])
+end
 return 0
 )";
 
-// KEYS[1] lease key; ARGV: incarnation, TTL in ms. 1 when renewed, 0 when the lease was lost.
+// KEYS[1] lease key; ARGV: incarnation, TTL in ms, node. Takes the lease and joins the node list.
+constexpr const char* kJoin = R"(
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', 'nodes', ARGV[3])
+return 1
+)";
+
+// KEYS[1] lease key; ARGV: incarnation, TTL in ms. 1 when renewed; 0 when the lease lapsed or
+// another incarnation holds it: this incarnation is over.
 constexpr const char* kRenew = R"(
-local current = redis.call('GET', KEYS[1])
-if current == false then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return 1
-end
-if current == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0
+)";
+
+// ARGV: a node. If its lease lapsed, every device it still owns is let go (a device that logged
+// in elsewhere since has another owner and is left alone) and the node leaves the list. Returns
+// the devices let go, or -1 while the node is alive.
+constexpr const char* kReap = R"(
+local node = ARGV[1]
+if redis.call('EXISTS', 'node:' .. node .. ':lease') == 1 then return -1 end
+local prefix = node .. '/'
+local released = 0
+for _, imei in ipairs(redis.call('SMEMBERS', 'node:' .. node .. ':devices')) do
+  local key = 'device:' .. imei .. ':owner'
+  local owner = redis.call('GET', key)
+  if owner and string.sub(owner, 1, #prefix) == prefix then
+    redis.call('DEL', key)
+    released = released + 1
+  end
+end
+redis.call('DEL', 'node:' .. node .. ':devices')
+redis.call('SREM', 'nodes', node)
+return released
 )";
 
 std::string owner_key(Imei imei) { return "device:" + imei.str() + ":owner"; }
@@ -86,21 +118,29 @@ ClusterNode::ClusterNode(ChannelMap& map, ClusterOptions options, DeviceHub& hub
       subscriber_(client_options(options_, redis::Kind::pubsub, client_name(options_.node_id, "events")), &map),
       claim_(kClaim),
       release_(kRelease),
-      renew_(kRenew) {
+      join_(kJoin),
+      renew_(kRenew),
+      reap_(kReap) {
   subscriber_.on_message = [this](const redis::Message& message) { on_message(message); };
   subscriber_.subscribe("node:" + options_.node_id);
 }
 
-ClusterNode::~ClusterNode() { lease_timer_.cancel(); }
+ClusterNode::~ClusterNode() {
+  lease_timer_.cancel();
+  reap_timer_.cancel();
+}
 
 void ClusterNode::start() {
   commands_.start();
   subscriber_.start();
-  renew_lease();
+  join();
+  lease_timer_ = map_.call_later(options_.lease / 3, [this] { renew_lease(); });
+  reap_timer_ = map_.call_later(options_.lease / 2, [this] { reap(); });
 }
 
 void ClusterNode::stop() {
   lease_timer_.cancel();
+  reap_timer_.cancel();
   commands_.close();
   subscriber_.close();
 }
@@ -129,7 +169,7 @@ void ClusterNode::offline(Imei imei) {
   auto it = owned_.find(imei.number());
   if (it == owned_.end()) return;
   const std::vector<std::string> keys = {owner_key(imei)};
-  const std::vector<std::string> args = {token(it->second)};
+  const std::vector<std::string> args = {token(it->second), imei.str(), options_.node_id};
   owned_.erase(it);
   release_.run(commands_, keys, args, [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "presence release");
@@ -155,16 +195,61 @@ void ClusterNode::on_message(const redis::Message& message) {
   hub_.taken_over_elsewhere(*imei);
 }
 
-void ClusterNode::renew_lease() {
-  const auto ttl_ms = static_cast<long>(options_.lease * 1000);
+std::vector<std::string> ClusterNode::lease_args() const {
+  return {incarnation_, std::to_string(static_cast<long>(options_.lease * 1000)), options_.node_id};
+}
+
+void ClusterNode::join() {
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
-  const std::vector<std::string> args = {incarnation_, std::to_string(ttl_ms)};
-  renew_.run(commands_, keys, args, [this](redis::Result& result) {
-    if (!result.ok()) count_failure(result, "lease renewal");
-    else if (result.reply.integer == 0) log_warning("cluster: node " + log_escape(options_.node_id) +
-                                                    ": the lease is held by another incarnation (a duplicate --node-id?)");
+  join_.run(commands_, keys, lease_args(), [this](redis::Result& result) {
+    if (!result.ok()) count_failure(result, "joining the cluster");
   });
+}
+
+void ClusterNode::renew_lease() {
   lease_timer_ = map_.call_later(options_.lease / 3, [this] { renew_lease(); });
+  const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
+  const std::string incarnation = incarnation_;
+  renew_.run(commands_, keys, lease_args(), [this, incarnation](redis::Result& result) {
+    if (!result.ok()) {
+      // Redis away: the devices here are still served; whether the lease lapsed meanwhile is
+      // learnt from the first renewal that gets through.
+      count_failure(result, "lease renewal");
+    } else if (result.reply.integer == 0 && incarnation == incarnation_) {
+      fence();
+    }
+  });
+}
+
+// The lease lapsed (this process was stopped, or cut off from Redis, for longer than it): other
+// nodes may have let our devices go already. Every device here goes offline (node_lost) and the
+// node joins again as a new incarnation, so no device ever has two owners.
+void ClusterNode::fence() {
+  ++stats_.fenced;
+  log_warning("cluster: node " + log_escape(options_.node_id) + " lost its lease; closing its " +
+              std::to_string(owned_.size()) + " devices and joining again");
+  hub_.close_all(OfflineReason::node_lost);  // each release compares with the old owner
+  owned_.clear();
+  incarnation_ = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
+  join();
+}
+
+void ClusterNode::reap() {
+  reap_timer_ = map_.call_later(options_.lease / 2, [this] { reap(); });
+  commands_.command({"SMEMBERS", "nodes"}, [this](redis::Result& result) {
+    if (!result.ok()) return count_failure(result, "listing the nodes");
+    for (const redis::Reply& node : result.reply.elements) {
+      if (node.str == options_.node_id) continue;
+      const std::vector<std::string> args = {node.str};
+      reap_.run(commands_, {}, args, [this, name = node.str](redis::Result& reaped) {
+        if (!reaped.ok()) return count_failure(reaped, "reaping a node");
+        if (reaped.reply.integer < 0) return;
+        stats_.reaped += static_cast<std::uint64_t>(reaped.reply.integer);
+        log_info("cluster: node " + log_escape(name) + " lost its lease; " + std::to_string(reaped.reply.integer) +
+                 " of its devices let go (node_lost)");
+      });
+    }
+  });
 }
 
 }  // namespace asyncore::device

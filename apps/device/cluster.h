@@ -2,8 +2,12 @@
 // keeps presence: who holds each device, across nodes.
 //
 // Keys: device:<imei>:owner = "<node>/<incarnation>/<serial>", the connection holding the device
-// (written at login; the newest login wins); node:<node>:lease = the node's incarnation, with a
-// TTL of --lease seconds, renewed every lease/3. A login that takes a device from another node
+// (written at login; the newest login wins); node:<node>:devices, the devices a node holds;
+// node:<node>:lease = the node's incarnation, with a TTL of --lease seconds, renewed every lease/3;
+// nodes, the node names. Every node looks at the others every lease/2: a node whose lease lapsed
+// loses its devices (those that logged in elsewhere since are left alone) and leaves the list. A
+// node that finds its own lease lapsed (it was stopped, or cut off) closes its devices (node_lost)
+// and joins again as a new incarnation. A login that takes a device from another node
 // publishes "takeover <imei> <old owner>" on that node's channel node:<node>, and that node closes
 // the older connection without recording it offline (as a takeover on one node). Offline is
 // recorded in Redis only if the owner is still that connection (compare-and-delete), so a late
@@ -15,7 +19,9 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
+#include "apps/device/event.h"
 #include "apps/device/imei.h"
 #include "core/channel_map.h"
 #include "dispatchers/redis/client.h"
@@ -38,6 +44,8 @@ struct ClusterStats {
   std::uint64_t stale_releases = 0;   // offlines that found a newer owner and left it alone
   std::uint64_t remote_takeovers = 0; // our connections closed for a newer login on another node
   std::uint64_t write_failures = 0;   // presence or lease writes that did not get through
+  std::uint64_t fenced = 0;           // times this node found its lease lapsed and let its devices go
+  std::uint64_t reaped = 0;           // devices of lapsed nodes let go by this node
 };
 
 class ClusterNode {
@@ -61,7 +69,11 @@ class ClusterNode {
  private:
   std::string token(std::uint64_t serial) const;
   void on_message(const redis::Message& message);
+  std::vector<std::string> lease_args() const;
+  void join();
   void renew_lease();
+  void fence();
+  void reap();
   void count_failure(const redis::Result& result, const char* what);
 
   ChannelMap& map_;
@@ -70,10 +82,10 @@ class ClusterNode {
   std::string incarnation_;
   redis::Client commands_;
   redis::Client subscriber_;
-  redis::Script claim_, release_, renew_;
+  redis::Script claim_, release_, join_, renew_, reap_;
   std::unordered_map<std::uint64_t, std::uint64_t> owned_;  // imei -> serial of our connection
   std::uint64_t next_serial_ = 1;
-  TimerHandle lease_timer_;
+  TimerHandle lease_timer_, reap_timer_;
   ClusterStats stats_;
 };
 

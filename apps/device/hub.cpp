@@ -89,6 +89,14 @@ void DeviceHub::go_online(DeviceSession& session, Imei imei, DeviceRecord& recor
 
 std::string_view DeviceHub::node_id() const { return cluster_ ? std::string_view(cluster_->node_id()) : std::string_view(); }
 
+void DeviceHub::close_all(OfflineReason reason) {
+  std::vector<std::shared_ptr<Dispatcher>> sessions;
+  for (auto& [imei, record] : store_.devices()) {
+    if (record.session) sessions.push_back(record.session->shared_from_this());
+  }
+  for (auto& session : sessions) static_cast<DeviceSession&>(*session).end(reason);
+}
+
 void DeviceHub::taken_over_elsewhere(Imei imei) {
   DeviceRecord* record = store_.find(imei);
   if (!record || !record->session) return;

@@ -94,6 +94,8 @@ class DeviceHub {
   // A newer login on another node took the device: its connection here closes, as a takeover,
   // with no offline event.
   void taken_over_elsewhere(Imei imei);
+  // Every device online here goes offline with `reason` and its connection closes.
+  void close_all(OfflineReason reason);
 
   // Graceful stop: every connected device is recorded offline, the journal synced.
   void shutdown();

@@ -10,13 +10,16 @@ using testing::RedisServer;
 
 namespace {
 
+// Redis with the documented setting: every write in the AOF, synced, before it is answered.
+const testing::RedisOptions kAof{.tcp = false, .extra_args = {"--appendonly", "yes", "--appendfsync", "always"}};
+
 struct Cluster {
   RedisServer redis;
   testing::TempDir dir;
   Server a, b;
-  Cluster() {
-    a = Server::start(dir.file("a"), {"--auto-register", "--redis", redis.address(), "--node-id", "a", "--lease", "2"});
-    b = Server::start(dir.file("b"), {"--auto-register", "--redis", redis.address(), "--node-id", "b", "--lease", "2"});
+  explicit Cluster(const std::string& lease = "2") : redis(kAof) {
+    a = Server::start(dir.file("a"), {"--auto-register", "--redis", redis.address(), "--node-id", "a", "--lease", lease});
+    b = Server::start(dir.file("b"), {"--auto-register", "--redis", redis.address(), "--node-id", "b", "--lease", lease});
     // Each node's takeover channel is subscribed before the test goes on.
     REQUIRE(testing::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", "node:a", "node:b"}).to_string() ==
                                              "[node:a, (integer) 1, node:b, (integer) 1]"; }));
@@ -26,13 +29,15 @@ struct Cluster {
   }
 };
 
-bool has_offline(int admin, std::string_view imei) {
+// The reason of the device's newest offline event, or "" when it has none.
+std::string last_offline(int admin, std::string_view imei) {
   const json::Value events = get_json(admin, "/devices/" + std::string(imei) + "/events");
   for (const json::Value& e : events["events"].as_array()) {
-    if (e["kind"] == "offline") return true;
+    if (e["kind"] == "offline") return e["reason"].as_string();
   }
-  return false;
+  return "";
 }
+bool has_offline(int admin, std::string_view imei) { return !last_offline(admin, imei).empty(); }
 
 }  // namespace
 
@@ -76,7 +81,7 @@ TEST_CASE("a login on another node takes the device over: the old node closes it
   CHECK_FALSE(has_offline(c.b.admin, "862000000000002"));
 }
 
-TEST_CASE("Redis away: devices are still served, and presence is written again once it is back") {
+TEST_CASE("Redis away (kill -9, restart from its AOF within the lease): devices are still served, presence is written once it is back") {
   Cluster c;
   c.redis.kill9();
   RawDevice d(c.a.port);
@@ -91,4 +96,41 @@ TEST_CASE("Redis away: devices are still served, and presence is written again o
   CHECK(c.a.stop() == 0);
   // A graceful stop records its devices offline in Redis too.
   CHECK(c.owner("862000000000003") == "(nil)");
+}
+
+TEST_CASE("a node stopped past its lease: another lets its devices go, and back it closes them and joins again") {
+  Cluster c("1.5");
+  RawDevice stays(c.a.port), moves(c.a.port);
+  CHECK(stays.login("862000000000004")["status"] == 200);
+  CHECK(moves.login("862000000000005")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000004").starts_with("a/") &&
+                                           c.owner("862000000000005").starts_with("a/"); }));
+  const std::string incarnation = c.redis.command({"GET", "node:a:lease"}).str;
+  c.a.child->signal(SIGSTOP);
+  // B notices the lapsed lease (1.5 s, looked at every 0.75 s) and lets A's devices go.
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000004") == "(nil)"; }, Seconds(10)));
+  CHECK(c.owner("862000000000005") == "(nil)");
+  CHECK(c.redis.command({"SISMEMBER", "nodes", "a"}).integer == 0);
+  // One device logs in on B meanwhile.
+  RawDevice moved(c.b.port);
+  CHECK(moved.login("862000000000005", 60, std::nullopt, 2)["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000005").starts_with("b/"); }));
+  c.a.child->signal(SIGCONT);
+  // A finds its lease gone: both its connections close, recorded offline as node_lost...
+  CHECK(stays.closed(Seconds(10)));
+  CHECK(moves.closed(Seconds(10)));
+  CHECK(last_offline(c.a.admin, "862000000000004") == "node_lost");
+  CHECK(last_offline(c.a.admin, "862000000000005") == "node_lost");
+  // ... without touching the newer owner on B, and A is back as a new incarnation.
+  CHECK(c.owner("862000000000005").starts_with("b/"));
+  REQUIRE(testing::eventually([&] { return c.redis.command({"SISMEMBER", "nodes", "a"}).integer == 1; }));
+  const std::string again = c.redis.command({"GET", "node:a:lease"}).str;
+  CHECK(!again.empty());
+  CHECK(again != incarnation);
+  // A serves logins again.
+  RawDevice back(c.a.port);
+  CHECK(back.login("862000000000004", 60, std::nullopt, 3)["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000004").starts_with("a/"); }));
+  moved.send(json::Object{{"type", 3}, {"ident", 4}});
+  CHECK(json::dump(moved.read()) == R"({"type":3,"ident":4,"status":200})");
 }
