@@ -145,6 +145,28 @@ void ClusterNode::stop() {
   subscriber_.close();
 }
 
+ClusterGauges ClusterNode::gauges() const {
+  const redis::ClientStats& r = commands_.stats();
+  ClusterGauges g;
+  g.node = options_.node_id;
+  g.redis_commands = r.commands;
+  g.redis_replies = r.replies;
+  g.redis_failures = r.failures;
+  g.redis_timeouts = r.timeouts;
+  g.redis_connects = r.connects + subscriber_.stats().connects;
+  g.redis_disconnects = r.disconnects + subscriber_.stats().disconnects;
+  g.redis_in_flight = commands_.in_flight();
+  g.redis_held = commands_.held();
+  g.claims = stats_.claims;
+  g.releases = stats_.releases;
+  g.stale_releases = stats_.stale_releases;
+  g.remote_takeovers = stats_.remote_takeovers;
+  g.write_failures = stats_.write_failures;
+  g.fenced = stats_.fenced;
+  g.reaped = stats_.reaped;
+  return g;
+}
+
 std::string ClusterNode::token(std::uint64_t serial) const {
   return options_.node_id + "/" + incarnation_ + "/" + std::to_string(serial);
 }

@@ -23,6 +23,7 @@
 
 #include "apps/device/event.h"
 #include "apps/device/imei.h"
+#include "apps/device/metrics.h"
 #include "core/channel_map.h"
 #include "dispatchers/redis/client.h"
 
@@ -64,6 +65,7 @@ class ClusterNode {
 
   const std::string& node_id() const { return options_.node_id; }
   const ClusterStats& stats() const { return stats_; }
+  ClusterGauges gauges() const;
   const redis::Client& redis_client() const { return commands_; }
 
  private:

@@ -309,6 +309,7 @@ Gauges DeviceHub::gauges() const {
   g.auto_registered = store_.auto_registered_count();
   g.log_lines_suppressed = bad_frame_log_.suppressed_total() + login_refused_log_.suppressed_total() +
                            login_timeout_log_.suppressed_total();
+  if (cluster_) g.cluster = cluster_->gauges();
   return g;
 }
 

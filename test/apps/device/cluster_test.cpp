@@ -68,6 +68,9 @@ TEST_CASE("a login on another node takes the device over: the old node closes it
   CHECK_FALSE(has_offline(c.a.admin, "862000000000002"));
   CHECK(get_json(c.a.admin, "/devices/862000000000002")["online"] == false);
   CHECK(metric(c.a.admin, "device_takeovers_total") == 1);
+  CHECK(metric(c.a.admin, "device_cluster_remote_takeovers_total{node=\"a\"}") == 1);
+  CHECK(metric(c.a.admin, "device_cluster_node{node=\"a\"}") == 1);
+  CHECK(testing::eventually([&] { return metric(c.b.admin, "device_cluster_claims_total{node=\"b\"}") == 1; }));
   // The new connection works, and the old node's close did not erase the new owner.
   second.send(json::Object{{"type", 3}, {"ident", 3}});
   CHECK(json::dump(second.read()) == R"({"type":3,"ident":3,"status":200})");
@@ -133,4 +136,7 @@ TEST_CASE("a node stopped past its lease: another lets its devices go, and back 
   REQUIRE(testing::eventually([&] { return c.owner("862000000000004").starts_with("a/"); }));
   moved.send(json::Object{{"type", 3}, {"ident", 4}});
   CHECK(json::dump(moved.read()) == R"({"type":3,"ident":4,"status":200})");
+  CHECK(metric(c.a.admin, "device_cluster_fenced_total{node=\"a\"}") == 1);
+  CHECK(metric(c.b.admin, "device_cluster_reaped_total{node=\"b\"}") == 2);
+  CHECK(metric(c.b.admin, "device_cluster_fenced_total{node=\"b\"}") == 0);
 }
