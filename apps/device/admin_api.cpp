@@ -42,7 +42,9 @@ void post_command(DeviceHub& hub, http::Request& request, http::Responder respon
   if (!mode) return responder.send(http::Response::json_error(400, "mode must be interact, send or queue"));
   std::optional<Imei> imei = Imei::parse(request.param("imei"));
   const DeviceRecord* record = imei ? hub.store().find(*imei) : nullptr;
-  if (!record || !record->known()) {
+  // A node of several may be asked about a device only another node has seen.
+  const bool elsewhere = imei && !hub.node_id().empty() && *mode != CommandMode::queue;
+  if ((!record || !record->known()) && !elsewhere) {
     hub.metrics().count_command(to_string(*mode), to_string(CommandOutcome::no));
     return responder.send(not_found_no());
   }

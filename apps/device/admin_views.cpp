@@ -61,6 +61,9 @@ CommandAnswer command_answer(const CommandResult& result) {
     case CommandOutcome::queue_full:
       body.append("error", result.error);
       return {429, body};
+    case CommandOutcome::unavailable:
+      body.append("error", result.error);
+      return {503, body};
   }
   return {500, body};
 }

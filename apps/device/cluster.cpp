@@ -2,8 +2,11 @@
 
 #include <unistd.h>
 
+#include <charconv>
 #include <chrono>
+#include <cstdlib>
 
+#include "apps/device/commands.h"
 #include "apps/device/hub.h"
 #include "core/log.h"
 #include "core/log_escape.h"
@@ -77,6 +80,33 @@ return released
 
 std::string owner_key(Imei imei) { return "device:" + imei.str() + ":owner"; }
 
+// The node part of an owner ("<node>/<incarnation>/<serial>").
+std::string_view owner_node(std::string_view owner) {
+  const size_t last = owner.rfind('/');
+  if (last == std::string_view::npos || last == 0) return {};
+  const size_t before = owner.rfind('/', last - 1);
+  return before == std::string_view::npos ? std::string_view() : owner.substr(0, before);
+}
+
+// Splits off the next space-separated field of `text`.
+std::string_view next_field(std::string_view& text) {
+  const size_t space = text.find(' ');
+  const std::string_view field = text.substr(0, space);
+  text = space == std::string_view::npos ? std::string_view() : text.substr(space + 1);
+  return field;
+}
+
+std::optional<CommandOutcome> outcome_named(std::string_view name) {
+  for (CommandOutcome o : {CommandOutcome::ok, CommandOutcome::timeout, CommandOutcome::no, CommandOutcome::sent,
+                           CommandOutcome::queued, CommandOutcome::queue_full, CommandOutcome::unavailable}) {
+    if (to_string(o) == name) return o;
+  }
+  return std::nullopt;
+}
+
+// Commands another node may wait for at once; past it, NO at once rather than a growing table.
+constexpr size_t kMaxRouted = 10000;
+
 }  // namespace
 
 std::string default_node_id() {
@@ -128,6 +158,7 @@ ClusterNode::ClusterNode(ChannelMap& map, ClusterOptions options, DeviceHub& hub
 ClusterNode::~ClusterNode() {
   lease_timer_.cancel();
   reap_timer_.cancel();
+  for (auto& [id, routed] : routed_) routed.timer.cancel();
 }
 
 void ClusterNode::start() {
@@ -203,6 +234,8 @@ void ClusterNode::offline(Imei imei) {
 // "takeover <imei> <owner token>": a newer login elsewhere took a device this token held.
 void ClusterNode::on_message(const redis::Message& message) {
   const std::string_view text = message.payload;
+  if (text.starts_with("command ")) return serve_routed(text.substr(8));
+  if (text.starts_with("result ")) return routed_answer(text.substr(7));
   if (!text.starts_with("takeover ")) return;
   const std::string_view rest = text.substr(9);
   const size_t space = rest.find(' ');
@@ -215,6 +248,90 @@ void ClusterNode::on_message(const redis::Message& message) {
   owned_.erase(it);
   ++stats_.remote_takeovers;
   hub_.taken_over_elsewhere(*imei);
+}
+
+void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+  if (!commands_.ready()) {
+    return done({CommandOutcome::unavailable, {}, "the cluster's redis (" + options_.redis + ") is not reachable"});
+  }
+  if (routed_.size() >= kMaxRouted) return done({CommandOutcome::no, {}, {}});
+  const std::uint64_t id = next_route_++;
+  Routed& routed = routed_[id];
+  routed.done = std::move(done);
+  routed.mode = mode;
+  routed.timer = map_.call_later(timeout, [this, id] { finish_route(id, {CommandOutcome::timeout, {}, {}}); });
+  auto ask = [this, id, imei, mode, timeout, payload = json::dump(command)](redis::Result& owner) {
+    if (!routed_.count(id)) return;
+    if (!owner.ok()) return finish_route(id, {CommandOutcome::unavailable, {}, "redis: " + owner.error_text()});
+    const std::string_view node = owner.reply.is_null() ? std::string_view() : owner_node(owner.reply.str);
+    if (node.empty() || node == options_.node_id) return finish_route(id, {CommandOutcome::no, {}, {}});
+    std::string message = "command " + std::to_string(id) + " " + options_.node_id + " " + imei.str() + " " +
+                          std::string(to_string(mode)) + " " + std::to_string(timeout) + " " + owner.reply.str + " " +
+                          payload;
+    ++stats_.routed_out;
+    commands_.command({"PUBLISH", "node:" + std::string(node), message}, [this, id](redis::Result& published) {
+      // Nobody listening: that node is gone, and the device with it.
+      if (!published.ok() || published.reply.integer == 0) finish_route(id, {CommandOutcome::no, {}, {}});
+    });
+  };
+  commands_.command({"GET", owner_key(imei)}, std::move(ask), std::min(timeout, options_.lease));
+}
+
+void ClusterNode::finish_route(std::uint64_t id, CommandResult result) {
+  auto it = routed_.find(id);
+  if (it == routed_.end()) return;  // answered already, or timed out
+  Routed routed = std::move(it->second);
+  routed_.erase(it);
+  routed.timer.cancel();
+  hub_.metrics().count_command(to_string(routed.mode), to_string(result.outcome));
+  routed.done(std::move(result));
+}
+
+// On the holder: "<id> <from node> <imei> <mode> <timeout> <owner> <json>".
+void ClusterNode::serve_routed(std::string_view request) {
+  const std::string id(next_field(request));
+  const std::string from(next_field(request));
+  const std::optional<Imei> imei = Imei::parse(next_field(request));
+  const std::string_view mode_name = next_field(request);
+  const std::string timeout_text(next_field(request));
+  const std::string_view owner = next_field(request);
+  if (id.empty() || from.empty() || !imei) return;
+  const CommandMode mode = mode_name == "send" ? CommandMode::send : CommandMode::interact;
+  char* end = nullptr;
+  const double timeout = std::strtod(timeout_text.c_str(), &end);
+  auto answer = [this, id, from](const CommandResult& result) {
+    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
+                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
+  };
+  CommandCheck check = check_command(request);
+  auto it = owned_.find(imei->number());
+  // Asked about a connection that is no longer ours (it moved on since the asker looked).
+  if (!check.command || it == owned_.end() || token(it->second) != owner || !(timeout > 0 && timeout <= 600)) {
+    return answer({CommandOutcome::no, {}, {}});
+  }
+  ++stats_.routed_in;
+  hub_.command_here(*imei, *check.command, mode, timeout, answer);
+}
+
+// On the asker: "<id> <OUTCOME> <ack json>".
+void ClusterNode::routed_answer(std::string_view answer) {
+  const std::string_view id_text = next_field(answer);
+  const std::optional<CommandOutcome> outcome = outcome_named(next_field(answer));
+  std::uint64_t id = 0;
+  if (!outcome || std::from_chars(id_text.data(), id_text.data() + id_text.size(), id).ec != std::errc()) return;
+  CommandResult result{*outcome, {}, {}};
+  if (*outcome == CommandOutcome::ok) {
+    json::ParseResult ack = json::try_parse(answer);
+    if (!ack) return;
+    result.ack = std::move(*ack.value);
+  }
+  finish_route(id, std::move(result));
+}
+
+void ClusterNode::publish(const std::string& node, std::string message) {
+  commands_.command({"PUBLISH", "node:" + node, message}, [this](redis::Result& result) {
+    if (!result.ok()) count_failure(result, "answering another node");
+  });
 }
 
 std::vector<std::string> ClusterNode::lease_args() const {

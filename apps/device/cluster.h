@@ -13,6 +13,9 @@
 // recorded in Redis only if the owner is still that connection (compare-and-delete), so a late
 // offline never erases a newer login elsewhere.
 //
+// Commands: "command <id> <from node> <imei> <mode> <timeout> <owner> <json>" on the holder's
+// channel, answered with "result <id> <OUTCOME> <ack json>" on the asker's.
+//
 // Redis being away never stops a node serving its devices: presence writes are not waited for;
 // one that fails is logged (one line per outage, by the client) and counted.
 #pragma once
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "apps/device/event.h"
+#include "apps/device/hub.h"
 #include "apps/device/imei.h"
 #include "apps/device/metrics.h"
 #include "core/channel_map.h"
@@ -47,6 +51,8 @@ struct ClusterStats {
   std::uint64_t write_failures = 0;   // presence or lease writes that did not get through
   std::uint64_t fenced = 0;           // times this node found its lease lapsed and let its devices go
   std::uint64_t reaped = 0;           // devices of lapsed nodes let go by this node
+  std::uint64_t routed_out = 0;       // commands sent to another node
+  std::uint64_t routed_in = 0;        // commands run here for another node
 };
 
 class ClusterNode {
@@ -63,6 +69,11 @@ class ClusterNode {
   void online(Imei imei);
   void offline(Imei imei);
 
+  // interact / send for a device not online here: asked of the node that holds it, over its
+  // channel; the answer comes back on ours. Nobody holds it, or that node is gone: NO at once;
+  // Redis away: UNAVAILABLE at once; no answer in `timeout`: TIMEOUT.
+  void route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+
   const std::string& node_id() const { return options_.node_id; }
   const ClusterStats& stats() const { return stats_; }
   ClusterGauges gauges() const;
@@ -77,6 +88,10 @@ class ClusterNode {
   void fence();
   void reap();
   void count_failure(const redis::Result& result, const char* what);
+  void finish_route(std::uint64_t id, CommandResult result);
+  void serve_routed(std::string_view request);
+  void routed_answer(std::string_view answer);
+  void publish(const std::string& node, std::string message);
 
   ChannelMap& map_;
   ClusterOptions options_;
@@ -88,6 +103,13 @@ class ClusterNode {
   std::unordered_map<std::uint64_t, std::uint64_t> owned_;  // imei -> serial of our connection
   std::uint64_t next_serial_ = 1;
   TimerHandle lease_timer_, reap_timer_;
+  struct Routed {
+    CommandCallback done;
+    TimerHandle timer;
+    CommandMode mode;
+  };
+  std::unordered_map<std::uint64_t, Routed> routed_;  // commands we asked another node to run
+  std::uint64_t next_route_ = 1;
   ClusterStats stats_;
 };
 

@@ -1,4 +1,5 @@
 // device-server: the long-connection service for smart-watch devices (../shared/protocols/device.md).
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 
@@ -70,6 +71,12 @@ int main(int argc, char** argv) {
       cli.fail(std::string("--redis: ") + e.what());
     }
     if (cluster_options.node_id.empty()) cluster_options.node_id = default_node_id();
+    // Node names go into keys, channels and space-separated messages.
+    for (char c : cluster_options.node_id) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+        cli.fail("--node-id: letters, digits, '-', '_' and '.' only");
+      }
+    }
   }
 
   std::vector<RegistryEntry> registry;

@@ -25,6 +25,7 @@ std::string_view to_string(CommandOutcome outcome) {
     case CommandOutcome::sent: return "SENT";
     case CommandOutcome::queued: return "QUEUED";
     case CommandOutcome::queue_full: return "QUEUE_FULL";
+    case CommandOutcome::unavailable: return "UNAVAILABLE";
   }
   return "?";
 }
@@ -198,6 +199,15 @@ void DeviceHub::finish(std::uint64_t id, CommandResult result) {
 }
 
 void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+  if (cluster_ && mode != CommandMode::queue) {
+    const DeviceRecord* record = store_.find(imei);
+    if (!record || !record->session) return cluster_->route(imei, command, mode, timeout, std::move(done));
+  }
+  command_here(imei, command, mode, timeout, std::move(done));
+}
+
+void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout,
+                             CommandCallback done) {
   DeviceRecord* record = store_.find(imei);
   DeviceSession* session = record ? record->session : nullptr;
   auto answer = [&](CommandOutcome outcome) {

@@ -29,14 +29,15 @@ struct ServerOptions {
 };
 
 enum class CommandMode { interact, send, queue };
-enum class CommandOutcome { ok, timeout, no, sent, queued, queue_full };
+// unavailable: the node that holds the device could not be asked (Redis away, --redis only).
+enum class CommandOutcome { ok, timeout, no, sent, queued, queue_full, unavailable };
 std::string_view to_string(CommandMode mode);
 std::string_view to_string(CommandOutcome outcome);
 
 struct CommandResult {
   CommandOutcome outcome = CommandOutcome::no;
   json::Value ack;  // outcome ok: the device's ack
-  std::string error;  // outcome queue_full: why, for the admin
+  std::string error;  // outcome queue_full or unavailable: why, for the admin
 };
 using CommandCallback = std::function<void(CommandResult)>;
 
@@ -83,7 +84,10 @@ class DeviceHub {
 
   // --- interact / sendtodev / queue -------------------------------------------------------------
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.
+  // With --redis, interact and send for a device not online here go to the node holding it.
   void command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  // The same, on this node only (a command routed here from another node).
+  void command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
   void deliver_queued(DeviceSession& session);
 
   // --- several nodes (--redis) ---------------------------------------------------------------

@@ -2,6 +2,8 @@
 // redis-server of the test's own and two device-server nodes sharing it.
 #include <doctest/doctest.h>
 
+#include <thread>
+
 #include "test/apps/device/device_harness.h"
 #include "test/support/redis_server.h"
 
@@ -139,4 +141,59 @@ TEST_CASE("a node stopped past its lease: another lets its devices go, and back 
   CHECK(metric(c.a.admin, "device_cluster_fenced_total{node=\"a\"}") == 1);
   CHECK(metric(c.b.admin, "device_cluster_reaped_total{node=\"b\"}") == 2);
   CHECK(metric(c.b.admin, "device_cluster_fenced_total{node=\"b\"}") == 0);
+}
+
+TEST_CASE("commands cross nodes: interact and send on A reach a device held by B, and the answer comes back") {
+  Cluster c;
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000006")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000006").starts_with("b/"); }));
+  // The device acks what B sends it, while A's admin call waits.
+  std::thread device([&] {
+    json::Value command = d.read();
+    d.send(json::Object{{"type", command["type"]}, {"ident", command["ident"]}, {"status", 200}});
+  });
+  CommandReply r = post_command(c.a.admin, "862000000000006", "interact", R"({"type":104,"text":"from a"})");
+  device.join();
+  CHECK(r.status == 200);
+  CHECK(r.body["result"] == "OK");
+  CHECK(r.body["ack"]["type"] == 104);
+  CHECK(r.body["ack"]["status"] == 200);
+  r = post_command(c.a.admin, "862000000000006", "send", R"({"type":104,"text":"fire and forget"})");
+  CHECK(r.status == 202);
+  CHECK(r.body["result"] == "SENT");
+  CHECK(d.read()["text"] == "fire and forget");
+  // A device that does not answer: A's own timeout says TIMEOUT.
+  r = post_command(c.a.admin, "862000000000006", "interact", R"({"type":104,"text":"?"})", 0.5);
+  CHECK(r.status == 504);
+  CHECK(r.body["result"] == "TIMEOUT");
+  CHECK(d.read()["text"] == "?");
+  // Held by nobody: NO at once.
+  r = post_command(c.a.admin, "862000000000099", "interact", R"({"type":101})");
+  CHECK(r.status == 404);
+  CHECK(metric(c.a.admin, "device_commands_total{mode=\"interact\",result=\"OK\"}") == 1);
+}
+
+TEST_CASE("commands to a node that is gone are answered NO at once; with Redis away, UNAVAILABLE at once") {
+  Cluster c;
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000007")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000007").starts_with("b/"); }));
+  c.b.child->signal(SIGKILL);
+  c.b.child->wait();
+  // Its presence is still there until its lease lapses, but nobody listens on its channel.
+  CommandReply r = post_command(c.a.admin, "862000000000007", "interact", R"({"type":101})", 5);
+  CHECK(r.status == 404);
+  CHECK(r.body["result"] == "NO");  // not A's TIMEOUT
+  c.redis.kill9();
+  REQUIRE(testing::eventually([&] {
+    return post_command(c.a.admin, "862000000000007", "interact", R"({"type":101})", 5).status == 503;
+  }));
+  r = post_command(c.a.admin, "862000000000007", "send", R"({"type":101})", 5);
+  CHECK(r.status == 503);
+  CHECK(r.body["result"] == "UNAVAILABLE");
+  CHECK(r.body["error"].as_string().find("is not reachable") != std::string::npos);
+  // Devices on A itself are still served.
+  RawDevice local(c.a.port);
+  CHECK(local.login("862000000000008")["status"] == 200);
 }
