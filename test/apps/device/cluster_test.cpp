@@ -172,6 +172,13 @@ TEST_CASE("commands cross nodes: interact and send on A reach a device held by B
   r = post_command(c.a.admin, "862000000000099", "interact", R"({"type":101})");
   CHECK(r.status == 404);
   CHECK(metric(c.a.admin, "device_commands_total{mode=\"interact\",result=\"OK\"}") == 1);
+  // Both nodes' pub/sub connections cut: they subscribe again, and commands cross again.
+  CHECK(c.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"}).integer == 2);
+  REQUIRE(testing::eventually([&] { return c.redis.command({"PUBSUB", "NUMSUB", "node:a", "node:b"}).to_string() ==
+                                           "[node:a, (integer) 1, node:b, (integer) 1]"; }));
+  r = post_command(c.a.admin, "862000000000006", "send", R"({"type":104,"text":"after the cut"})");
+  CHECK(r.body["result"] == "SENT");
+  CHECK(d.read()["text"] == "after the cut");
 }
 
 TEST_CASE("commands to a node that is gone are answered NO at once; with Redis away, UNAVAILABLE at once") {
