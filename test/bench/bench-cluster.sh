@@ -1,0 +1,74 @@
+#!/bin/bash
+# device-server as a cluster (make bench, section apps; runs alone too: BUILD_DIR=build OUT=/tmp/x
+# TSV=/tmp/x/r.tsv test/bench/bench-cluster.sh). Two nodes on one redis-server, four emulated
+# devices held by node b. interact round trips through node b's admin API (same node) and through
+# node a's (crossing nodes over Redis), one keep-alive connection each, one after the other:
+# round trips/s and p50/p99 as ratios to same-node, and Redis commands per crossing interact
+# (INFO commandstats; the nodes' lease and reaper traffic is counted in, a few commands a second).
+set -u
+cd "$(dirname "$0")/../.."
+B=${BUILD_DIR:-$PWD/build}
+OUT=${OUT:-$B/bench}
+TSV=${TSV:-$OUT/results.tsv}
+QUICK=${BENCH_QUICK:-0}
+mkdir -p "$OUT"
+# shellcheck source=test/bench/common.sh
+source test/bench/common.sh
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { log "bench-cluster: redis-server and redis-cli needed"; exit 1; }
+
+dir=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"' EXIT
+redis-server --port 0 --unixsocket "$dir/redis.sock" --save "" --appendonly no --daemonize no --logfile "$dir/redis.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$dir/redis.sock" ] && break; sleep 0.05; done
+node() {  # NAME: starts a node; sets PORT and ADMIN
+  "$B/bin/device-server" --port 0 --admin-port 0 --auto-register --data-dir "$dir/$1" --quiet \
+    --redis "unix:$dir/redis.sock" --node-id "$1" >"$dir/$1.out" 2>"$dir/$1.err" &
+  pids+=($!)
+  for _ in $(seq 200); do [ "$(grep -c '^listening' "$dir/$1.out" 2>/dev/null)" = 2 ] && break; sleep 0.05; done
+  PORT=$(grep -m1 '^listening device' "$dir/$1.out" | awk -F: '{print $NF}')
+  ADMIN=$(grep -m1 '^listening admin' "$dir/$1.out" | awk -F: '{print $NF}')
+}
+node a; A_ADMIN=$ADMIN
+node b; B_ADMIN=$ADMIN; B_PORT=$PORT
+"$B/bin/device-emulator" --port "$B_PORT" --devices 4 --imei-base 869000000000000 --quiet >"$dir/emulator.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do
+  [ "$(redis-cli -s "$dir/redis.sock" GET device:869000000000003:owner | cut -c1-2)" = "b/" ] && break
+  sleep 0.05
+done
+
+n=$([ "$QUICK" = 1 ] && echo 1000 || echo 4000)
+interacts() {  # ADMIN_PORT: prints "rps=N p50_ms=N p99_ms=N"
+  python3 - "$1" "$n" <<'PY'
+import http.client, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+conn = http.client.HTTPConnection("127.0.0.1", port)
+body = '{"type":104,"text":"bench"}'
+lat = []
+start = time.perf_counter()
+for i in range(n):
+    imei = "86900000000000%d" % (i % 4)
+    t = time.perf_counter()
+    conn.request("POST", "/devices/%s/commands?mode=interact&timeout=5" % imei, body, {"Content-Type": "application/json"})
+    r = conn.getresponse(); r.read()
+    if r.status != 200: sys.exit("interact answered %d" % r.status)
+    lat.append(time.perf_counter() - t)
+total = time.perf_counter() - start
+lat.sort()
+print("rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (n / total, lat[n // 2] * 1e3, lat[n * 99 // 100] * 1e3))
+PY
+}
+calls() { redis-cli -s "$dir/redis.sock" INFO commandstats | awk -F'[=,:]' '/^cmdstat_/{s+=$3} END{print s}'; }
+
+same=$(interacts "$B_ADMIN") || { log "bench-cluster: same-node interacts failed: $same"; exit 1; }
+before=$(calls)
+cross=$(interacts "$A_ADMIN") || { log "bench-cluster: cross-node interacts failed: $cross"; exit 1; }
+after=$(calls)
+per=$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN{printf "%.2f", (b-a-1)/n}')  # -1: the INFO itself
+log "cluster interact: same node $same; across nodes $cross; $per redis commands per crossing interact"
+row cluster "interact across nodes" "round trips/s" "$(echo "$cross" | field rps)" "same node" "$(echo "$same" | field rps)"
+row cluster "interact across nodes" "p50 ms" "$(echo "$cross" | field p50_ms)" "same node" "$(echo "$same" | field p50_ms)"
+row cluster "interact across nodes" "p99 ms" "$(echo "$cross" | field p99_ms)" "same node" "$(echo "$same" | field p99_ms)"
+row cluster "interact across nodes" "redis commands per interact (target 3)" "$per"
