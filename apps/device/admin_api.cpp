@@ -43,7 +43,7 @@ void post_command(DeviceHub& hub, http::Request& request, http::Responder respon
   std::optional<Imei> imei = Imei::parse(request.param("imei"));
   const DeviceRecord* record = imei ? hub.store().find(*imei) : nullptr;
   // A node of several may be asked about a device only another node has seen.
-  const bool elsewhere = imei && !hub.node_id().empty() && *mode != CommandMode::queue;
+  const bool elsewhere = imei && !hub.node_id().empty();
   if ((!record || !record->known()) && !elsewhere) {
     hub.metrics().count_command(to_string(*mode), to_string(CommandOutcome::no));
     return responder.send(not_found_no());

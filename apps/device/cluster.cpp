@@ -251,6 +251,9 @@ void ClusterNode::on_message(const redis::Message& message) {
 }
 
 void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+  // A queued command for a device no node holds (or with Redis away) is stored here, as a
+  // single node does: delivered when the device next logs in on this node.
+  if (mode == CommandMode::queue && !commands_.ready()) return hub_.command_here(imei, command, mode, timeout, std::move(done));
   if (!commands_.ready()) {
     return done({CommandOutcome::unavailable, {}, "the cluster's redis (" + options_.redis + ") is not reachable"});
   }
@@ -260,11 +263,25 @@ void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode,
   routed.done = std::move(done);
   routed.mode = mode;
   routed.timer = map_.call_later(timeout, [this, id] { finish_route(id, {CommandOutcome::timeout, {}, {}}); });
-  auto ask = [this, id, imei, mode, timeout, payload = json::dump(command)](redis::Result& owner) {
-    if (!routed_.count(id)) return;
+  auto ask = [this, id, imei, mode, timeout, command](redis::Result& owner) {
+    auto it = routed_.find(id);
+    if (it == routed_.end()) return;
+    const std::string_view node =
+        !owner.ok() || owner.reply.is_null() ? std::string_view() : owner_node(owner.reply.str);
+    if (mode == CommandMode::queue && (node.empty() || node == options_.node_id)) {
+      Routed routed = std::move(it->second);
+      routed_.erase(it);
+      routed.timer.cancel();
+      try {
+        hub_.command_here(imei, command, mode, timeout, routed.done);
+      } catch (const std::exception& e) {  // the queue could not be made durable: nothing promised
+        routed.done({CommandOutcome::unavailable, {}, std::string("cannot store the command: ") + e.what()});
+      }
+      return;
+    }
     if (!owner.ok()) return finish_route(id, {CommandOutcome::unavailable, {}, "redis: " + owner.error_text()});
-    const std::string_view node = owner.reply.is_null() ? std::string_view() : owner_node(owner.reply.str);
     if (node.empty() || node == options_.node_id) return finish_route(id, {CommandOutcome::no, {}, {}});
+    const std::string payload = json::dump(command);
     std::string message = "command " + std::to_string(id) + " " + options_.node_id + " " + imei.str() + " " +
                           std::string(to_string(mode)) + " " + std::to_string(timeout) + " " + owner.reply.str + " " +
                           payload;
@@ -296,7 +313,9 @@ void ClusterNode::serve_routed(std::string_view request) {
   const std::string timeout_text(next_field(request));
   const std::string_view owner = next_field(request);
   if (id.empty() || from.empty() || !imei) return;
-  const CommandMode mode = mode_name == "send" ? CommandMode::send : CommandMode::interact;
+  const CommandMode mode = mode_name == "send"    ? CommandMode::send
+                         : mode_name == "queue" ? CommandMode::queue
+                                                : CommandMode::interact;
   char* end = nullptr;
   const double timeout = std::strtod(timeout_text.c_str(), &end);
   auto answer = [this, id, from](const CommandResult& result) {

@@ -69,9 +69,10 @@ class ClusterNode {
   void online(Imei imei);
   void offline(Imei imei);
 
-  // interact / send for a device not online here: asked of the node that holds it, over its
-  // channel; the answer comes back on ours. Nobody holds it, or that node is gone: NO at once;
-  // Redis away: UNAVAILABLE at once; no answer in `timeout`: TIMEOUT.
+  // A command for a device not online here: asked of the node that holds it, over its channel;
+  // the answer comes back on ours. Nobody holds it, or that node is gone: NO at once (queue:
+  // stored here, as alone); Redis away: UNAVAILABLE at once (queue: stored here); no answer in
+  // `timeout`: TIMEOUT.
   void route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
 
   const std::string& node_id() const { return options_.node_id; }

@@ -199,7 +199,7 @@ void DeviceHub::finish(std::uint64_t id, CommandResult result) {
 }
 
 void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
-  if (cluster_ && mode != CommandMode::queue) {
+  if (cluster_) {
     const DeviceRecord* record = store_.find(imei);
     if (!record || !record->session) return cluster_->route(imei, command, mode, timeout, std::move(done));
   }

@@ -84,7 +84,7 @@ class DeviceHub {
 
   // --- interact / sendtodev / queue -------------------------------------------------------------
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.
-  // With --redis, interact and send for a device not online here go to the node holding it.
+  // With --redis, a command for a device not online here goes to the node holding it.
   void command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
   // The same, on this node only (a command routed here from another node).
   void command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);

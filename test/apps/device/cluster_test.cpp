@@ -204,3 +204,31 @@ TEST_CASE("commands to a node that is gone are answered NO at once; with Redis a
   RawDevice local(c.a.port);
   CHECK(local.login("862000000000008")["status"] == 200);
 }
+
+TEST_CASE("queue across nodes: stored and delivered by the node holding the device; held by nobody, stored where asked") {
+  Cluster c;
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000009")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000009").starts_with("b/"); }));
+  std::thread device([&] {
+    json::Value command = d.read();
+    d.send(json::Object{{"type", command["type"]}, {"ident", command["ident"]}, {"status", 200}});
+  });
+  CommandReply r = post_command(c.a.admin, "862000000000009", "queue", R"({"type":104,"text":"queued via a"})");
+  device.join();
+  CHECK(r.body["result"] == "OK");  // acked by the device through B
+  CHECK(metric(c.b.admin, "device_queued_commands") == 0);  // deleted on the ack
+  // A device last seen on A, online nowhere: A stores it and delivers it at its next login there.
+  RawDevice e(c.a.port);
+  CHECK(e.login("862000000000010")["status"] == 200);
+  e.client.close();
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000010") == "(nil)"; }));
+  r = post_command(c.b.admin, "862000000000010", "queue", R"({"type":104,"text":"later"})");
+  CHECK(r.status == 404);  // B never saw it, nobody holds it
+  r = post_command(c.a.admin, "862000000000010", "queue", R"({"type":104,"text":"later"})");
+  CHECK(r.status == 202);
+  CHECK(r.body["result"] == "QUEUED");
+  RawDevice back(c.a.port);
+  CHECK(back.login("862000000000010", 60, std::nullopt, 2)["status"] == 200);
+  CHECK(back.read()["text"] == "later");
+}
