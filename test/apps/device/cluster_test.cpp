@@ -232,3 +232,26 @@ TEST_CASE("queue across nodes: stored and delivered by the node holding the devi
   CHECK(back.login("862000000000010", 60, std::nullopt, 2)["status"] == 200);
   CHECK(back.read()["text"] == "later");
 }
+
+TEST_CASE("kill -9 of a node during an interact: the asker answers, its devices are let go, and log in on the survivor") {
+  Cluster c("1.5");
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000011")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000011").starts_with("b/"); }));
+  std::thread killer([&] {
+    d.read();  // the command reached the device through B: now B dies, its answer never comes
+    c.b.child->signal(SIGKILL);
+  });
+  CommandReply r = post_command(c.a.admin, "862000000000011", "interact", R"({"type":104,"text":"x"})", 2);
+  killer.join();
+  CHECK(r.status == 504);
+  CHECK(r.body["result"] == "TIMEOUT");
+  // A lets B's devices go once B's lease lapses...
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000011") == "(nil)"; }, Seconds(10)));
+  CHECK(c.redis.command({"SISMEMBER", "nodes", "b"}).integer == 0);
+  CHECK(metric(c.a.admin, "device_cluster_reaped_total{node=\"a\"}") == 1);
+  // ... and the device logs in on A.
+  RawDevice again(c.a.port);
+  CHECK(again.login("862000000000011", 60, std::nullopt, 2)["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000011").starts_with("a/"); }));
+}
