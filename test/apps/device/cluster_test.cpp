@@ -255,3 +255,21 @@ TEST_CASE("kill -9 of a node during an interact: the asker answers, its devices 
   CHECK(again.login("862000000000011", 60, std::nullopt, 2)["status"] == 200);
   REQUIRE(testing::eventually([&] { return c.owner("862000000000011").starts_with("a/"); }));
 }
+
+TEST_CASE("device-emulator --nodes spreads a fleet over the nodes, and commands reach each device from either node") {
+  Cluster c;
+  Emulator fleet = Emulator::start(c.a.port, {"--nodes", "127.0.0.1:" + std::to_string(c.a.port) + ",127.0.0.1:" +
+                                                             std::to_string(c.b.port),
+                                              "--devices", "6", "--imei-base", "862100000000000"});
+  REQUIRE(testing::eventually([&] { return online(c.a.admin) == 3 && online(c.b.admin) == 3; }));
+  for (int i = 0; i < 6; ++i) {
+    const std::string imei = "86210000000000" + std::to_string(i);
+    CAPTURE(imei);
+    REQUIRE(testing::eventually([&] { return c.owner(imei).starts_with(i % 2 ? "b/" : "a/"); }));
+    for (int admin : {c.a.admin, c.b.admin}) {
+      CHECK(post_command(admin, imei, "interact", R"({"type":104,"text":"hi"})").body["result"] == "OK");
+    }
+  }
+  const auto summary = fleet.stop();
+  CHECK(summary.at("acks") >= 12);
+}
