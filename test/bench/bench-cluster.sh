@@ -5,6 +5,8 @@
 # node a's (crossing nodes over Redis), one keep-alive connection each, one after the other:
 # round trips/s and p50/p99 as ratios to same-node, and Redis commands per crossing interact
 # (INFO commandstats; the nodes' lease and reaper traffic is counted in, a few commands a second).
+# Then a login storm (one emulator, every device at once) against a node with --redis and against
+# a server alone, and the time from kill -9 of a node to its last device let go (lease 2 s).
 set -u
 cd "$(dirname "$0")/../.."
 B=${BUILD_DIR:-$PWD/build}
@@ -22,10 +24,11 @@ trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save "" --appendonly no --daemonize no --logfile "$dir/redis.log" &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$dir/redis.sock" ] && break; sleep 0.05; done
-node() {  # NAME: starts a node; sets PORT and ADMIN
+node() {  # NAME: starts a node; sets PORT, ADMIN and NPID
   "$B/bin/device-server" --port 0 --admin-port 0 --auto-register --data-dir "$dir/$1" --quiet \
     --redis "unix:$dir/redis.sock" --node-id "$1" >"$dir/$1.out" 2>"$dir/$1.err" &
-  pids+=($!)
+  NPID=$!
+  pids+=($NPID)
   for _ in $(seq 200); do [ "$(grep -c '^listening' "$dir/$1.out" 2>/dev/null)" = 2 ] && break; sleep 0.05; done
   PORT=$(grep -m1 '^listening device' "$dir/$1.out" | awk -F: '{print $NF}')
   ADMIN=$(grep -m1 '^listening admin' "$dir/$1.out" | awk -F: '{print $NF}')
@@ -72,3 +75,48 @@ row cluster "interact across nodes" "round trips/s" "$(echo "$cross" | field rps
 row cluster "interact across nodes" "p50 ms" "$(echo "$cross" | field p50_ms)" "same node" "$(echo "$same" | field p50_ms)"
 row cluster "interact across nodes" "p99 ms" "$(echo "$cross" | field p99_ms)" "same node" "$(echo "$same" | field p99_ms)"
 row cluster "interact across nodes" "redis commands per interact (target 3)" "$per"
+
+# ---- login storm: presence writes against a single process
+storm=$([ "$QUICK" = 1 ] && echo 2000 || echo 10000)
+storm_logins() {  # extra device-server flags...: prints logins/s
+  local name=storm$RANDOM
+  "$B/bin/device-server" --port 0 --admin-port 0 --auto-register --data-dir "$dir/$name" --quiet "$@" \
+    >"$dir/$name.out" 2>"$dir/$name.err" &
+  local spid=$!
+  pids+=($spid)
+  for _ in $(seq 200); do [ "$(grep -c '^listening' "$dir/$name.out" 2>/dev/null)" = 2 ] && break; sleep 0.05; done
+  local port
+  port=$(grep -m1 '^listening device' "$dir/$name.out" | awk -F: '{print $NF}')
+  "$B/bin/device-emulator" --port "$port" --devices "$storm" --imei-base 868000000000000 --heartbeat 600 \
+    --report 0 --quiet >"$dir/$name.emulator" 2>&1 &
+  local epid=$!
+  pids+=($epid)
+  for _ in $(seq 1200); do grep -q '^all logged in' "$dir/$name.emulator" && break; sleep 0.05; done
+  kill -9 "$epid" "$spid" 2>/dev/null
+  grep -m1 '^all logged in' "$dir/$name.emulator" | awk '{print $4 / $7}'  # "all logged in N devices in S s"
+}
+alone=$(storm_logins)
+clustered=$(storm_logins --redis "unix:$dir/redis.sock" --node-id storm)
+log "login storm of $storm: $clustered logins/s with --redis, $alone alone"
+row cluster "login storm ($storm devices)" "logins/s with presence (target >= 0.7x)" "$clustered" "alone" "$alone"
+
+# ---- kill -9 of a node: until its devices are let go
+node c; C_PORT=$PORT; C_PID=$NPID
+"$B/bin/device-emulator" --port "$C_PORT" --devices 100 --imei-base 867000000000000 --heartbeat 600 --report 0 --quiet \
+  >"$dir/emulator-c.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do
+  [ "$(redis-cli -s "$dir/redis.sock" SCARD node:c:devices)" = 100 ] && break
+  sleep 0.05
+done
+t0=$(date +%s.%N)
+{ kill -9 "$C_PID"; wait "$C_PID"; } 2>/dev/null
+for _ in $(seq 400); do
+  [ "$(redis-cli -s "$dir/redis.sock" GET device:867000000000099:owner)" = "" ] &&
+    [ "$(redis-cli -s "$dir/redis.sock" EXISTS node:c:devices)" = 0 ] && break
+  sleep 0.025
+done
+t1=$(date +%s.%N)
+gone=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+log "kill -9 of a node with 100 devices: all let go after $gone s (lease 6 s: target <= 8 s)"
+row cluster "kill -9 of a node (100 devices, lease 6 s)" "seconds until all let go (target <= lease + 2)" "$gone"
