@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "core/log_escape.h"
-#include "dispatchers/buffered_stream.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/sha1.h"
 
@@ -70,32 +69,6 @@ std::string read_password(const std::string& path) {
 }
 
 }  // namespace
-
-// The socket of one attempt. It reports to its client until detached, so a connection being
-// replaced can never call into a client that moved on.
-class Client::Connection final : public BufferedStream {
- public:
-  Connection(Client* owner, ChannelMap* map) : BufferedStream(map), owner_(owner) {}
-  void detach() { owner_ = nullptr; }
-
-  void handle_connect() override {
-    if (owner_) owner_->connected();
-  }
-  void handle_read() override {
-    thread_local char buffer[64 * 1024];  // shared by every client of the thread
-    size_t n = recv_into(buffer, sizeof buffer);
-    if (n > 0 && owner_) owner_->received(std::string_view(buffer, n));
-  }
-  void handle_close() override { end("connection closed by the server"); }
-  void handle_error(const std::exception& error) override { end(error.what()); }
-
- private:
-  void end(const std::string& reason) {
-    close();
-    if (Client* owner = std::exchange(owner_, nullptr)) owner->lost(reason);
-  }
-  Client* owner_;
-};
 
 Client::Client(ClientOptions options, ChannelMap* map)
     : options_(std::move(options)), map_(map ? map : &socket_map()), parser_(options_.limits),

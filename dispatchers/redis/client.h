@@ -36,6 +36,7 @@
 
 #include "core/channel_map.h"
 #include "dispatchers/backoff.h"
+#include "dispatchers/client_stream.h"
 #include "dispatchers/redis/resp.h"
 
 namespace asyncore::redis {
@@ -135,8 +136,8 @@ class Client {
   const ClientOptions& options() const { return options_; }
 
  private:
-  class Connection;
-  friend class Connection;
+  using Connection = ClientStream<Client>;
+  friend Connection;
   struct Pending {
     Callback callback;  // empty once failed by its timeout (the reply is then dropped)
     Clock::time_point deadline;  // max() for none
