@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "dispatchers/buffered_stream.h"
 
 namespace asyncore::barrage {
 
