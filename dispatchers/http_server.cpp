@@ -10,6 +10,7 @@ HttpServer::HttpServer(const Address& address, Router router, HttpServerOptions 
       limits_("HttpServer", this->map(), {service_->options.max_connections, service_->options.max_per_peer}) {
   create_socket(address.family(), SOCK_STREAM);
   set_reuse_addr();
+  if (service_->options.reuse_port) set_reuse_port();
   bind(address);
   listen(service_->options.backlog);
   limits_.name = "HttpServer " + addr.to_string();

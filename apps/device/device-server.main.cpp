@@ -9,6 +9,7 @@
 #include "apps/device/device_store.h"
 #include "apps/device/hub.h"
 #include "apps/device/registry.h"
+#include "apps/device/workers.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
@@ -63,7 +64,14 @@ int main(int argc, char** argv) {
              "run as one node of several sharing this Redis (host:port or unix:/path); default: alone");
   cli.option("--node-id", &cluster_options.node_id, "NAME", "this node's name among them (default: host name-pid)");
   cli.option("--lease", &cluster_options.lease, "S", "seconds a silent node keeps its lease (default 6)", 0.3, 3600);
+  int workers = 0;
+  bool reuse_port = false;
+  cli.option("--workers", &workers, "N",
+             "run N worker processes sharing the ports (SO_REUSEPORT), each a node; needs --redis (default 0: one process)",
+             0, 64);
+  cli.flag("--reuse-port", &reuse_port, "share the ports with other processes (what --workers gives its workers)");
   cli.parse(argc, argv);
+  if (workers > 0 && cluster_options.redis.empty()) cli.fail("--workers needs --redis");
   if (!cluster_options.redis.empty()) {
     try {
       redis::resolve_endpoint(cluster_options.redis);
@@ -77,6 +85,11 @@ int main(int argc, char** argv) {
         cli.fail("--node-id: letters, digits, '-', '_' and '.' only");
       }
     }
+  }
+
+  if (workers > 0) {
+    return run_workers(WorkersPlan{workers, host, port, admin_port, cluster_options.node_id, data_dir,
+                                   std::vector<std::string>(argv, argv + argc)});
   }
 
   std::vector<RegistryEntry> registry;
@@ -114,7 +127,7 @@ int main(int argc, char** argv) {
 
   std::shared_ptr<DeviceListener> listener;
   try {
-    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub, device_caps);
+    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub, device_caps, reuse_port);
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
   }
@@ -122,6 +135,7 @@ int main(int argc, char** argv) {
   http::HttpServerOptions admin_options;
   admin_options.max_connections = kAdminMaxConnections;
   admin_options.max_per_peer = kAdminMaxPerPeer;
+  admin_options.reuse_port = reuse_port;
   try {
     admin = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(admin_port)), admin_router(hub, admin_token),
                                    admin_options, &map);
