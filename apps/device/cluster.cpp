@@ -166,7 +166,7 @@ void ClusterNode::start() {
   subscriber_.start();
   join();
   lease_timer_ = map_.call_later(options_.lease / 3, [this] { renew_lease(); });
-  reap_timer_ = map_.call_later(options_.lease / 2, [this] { reap(); });
+  reap_timer_ = map_.call_later(options_.lease / 4, [this] { reap(); });
 }
 
 void ClusterNode::stop() {
@@ -393,7 +393,7 @@ void ClusterNode::fence() {
 }
 
 void ClusterNode::reap() {
-  reap_timer_ = map_.call_later(options_.lease / 2, [this] { reap(); });
+  reap_timer_ = map_.call_later(options_.lease / 4, [this] { reap(); });
   commands_.command({"SMEMBERS", "nodes"}, [this](redis::Result& result) {
     if (!result.ok()) return count_failure(result, "listing the nodes");
     for (const redis::Reply& node : result.reply.elements) {

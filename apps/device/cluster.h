@@ -4,7 +4,7 @@
 // Keys: device:<imei>:owner = "<node>/<incarnation>/<serial>", the connection holding the device
 // (written at login; the newest login wins); node:<node>:devices, the devices a node holds;
 // node:<node>:lease = the node's incarnation, with a TTL of --lease seconds, renewed every lease/3;
-// nodes, the node names. Every node looks at the others every lease/2: a node whose lease lapsed
+// nodes, the node names. Every node looks at the others every lease/4: a node whose lease lapsed
 // loses its devices (those that logged in elsewhere since are left alone) and leaves the list. A
 // node that finds its own lease lapsed (it was stopped, or cut off) closes its devices (node_lost)
 // and joins again as a new incarnation. A login that takes a device from another node

@@ -87,18 +87,28 @@ storm_logins() {  # extra device-server flags...: prints logins/s
   for _ in $(seq 200); do [ "$(grep -c '^listening' "$dir/$name.out" 2>/dev/null)" = 2 ] && break; sleep 0.05; done
   local port
   port=$(grep -m1 '^listening device' "$dir/$name.out" | awk -F: '{print $NF}')
+  if [[ " $* " == *" --workers "* ]]; then  # every worker listening (subscribed) before the storm
+    for _ in $(seq 200); do
+      [ "$(redis-cli -s "$dir/redis.sock" PUBSUB NUMSUB node:wk-w0 node:wk-w1 | sed -n '2p;4p' | tr -d '\n')" = 11 ] && break
+      sleep 0.05
+    done
+  fi
   "$B/bin/device-emulator" --port "$port" --devices "$storm" --imei-base 868000000000000 --heartbeat 600 \
     --report 0 --quiet >"$dir/$name.emulator" 2>&1 &
   local epid=$!
   pids+=($epid)
   for _ in $(seq 1200); do grep -q '^all logged in' "$dir/$name.emulator" && break; sleep 0.05; done
-  kill -9 "$epid" "$spid" 2>/dev/null
+  kill -9 "$epid" 2>/dev/null
+  kill -TERM "$spid" 2>/dev/null; wait "$spid" 2>/dev/null  # a --workers parent stops its workers
   grep -m1 '^all logged in' "$dir/$name.emulator" | awk '{print $4 / $7}'  # "all logged in N devices in S s"
 }
 alone=$(storm_logins)
 clustered=$(storm_logins --redis "unix:$dir/redis.sock" --node-id storm)
 log "login storm of $storm: $clustered logins/s with --redis, $alone alone"
 row cluster "login storm ($storm devices)" "logins/s with presence (target >= 0.7x)" "$clustered" "alone" "$alone"
+workers2=$(storm_logins --redis "unix:$dir/redis.sock" --node-id wk --workers 2)
+log "login storm of $storm: $workers2 logins/s with --workers 2, $alone in one process"
+row cluster "login storm ($storm devices)" "logins/s with --workers 2 (2 cores, the emulator on one)" "$workers2" "one process" "$alone"
 
 # ---- kill -9 of a node: until its devices are let go
 node c; C_PORT=$PORT; C_PID=$NPID

@@ -112,7 +112,7 @@ TEST_CASE("a node stopped past its lease: another lets its devices go, and back 
                                            c.owner("862000000000005").starts_with("a/"); }));
   const std::string incarnation = c.redis.command({"GET", "node:a:lease"}).str;
   c.a.child->signal(SIGSTOP);
-  // B notices the lapsed lease (1.5 s, looked at every 0.75 s) and lets A's devices go.
+  // B notices the lapsed lease (1.5 s, looked at every 0.375 s) and lets A's devices go.
   REQUIRE(testing::eventually([&] { return c.owner("862000000000004") == "(nil)"; }, Seconds(10)));
   CHECK(c.owner("862000000000005") == "(nil)");
   CHECK(c.redis.command({"SISMEMBER", "nodes", "a"}).integer == 0);
