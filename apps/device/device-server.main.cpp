@@ -1,4 +1,7 @@
 // device-server: the long-connection service for smart-watch devices (../shared/protocols/device.md).
+#include <sys/prctl.h>
+#include <unistd.h>
+
 #include <cctype>
 #include <csignal>
 #include <cstdio>
@@ -70,8 +73,15 @@ int main(int argc, char** argv) {
              "run N worker processes sharing the ports (SO_REUSEPORT), each a node; needs --redis (default 0: one process)",
              0, 64);
   cli.flag("--reuse-port", &reuse_port, "share the ports with other processes (what --workers gives its workers)");
+  int worker_of = 0;
+  cli.option("--worker-of", &worker_of, "PID", "(given by --workers) stop when that parent process is gone", 0, 1 << 30);
   cli.parse(argc, argv);
   if (workers > 0 && cluster_options.redis.empty()) cli.fail("--workers needs --redis");
+  // A worker whose parent is gone (even by SIGKILL) stops as on SIGTERM: no orphan keeps the ports.
+  if (worker_of > 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != worker_of) return 0;  // the parent died before we could ask
+  }
   if (!cluster_options.redis.empty()) {
     try {
       redis::resolve_endpoint(cluster_options.redis);

@@ -34,7 +34,7 @@ Fd reserve_port(const std::string& host, int port, Address& bound) {
 
 // Our command line without what the parent decides for each worker.
 std::vector<std::string> worker_args(const std::vector<std::string>& argv) {
-  static const char* const decided[] = {"--workers", "--port", "--admin-port", "--node-id", "--data-dir"};
+  static const char* const decided[] = {"--workers", "--port", "--admin-port", "--node-id", "--data-dir", "--worker-of"};
   std::vector<std::string> out;
   for (size_t i = 1; i < argv.size(); ++i) {
     bool skip = false;
@@ -78,7 +78,8 @@ int run_workers(const WorkersPlan& plan) {
     options.argv.insert(options.argv.end(), passed.begin(), passed.end());
     const std::string n = std::to_string(i);
     options.argv.insert(options.argv.end(),
-                        {"--reuse-port", "--port", std::to_string(device_address.port()), "--admin-port",
+                        {"--reuse-port", "--worker-of", std::to_string(::getpid()), "--port",
+                         std::to_string(device_address.port()), "--admin-port",
                          std::to_string(admin_address.port()), "--node-id", plan.node_id + "-w" + n, "--data-dir",
                          plan.data_dir + "/worker-" + n});
     // A worker's log lines are ours; its "listening" lines are not (the parent announced the ports).

@@ -2,7 +2,8 @@
 // cluster (--redis), sharing the device and admin ports through SO_REUSEPORT. The parent takes
 // the ports (binding them, port 0 included, without listening, so a restarted worker finds them
 // again), announces them, restarts a worker that dies (after a second), and on SIGTERM or SIGINT
-// stops every worker gracefully (SIGTERM, SIGKILL after 20 s) and exits 0.
+// stops every worker gracefully (SIGTERM, SIGKILL after 20 s) and exits 0. A worker whose parent
+// dies, even by SIGKILL, gets SIGTERM (PR_SET_PDEATHSIG) and stops as gracefully.
 #pragma once
 #include <string>
 #include <vector>

@@ -20,6 +20,15 @@ std::vector<int> children_of(int pid) {
   return out;
 }
 
+// Exited: reaped, or a zombie waiting for whoever adopted it.
+bool gone(int pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return true;
+  const size_t paren = line.rfind(')');
+  return paren == std::string::npos || line.substr(paren + 2, 1) == "Z";
+}
+
 long owned(const testing::RedisServer& redis, const std::string& node) {
   return redis.command({"SCARD", "node:" + node + ":devices"}).integer;
 }
@@ -60,4 +69,28 @@ TEST_CASE("--workers 2: both workers take devices on one port; kill -9 of one, i
   CHECK(children_of(server.child->pid()).empty());
   CHECK(owned(redis, "w-w0") + owned(redis, "w-w1") == 0);
   fleet.child->signal(SIGKILL);
+}
+
+TEST_CASE("--workers: kill -9 of the parent stops its workers gracefully (no orphan keeps the ports)") {
+  testing::RedisServer redis({.tcp = false, .extra_args = {}});
+  testing::TempDir dir;
+  Server server = Server::start(dir.file("data"), {"--auto-register", "--redis", redis.address(), "--node-id", "p",
+                                                   "--workers", "2"});
+  REQUIRE(testing::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", "node:p-w0", "node:p-w1"}).to_string() ==
+                                           "[node:p-w0, (integer) 1, node:p-w1, (integer) 1]"; }));
+  const std::vector<int> workers = children_of(server.child->pid());
+  REQUIRE(workers.size() == 2);
+  RawDevice d(server.port);
+  CHECK(d.login("862300000000001")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return owned(redis, "p-w0") + owned(redis, "p-w1") == 1; }));
+  server.child->signal(SIGKILL);
+  server.child->wait();
+  // The workers are told (SIGTERM), record the device offline in Redis, close it, and exit.
+  CHECK(d.closed(Seconds(10)));
+  REQUIRE(testing::eventually([&] { return owned(redis, "p-w0") + owned(redis, "p-w1") == 0; }));
+  REQUIRE(testing::eventually([&] {
+    return redis.command({"PUBSUB", "NUMSUB", "node:p-w0", "node:p-w1"}).to_string() ==
+           "[node:p-w0, (integer) 0, node:p-w1, (integer) 0]";
+  }));
+  for (int pid : workers) CHECK(testing::eventually([&] { return gone(pid); }));
 }
