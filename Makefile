@@ -29,7 +29,7 @@ LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 TESTFLAGS = -DTEST_BUILD_DIR='"$(abspath $(BUILD))"' -DTEST_SOURCE_DIR='"$(abspath .)"' $(if $(SANITIZE),-DTEST_SANITIZED=1)
 
 LIB      := $(BUILD)/lib/libasyncore.a
-LIB_SRC  := $(sort $(wildcard core/*.cpp dispatchers/*.cpp))
+LIB_SRC  := $(sort $(wildcard core/*.cpp dispatchers/*.cpp dispatchers/*/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 
 APP_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard apps/*/*.cpp))))
@@ -49,7 +49,7 @@ HELPERS  := $(foreach m,$(HELPER_SRC),$(BUILD)/test-bin/$(notdir $(m:.main.cpp=)
 BENCH_SRC := $(sort $(shell find test/bench -name '*.main.cpp' 2>/dev/null))
 BENCHES  := $(foreach m,$(BENCH_SRC),$(BUILD)/bench-bin/$(notdir $(m:.main.cpp=)))
 
-.PHONY: all libs test check-doctest bench install clean demo fuzz fuzz-build fuzz-replay soak memcheck
+.PHONY: all libs test check-doctest check-redis bench install clean demo fuzz fuzz-build fuzz-replay soak memcheck
 all: $(LIB) $(BINS)
 libs: $(LIB) $(foreach a,$(APPS),$(BUILD)/lib/libapp_$(a).a)
 
@@ -113,8 +113,12 @@ $(foreach m,$(BENCH_SRC),$(eval $(call helper_rule,$(m),$(BUILD)/bench-bin)))
 check-doctest:
 	@test/ensure-doctest.sh
 
+# The Redis client's tests start their own redis-server (Debian's package).
+check-redis:
+	@test/ensure-redis.sh
+
 TEST_BINS ?= $(notdir $(BINS))
-test: $(LIB) $(addprefix $(BUILD)/bin/,$(TEST_BINS)) $(TESTS) $(HELPERS)
+test: check-redis $(LIB) $(addprefix $(BUILD)/bin/,$(TEST_BINS)) $(TESTS) $(HELPERS)
 	@BUILD_DIR=$(abspath $(BUILD)) TEST_DIRS="$(TEST_DIRS)" test/run-tests.sh $(TESTS)
 
 bench: all $(BENCHES)
@@ -157,9 +161,10 @@ fuzz-replay: fuzz-build
 	  { echo "fuzz-replay: $$n failed"; tail -30 build/fuzz/$$n.replay.log; exit 1; }; done
 
 install: $(LIB)
-	install -d $(DESTDIR)$(PREFIX)/include/asyncore/core $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -d $(DESTDIR)$(PREFIX)/include/asyncore/core $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers/redis $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/include/asyncore/core/
 	install -m 644 dispatchers/*.h $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers/
+	install -m 644 dispatchers/redis/*.h $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers/redis/
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' asyncore.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncore.pc
 

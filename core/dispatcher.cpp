@@ -83,6 +83,11 @@ void Dispatcher::set_reuse_addr() {
   ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 }
 
+void Dispatcher::set_reuse_port() {
+  int one = 1;
+  if (::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) throw_errno(errno, "SO_REUSEPORT");
+}
+
 void Dispatcher::bind(const Address& address) {
   auto raw = address.raw();
   if (::bind(socket_.get(), raw.get(), raw.length) != 0) throw_errno(errno, "bind " + address.to_string());

@@ -56,6 +56,8 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   void create_socket(int family = AF_INET, int type = SOCK_STREAM);
   void set_socket(Fd socket);
   void set_reuse_addr();
+  // SO_REUSEPORT: several processes listen on one port and the kernel spreads connections.
+  void set_reuse_port();
   void bind(const Address& address);
   void listen(int backlog);
   void connect(const Address& address);

@@ -26,6 +26,7 @@ struct HttpServerOptions {
   // Connections open at once, and from one peer host; more are closed at accept (0: no limit).
   size_t max_connections = 1024;
   size_t max_per_peer = 256;
+  bool reuse_port = false;  // SO_REUSEPORT: share the port with other processes (workers)
 };
 
 }  // namespace asyncore::http

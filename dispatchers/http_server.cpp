@@ -11,6 +11,7 @@ HttpServer::HttpServer(const Address& address, Router router, HttpServerOptions 
   set_interest(Interest::declared);  // a listener's answers change only with a re-check
   create_socket(address.family(), SOCK_STREAM);
   set_reuse_addr();
+  if (service_->options.reuse_port) set_reuse_port();
   bind(address);
   listen(service_->options.backlog);
   limits_.name = "HttpServer " + addr.to_string();

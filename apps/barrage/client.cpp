@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "dispatchers/buffered_stream.h"
 
 namespace asyncore::barrage {
 
@@ -19,33 +18,6 @@ const char* state_name(ClientState state) {
   }
   return "?";
 }
-
-// The socket of one attempt. It reports to its client until detached, so a connection that is
-// being replaced or flushed after logout can never call into a client that moved on.
-class Client::Connection final : public BufferedStream {
- public:
-  Connection(Client* owner, ChannelMap* map) : BufferedStream(map), owner_(owner) {}
-  void detach() { owner_ = nullptr; }
-
-  void handle_connect() override {
-    if (owner_) owner_->connected();
-  }
-  void handle_read() override {
-    // One buffer per thread: thousands of clients in one loop share it.
-    thread_local char buffer[64 * 1024];
-    size_t n = recv_into(buffer, sizeof buffer);
-    if (n > 0 && owner_) owner_->received(std::string_view(buffer, n));
-  }
-  void handle_close() override { end("connection closed by the server"); }
-  void handle_error(const std::exception& error) override { end(error.what()); }
-
- private:
-  void end(const std::string& reason) {
-    close();
-    if (Client* owner = std::exchange(owner_, nullptr)) owner->lost(reason);
-  }
-  Client* owner_;
-};
 
 Client::Client(ClientOptions options, ChannelMap* map)
     : options_(std::move(options)), map_(map ? map : &socket_map()), backoff_(options_.backoff) {}

@@ -24,6 +24,7 @@
 #include "apps/barrage/stt.h"
 #include "core/asyncore.h"
 #include "dispatchers/backoff.h"
+#include "dispatchers/client_stream.h"
 
 namespace asyncore::barrage {
 
@@ -87,8 +88,8 @@ class Client {
   std::function<void(const ClientError&)> on_error;
 
  private:
-  class Connection;
-  friend class Connection;
+  using Connection = ClientStream<Client>;
+  friend Connection;
 
   void set_state(ClientState state);
   void connect_now();

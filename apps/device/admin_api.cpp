@@ -43,7 +43,9 @@ void post_command(DeviceHub& hub, http::Request& request, http::Responder respon
   if (!mode) return responder.send(http::Response::json_error(400, "mode must be interact, send or queue"));
   std::optional<Imei> imei = Imei::parse(request.param("imei"));
   const DeviceRecord* record = imei ? hub.store().find(*imei) : nullptr;
-  if (!record || !record->known()) {
+  // A node of several may be asked about a device only another node has seen.
+  const bool elsewhere = imei && !hub.node_id().empty();
+  if ((!record || !record->known()) && !elsewhere) {
     hub.metrics().count_command(to_string(*mode), to_string(CommandOutcome::no));
     return responder.send(not_found_no());
   }
@@ -72,13 +74,13 @@ http::Router admin_router(DeviceHub& hub, std::string admin_token) {
   http::Router router;
   if (!admin_token.empty()) router.guard(http::bearer_token_guard(std::move(admin_token)));
   router.get("/devices", [&hub](const http::Request&) {
-    return http::Response::json(devices_json(hub.store(), hub.online_count()));
+    return http::Response::json(devices_json(hub.store(), hub.online_count(), hub.node_id()));
   });
   router.get("/devices/:imei", [&hub](const http::Request& request) {
     std::optional<Imei> imei = Imei::parse(request.param("imei"));
     const DeviceRecord* record = imei ? hub.store().find(*imei) : nullptr;
     if (!record || !record->known()) return http::Response::json_error(404, "unknown device");
-    return http::Response::json(device_json(*imei, *record));
+    return http::Response::json(device_json(*imei, *record, hub.node_id()));
   });
   router.get("/devices/:imei/events", [&hub](const http::Request& request) {
     std::optional<Imei> imei = Imei::parse(request.param("imei"));

@@ -5,11 +5,12 @@
 
 namespace asyncore::device {
 
-json::Value device_json(Imei imei, const DeviceRecord& r) {
+json::Value device_json(Imei imei, const DeviceRecord& r, std::string_view node) {
   json::Object out;
   out.append("imei", imei.str());
   out.append("online", r.online());
   out.append("peer", r.online() ? json::Value(r.peer) : json::Value());
+  if (!node.empty()) out.append("node", r.online() ? json::Value(std::string(node)) : json::Value());
   out.append("since", r.since > 0 ? json::Value(r.since) : json::Value());
   out.append("last_seen", r.last_seen > 0 ? json::Value(r.last_seen) : json::Value());
   out.append("heartbeat", r.heartbeat ? json::Value(static_cast<int>(r.heartbeat)) : json::Value());
@@ -23,7 +24,7 @@ json::Value device_json(Imei imei, const DeviceRecord& r) {
   return out;
 }
 
-json::Value devices_json(const DeviceStore& store, std::size_t online) {
+json::Value devices_json(const DeviceStore& store, std::size_t online, std::string_view node) {
   std::vector<std::pair<Imei, const DeviceRecord*>> known;
   known.reserve(store.known_count());
   for (const auto& [imei, record] : store.devices()) {
@@ -32,7 +33,7 @@ json::Value devices_json(const DeviceStore& store, std::size_t online) {
   std::sort(known.begin(), known.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
   json::Array devices;
   devices.reserve(known.size());
-  for (const auto& [imei, record] : known) devices.push_back(device_json(imei, *record));
+  for (const auto& [imei, record] : known) devices.push_back(device_json(imei, *record, node));
   return json::Object{{"total", known.size()}, {"online", online}, {"devices", std::move(devices)}};
 }
 
@@ -60,6 +61,9 @@ CommandAnswer command_answer(const CommandResult& result) {
     case CommandOutcome::queue_full:
       body.append("error", result.error);
       return {429, body};
+    case CommandOutcome::unavailable:
+      body.append("error", result.error);
+      return {503, body};
   }
   return {500, body};
 }

@@ -8,9 +8,11 @@
 
 namespace asyncore::device {
 
-json::Value device_json(Imei imei, const DeviceRecord& record);
+// `node`: this node's name when it is one of several (--redis): then "node" says where an online
+// device is held.
+json::Value device_json(Imei imei, const DeviceRecord& record, std::string_view node = {});
 // {"total":N,"online":M,"devices":[...]} for every known device, ordered by IMEI.
-json::Value devices_json(const DeviceStore& store, std::size_t online);
+json::Value devices_json(const DeviceStore& store, std::size_t online, std::string_view node = {});
 // {"imei":..,"events":[...]} newest first, at most `limit`.
 json::Value events_json(Imei imei, const DeviceRecord& record, std::size_t limit);
 // The body answering a command request, and its HTTP status.

@@ -44,6 +44,9 @@ int main(int argc, char** argv) {
   cli.option("--source", &source, "HOST",
              "local address to connect from, e.g. 127.0.0.2 (each address has its own ephemeral ports; use one per "
              "~14,000 devices)");
+  std::string nodes;
+  cli.option("--nodes", &nodes, "H:P,...",
+             "device ports of several servers (cluster nodes) to spread the fleet over, by IMEI; replaces --host/--port");
   cli.parse(argc, argv);
 
   const std::uint64_t base = Imei::parse(imei_base)->number();
@@ -53,6 +56,23 @@ int main(int argc, char** argv) {
     options.server = Address::resolve(host, static_cast<uint16_t>(port));
   } catch (const std::exception& e) {
     cli.fail("bad value '" + host + "' for --host: " + e.what());
+  }
+  if (!nodes.empty()) {
+    std::vector<Address> servers;
+    for (size_t at = 0; at <= nodes.size();) {
+      const size_t comma = std::min(nodes.find(',', at), nodes.size());
+      const std::string node = nodes.substr(at, comma - at);
+      const size_t colon = node.rfind(':');
+      try {
+        if (colon == std::string::npos) throw std::invalid_argument("expected H:P");
+        servers.push_back(Address::resolve(node.substr(0, colon), parse_port(node.substr(colon + 1))));
+      } catch (const std::exception& e) {
+        cli.fail("bad value '" + node + "' in --nodes: " + e.what());
+      }
+      at = comma + 1;
+    }
+    options.server = servers.front();
+    options.more_servers.assign(servers.begin() + 1, servers.end());
   }
   if (!source.empty()) {
     // Numeric only (no name lookups), and of the server's family.

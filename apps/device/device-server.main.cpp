@@ -1,13 +1,19 @@
 // device-server: the long-connection service for smart-watch devices (docs/device.md).
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
 #include "apps/device/admin_api.h"
+#include "apps/device/cluster.h"
 #include "apps/device/device_listener.h"
 #include "apps/device/device_store.h"
 #include "apps/device/hub.h"
 #include "apps/device/registry.h"
+#include "apps/device/workers.h"
 #include "core/asyncore.h"
 #include "dispatchers/cli.h"
 #include "dispatchers/connection_flags.h"
@@ -42,7 +48,8 @@ int main(int argc, char** argv) {
           "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
           "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN | --admin-token-file FILE] "
           "[--max-connections N] [--max-per-peer N] [--events-per-device N] [--compact-records N] [--max-queued-commands N] "
-          "[--max-auto-registered N] [--log-summary-interval S]",
+          "[--max-auto-registered N] [--log-summary-interval S] [--redis ADDR] [--node-id NAME] [--lease S] [--workers N] "
+          "[--reuse-port]",
           "Serves device long connections (login, heartbeats, reports, commands) and an admin HTTP API.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "device port (default 7000; 0 picks a free one)", 0, 65535);
@@ -68,6 +75,19 @@ int main(int argc, char** argv) {
              "devices --auto-register may record; logins of new ones past it get 401 (default 100000)", 0, 100000000);
   cli.option("--log-summary-interval", &log_summary_interval, "S",
              "bad frames and refused logins: the first is logged, then one summary line per S seconds (default 10)", 0.01, 86400);
+  ClusterOptions cluster_options;
+  cli.option("--redis", &cluster_options.redis, "ADDR",
+             "run as one node of several sharing this Redis (host:port or unix:/path); default: alone");
+  cli.option("--node-id", &cluster_options.node_id, "NAME", "this node's name among them (default: host name-pid)");
+  cli.option("--lease", &cluster_options.lease, "S", "seconds a silent node keeps its lease (default 6)", 0.3, 3600);
+  int workers = 0;
+  bool reuse_port = false;
+  cli.option("--workers", &workers, "N",
+             "run N worker processes sharing the ports (SO_REUSEPORT), each a node; needs --redis (default 0: one process)",
+             0, 64);
+  cli.flag("--reuse-port", &reuse_port, "share the ports with other processes (what --workers gives its workers)");
+  int worker_of = 0;
+  cli.option("--worker-of", &worker_of, "PID", "(given by --workers) stop when that parent process is gone", 0, 1 << 30);
   cli.parse(argc, argv);
   if (!admin_token.empty() && !admin_token_file.empty()) cli.fail("--admin-token and --admin-token-file exclude each other");
   if (!admin_token_file.empty()) {
@@ -78,6 +98,31 @@ int main(int argc, char** argv) {
     }
   } else if (const char* from_env = std::getenv(kAdminTokenVariable); admin_token.empty() && from_env && *from_env) {
     admin_token = from_env;
+  }
+  if (workers > 0 && cluster_options.redis.empty()) cli.fail("--workers needs --redis");
+  // A worker whose parent is gone (even by SIGKILL) stops as on SIGTERM: no orphan keeps the ports.
+  if (worker_of > 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != worker_of) return 0;  // the parent died before we could ask
+  }
+  if (!cluster_options.redis.empty()) {
+    try {
+      redis::resolve_endpoint(cluster_options.redis);
+    } catch (const std::exception& e) {
+      cli.fail(std::string("--redis: ") + e.what());
+    }
+    if (cluster_options.node_id.empty()) cluster_options.node_id = default_node_id();
+    // Node names go into keys, channels and space-separated messages.
+    for (char c : cluster_options.node_id) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+        cli.fail("--node-id: letters, digits, '-', '_' and '.' only");
+      }
+    }
+  }
+
+  if (workers > 0) {
+    return run_workers(WorkersPlan{workers, host, port, admin_port, cluster_options.node_id, data_dir,
+                                   std::vector<std::string>(argv, argv + argc)});
   }
 
   std::vector<RegistryEntry> registry;
@@ -105,10 +150,17 @@ int main(int argc, char** argv) {
   options.max_auto_registered = static_cast<std::size_t>(max_auto_registered);
   options.log_summary_interval = log_summary_interval;
   DeviceHub hub(map, options, *store, metrics);
+  std::unique_ptr<ClusterNode> cluster;
+  if (!cluster_options.redis.empty()) {
+    cluster = std::make_unique<ClusterNode>(map, cluster_options, hub);
+    hub.set_cluster(cluster.get());
+    cluster->start();
+    log_info("device-server: node " + cluster_options.node_id + " of the cluster on redis " + cluster_options.redis);
+  }
 
   std::shared_ptr<DeviceListener> listener;
   try {
-    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub, device_caps);
+    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub, device_caps, reuse_port);
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
   }
@@ -116,6 +168,7 @@ int main(int argc, char** argv) {
   http::HttpServerOptions admin_options;
   admin_options.max_connections = kAdminMaxConnections;
   admin_options.max_per_peer = kAdminMaxPerPeer;
+  admin_options.reuse_port = reuse_port;
   try {
     admin = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(admin_port)), admin_router(hub, admin_token),
                                    admin_options, &map);
@@ -138,6 +191,15 @@ int main(int argc, char** argv) {
   map.add_signal_handler(SIGTERM, stop);
   map.run();
   hub.shutdown();
+  if (cluster) {
+    // The offlines of the shutdown go out before the connections close (bounded: one lease).
+    const auto deadline = Clock::now() + std::chrono::duration<double>(cluster_options.lease);
+    while (cluster->redis_client().in_flight() + cluster->redis_client().held() > 0 && Clock::now() < deadline) {
+      map.poll_once(0.05);
+    }
+    cluster->stop();
+    hub.set_cluster(nullptr);
+  }
   map.close_all();
   log_info("device-server: stopped; device connections " + listener->limits().refusal_summary() + ", admin connections " +
            admin->limits().refusal_summary());

@@ -10,7 +10,8 @@ namespace asyncore::device {
 
 class DeviceListener final : public Dispatcher {
  public:
-  DeviceListener(const Address& address, DeviceHub& hub, ConnectionCaps caps = {});
+  // reuse_port: the port is shared with sibling worker processes (--workers).
+  DeviceListener(const Address& address, DeviceHub& hub, ConnectionCaps caps = {}, bool reuse_port = false);
   void handle_accepted(Fd socket, const Address& peer) override;
   ConnectionLimits& limits() { return limits_; }
 

@@ -20,7 +20,7 @@ constexpr int kLoginIdent = 1;
 // ---- DeviceLink -------------------------------------------------------------------------------
 
 DeviceLink::DeviceLink(Fleet& fleet, EmulatedDevice& device) : BufferedStream(&fleet.map()), fleet_(fleet), device_(device) {
-  create_socket(fleet.options().server.family());
+  create_socket(fleet.options().server_for(device.imei.number()).family());
   if (const Address& source = fleet.options().source; !source.empty()) {
     // The port is chosen at connect(), for the whole 4-tuple, not reserved here by bind().
     const int one = 1;
@@ -283,7 +283,7 @@ void Fleet::connect(EmulatedDevice& device) {
   adopt_dispatcher(link);
   device.link = link;
   try {
-    link->connect(options_.server);
+    link->connect(options_.server_for(device.imei.number()));
     // Optimistic: on loopback the handshake is already done when connect() returns EINPROGRESS,
     // so the login goes now; otherwise it waits in the output buffer until the socket is
     // writable, and a refused connect shows up as a send error (caught below) or a hangup. Saves

@@ -20,6 +20,14 @@ namespace asyncore::device {
 
 struct EmulatorOptions {
   Address server;
+  // Further servers (the nodes of a cluster): device i connects to the (i mod n)-th of server and
+  // these, every time, so each device keeps to one node.
+  std::vector<Address> more_servers;
+  const Address& server_for(std::uint64_t index) const {
+    const std::uint64_t n = 1 + more_servers.size();
+    const std::uint64_t at = index % n;
+    return at == 0 ? server : more_servers[at - 1];
+  }
   // Local address to connect from (port 0), or empty for the kernel's choice. Linux picks
   // ephemeral ports for connect() from the even half of the range first: past ~14,000
   // connections from one address to one server, every connect() scans that half. A fleet that

@@ -6,8 +6,8 @@ namespace asyncore::device {
 namespace {
 
 constexpr std::array<std::string_view, 5> kKindNames = {"online", "offline", "location", "alarm", "battery"};
-constexpr std::array<std::string_view, 9> kReasonNames = {"closed", "poweroff", "idle", "takeover", "shutdown",
-                                                          "restart", "bad_frame", "error", "control"};
+constexpr std::array<std::string_view, 10> kReasonNames = {"closed", "poweroff", "idle", "takeover", "shutdown",
+                                                           "restart", "bad_frame", "error", "control", "node_lost"};
 
 template <std::size_t N>
 std::optional<std::uint8_t> index_of(const std::array<std::string_view, N>& names, std::string_view name) {

@@ -13,7 +13,8 @@ namespace asyncore::device {
 
 enum class EventKind : std::uint8_t { online, offline, location, alarm, battery };
 enum class Alarm : std::uint8_t { sos, strap_off, low_battery, fall, fence };
-enum class OfflineReason : std::uint8_t { closed, poweroff, idle, takeover, shutdown, restart, bad_frame, error, control };
+// node_lost: the node lost its cluster lease (--redis) and let its devices go.
+enum class OfflineReason : std::uint8_t { closed, poweroff, idle, takeover, shutdown, restart, bad_frame, error, control, node_lost };
 
 inline constexpr std::string_view kAlarmNames[] = {"sos", "strap_off", "low_battery", "fall", "fence"};
 

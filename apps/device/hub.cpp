@@ -2,6 +2,7 @@
 
 #include <chrono>
 
+#include "apps/device/cluster.h"
 #include "apps/device/commands.h"
 #include "apps/device/session.h"
 
@@ -24,6 +25,7 @@ std::string_view to_string(CommandOutcome outcome) {
     case CommandOutcome::sent: return "SENT";
     case CommandOutcome::queued: return "QUEUED";
     case CommandOutcome::queue_full: return "QUEUE_FULL";
+    case CommandOutcome::unavailable: return "UNAVAILABLE";
   }
   return "?";
 }
@@ -62,6 +64,7 @@ void DeviceHub::session_destroyed(DeviceSession& session) {
     // Only reachable when the loop tore the connection down without a close callback.
     record->session = nullptr;
     --online_;
+    if (cluster_) cluster_->offline(session.imei());
     if (!shutting_down_) {
       try {
         record_event(session.imei(), *record, Event::offline(unix_now(), OfflineReason::closed));
@@ -87,6 +90,29 @@ void DeviceHub::go_online(DeviceSession& session, Imei imei, DeviceRecord& recor
   ++online_;
   metrics_.count_login();
   record_event(imei, record, Event::online(unix_now(), heartbeat));
+  if (cluster_) cluster_->online(imei);
+}
+
+std::string_view DeviceHub::node_id() const { return cluster_ ? std::string_view(cluster_->node_id()) : std::string_view(); }
+
+void DeviceHub::close_all(OfflineReason reason) {
+  std::vector<std::shared_ptr<Dispatcher>> sessions;
+  for (auto& [imei, record] : store_.devices()) {
+    if (record.session) sessions.push_back(record.session->shared_from_this());
+  }
+  for (auto& session : sessions) static_cast<DeviceSession&>(*session).end(reason);
+}
+
+void DeviceHub::taken_over_elsewhere(Imei imei) {
+  DeviceRecord* record = store_.find(imei);
+  if (!record || !record->session) return;
+  DeviceSession* older = record->session;
+  // As a takeover here: the record lets go first, so the close records nothing.
+  record->session = nullptr;
+  --online_;
+  metrics_.count_takeover();
+  older->log_info("device " + imei.str() + " logged in on another node; closing this connection");
+  older->end(OfflineReason::takeover);
 }
 
 void DeviceHub::go_offline(DeviceSession& session, OfflineReason reason) {
@@ -96,6 +122,7 @@ void DeviceHub::go_offline(DeviceSession& session, OfflineReason reason) {
   record->session = nullptr;
   --online_;
   metrics_.count_offline(to_string(reason));
+  if (cluster_) cluster_->offline(session.imei());
   if (!shutting_down_ || reason == OfflineReason::shutdown) {
     record_event(session.imei(), *record, Event::offline(unix_now(), reason));
   }
@@ -175,6 +202,15 @@ void DeviceHub::finish(std::uint64_t id, CommandResult result) {
 }
 
 void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+  if (cluster_) {
+    const DeviceRecord* record = store_.find(imei);
+    if (!record || !record->session) return cluster_->route(imei, command, mode, timeout, std::move(done));
+  }
+  command_here(imei, command, mode, timeout, std::move(done));
+}
+
+void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout,
+                             CommandCallback done) {
   DeviceRecord* record = store_.find(imei);
   DeviceSession* session = record ? record->session : nullptr;
   auto answer = [&](CommandOutcome outcome) {
@@ -267,6 +303,7 @@ void DeviceHub::shutdown() {
     sessions.push_back(record.session->shared_from_this());
     store_.record_event(imei, record, Event::offline(now, OfflineReason::shutdown));
     metrics_.count_offline(to_string(OfflineReason::shutdown));
+    if (cluster_) cluster_->offline(imei);
     record.session = nullptr;
   }
   online_ = 0;
@@ -300,6 +337,7 @@ Gauges DeviceHub::gauges() const {
   g.auto_registered = store_.auto_registered_count();
   g.log_lines_suppressed = bad_frame_log_.suppressed_total() + login_refused_log_.suppressed_total() +
                            login_timeout_log_.suppressed_total();
+  if (cluster_) g.cluster = cluster_->gauges();
   return g;
 }
 

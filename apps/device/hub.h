@@ -29,14 +29,15 @@ struct ServerOptions {
 };
 
 enum class CommandMode { interact, send, queue };
-enum class CommandOutcome { ok, timeout, no, sent, queued, queue_full };
+// unavailable: the node that holds the device could not be asked (Redis away, --redis only).
+enum class CommandOutcome { ok, timeout, no, sent, queued, queue_full, unavailable };
 std::string_view to_string(CommandMode mode);
 std::string_view to_string(CommandOutcome outcome);
 
 struct CommandResult {
   CommandOutcome outcome = CommandOutcome::no;
   json::Value ack;  // outcome ok: the device's ack
-  std::string error;  // outcome queue_full: why, for the admin
+  std::string error;  // outcome queue_full or unavailable: why, for the admin
 };
 using CommandCallback = std::function<void(CommandResult)>;
 
@@ -49,6 +50,7 @@ struct PendingCommand {
   std::uint16_t heartbeat = 0;  // set_heartbeat: the interval it asks for
 };
 
+class ClusterNode;
 class DeviceSession;
 
 class DeviceHub {
@@ -82,8 +84,22 @@ class DeviceHub {
 
   // --- interact / sendtodev / queue -------------------------------------------------------------
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.
+  // With --redis, a command for a device not online here goes to the node holding it.
   void command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  // The same, on this node only (a command routed here from another node).
+  void command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
   void deliver_queued(DeviceSession& session);
+
+  // --- several nodes (--redis) ---------------------------------------------------------------
+  // Presence goes to `cluster` (not owned) from now on.
+  void set_cluster(ClusterNode* cluster) { cluster_ = cluster; }
+  // The node's name for the admin API; empty when it runs alone.
+  std::string_view node_id() const;
+  // A newer login on another node took the device: its connection here closes, as a takeover,
+  // with no offline event.
+  void taken_over_elsewhere(Imei imei);
+  // Every device online here goes offline with `reason` and its connection closes.
+  void close_all(OfflineReason reason);
 
   // Graceful stop: every connected device is recorded offline, the journal synced.
   void shutdown();
@@ -124,6 +140,7 @@ class DeviceHub {
   std::uint64_t next_waiter_ = 1;
   std::size_t online_ = 0;
   std::size_t connections_ = 0;
+  ClusterNode* cluster_ = nullptr;
   RateLimitedLog bad_frame_log_;
   RateLimitedLog login_refused_log_;
   RateLimitedLog login_timeout_log_;

@@ -17,6 +17,36 @@ void labelled(std::string& out, std::string_view name, std::string_view label, c
   for (const auto& [key, value] : values) sample(out, name, value, std::string(label) + "=\"" + key + "\"");
 }
 
+// Every cluster figure carries the node's name, so several nodes' samples can be put together.
+void cluster_samples(std::string& out, const ClusterGauges& c) {
+  std::string node = "node=\"";
+  for (char ch : c.node) {
+    if (ch == '"' || ch == '\\') node += '\\';
+    if (ch == '\n') node += "\\n";
+    else node += ch;
+  }
+  node += '"';
+  const std::pair<const char*, std::uint64_t> counters[] = {
+      {"device_redis_commands_total", c.redis_commands},       {"device_redis_replies_total", c.redis_replies},
+      {"device_redis_failures_total", c.redis_failures},       {"device_redis_timeouts_total", c.redis_timeouts},
+      {"device_redis_connects_total", c.redis_connects},       {"device_redis_disconnects_total", c.redis_disconnects},
+      {"device_cluster_claims_total", c.claims},               {"device_cluster_releases_total", c.releases},
+      {"device_cluster_stale_releases_total", c.stale_releases},
+      {"device_cluster_remote_takeovers_total", c.remote_takeovers},
+      {"device_cluster_write_failures_total", c.write_failures}, {"device_cluster_fenced_total", c.fenced},
+      {"device_cluster_reaped_total", c.reaped}};
+  family(out, "device_cluster_node", "gauge", "1, labelled with this node's name (--node-id).");
+  sample(out, "device_cluster_node", 1, node);
+  family(out, "device_redis_in_flight", "gauge", "Redis commands written and not yet answered.");
+  sample(out, "device_redis_in_flight", c.redis_in_flight, node);
+  family(out, "device_redis_held", "gauge", "Redis commands waiting for a connection.");
+  sample(out, "device_redis_held", c.redis_held, node);
+  for (const auto& [name, value] : counters) {
+    family(out, name, "counter", "Cluster and Redis client figures (see README, Running several nodes).");
+    sample(out, name, value, node);
+  }
+}
+
 }  // namespace
 
 std::uint64_t Metrics::bad_frames_total() const {
@@ -76,6 +106,7 @@ std::string Metrics::prometheus(const Gauges& g) const {
   family(out, "device_log_lines_suppressed_total", "counter",
          "Bad-frame and refused-login log lines folded into summaries (--log-summary-interval).");
   sample(out, "device_log_lines_suppressed_total", g.log_lines_suppressed);
+  if (g.cluster) cluster_samples(out, *g.cluster);
   return out;
 }
 

@@ -2,10 +2,21 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
 namespace asyncore::device {
+
+// A node of several (--redis): its name, its Redis client's and its presence work's figures.
+struct ClusterGauges {
+  std::string node;
+  std::uint64_t redis_commands = 0, redis_replies = 0, redis_failures = 0, redis_timeouts = 0;
+  std::uint64_t redis_connects = 0, redis_disconnects = 0;
+  std::size_t redis_in_flight = 0, redis_held = 0;
+  std::uint64_t claims = 0, releases = 0, stale_releases = 0, remote_takeovers = 0, write_failures = 0;
+  std::uint64_t fenced = 0, reaped = 0;
+};
 
 struct Gauges {
   std::size_t online = 0;
@@ -18,6 +29,7 @@ struct Gauges {
   // Bounds (ServerOptions): how close the server is to them.
   std::size_t auto_registered = 0;
   std::uint64_t log_lines_suppressed = 0;  // rate-limited lines counted into summaries
+  std::optional<ClusterGauges> cluster;
 };
 
 class Metrics {

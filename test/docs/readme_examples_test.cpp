@@ -10,9 +10,11 @@
 #include "dispatchers/journal.h"
 #include "dispatchers/json.h"
 #include "dispatchers/process.h"
+#include "dispatchers/redis/client.h"
 #include "dispatchers/protocol.h"
 #include "dispatchers/tcp_port.h"
 #include "dispatchers/tcp_server.h"
+#include "test/support/redis_server.h"
 #include "test/support/testing.h"
 
 using namespace asyncore;
@@ -143,4 +145,21 @@ TEST_CASE("README: the process runner") {
   REQUIRE(status);
   CHECK(status->describe() == "exit 3");
   CHECK(lines == std::vector<std::string>{"one", "two"});
+}
+
+TEST_CASE("README: the Redis client") {
+  testing::RedisServer server;
+  const std::string redis_address = server.address();
+  {
+    redis::ClientOptions options;
+    options.address = redis_address;  // "127.0.0.1:6379" or "unix:/run/redis/redis.sock"
+    redis::Client client(options);
+    client.start();
+    client.command({"SET", "greeting", "hello"}, [](redis::Result& r) {
+      if (!r.ok()) log_warning("SET: " + r.error_text());  // r.may_have_run() tells what to assume
+    });
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (client.in_flight() + client.held() > 0 && Clock::now() < deadline) socket_map().poll_once(0.05);
+  }
+  CHECK(server.command({"GET", "greeting"}).str == "hello");
 }

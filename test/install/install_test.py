@@ -30,7 +30,7 @@ def main():
     with tempfile.TemporaryDirectory() as prefix:
         subprocess.run(["make", "-s", "-C", repo, "install", "PREFIX=" + prefix], check=True,
                        stdout=subprocess.DEVNULL, env=plain)
-        for path in ["include/asyncore/core/asyncore.h", "lib/libasyncore.a", "lib/pkgconfig/asyncore.pc"]:
+        for path in ["include/asyncore/core/asyncore.h", "include/asyncore/dispatchers/redis/client.h", "lib/libasyncore.a", "lib/pkgconfig/asyncore.pc"]:
             if not os.path.exists(os.path.join(prefix, path)):
                 print("install_test: missing " + path, file=sys.stderr)
                 return 1

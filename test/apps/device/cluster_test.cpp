@@ -1,0 +1,275 @@
+// device-server as one node of several (--redis): presence across nodes. Real processes: a
+// redis-server of the test's own and two device-server nodes sharing it.
+#include <doctest/doctest.h>
+
+#include <thread>
+
+#include "test/apps/device/device_harness.h"
+#include "test/support/redis_server.h"
+
+using namespace device_test;
+using testing::RedisServer;
+
+namespace {
+
+// Redis with the documented setting: every write in the AOF, synced, before it is answered.
+const testing::RedisOptions kAof{.tcp = false, .extra_args = {"--appendonly", "yes", "--appendfsync", "always"}};
+
+struct Cluster {
+  RedisServer redis;
+  testing::TempDir dir;
+  Server a, b;
+  explicit Cluster(const std::string& lease = "2") : redis(kAof) {
+    a = Server::start(dir.file("a"), {"--auto-register", "--redis", redis.address(), "--node-id", "a", "--lease", lease});
+    b = Server::start(dir.file("b"), {"--auto-register", "--redis", redis.address(), "--node-id", "b", "--lease", lease});
+    // Each node's takeover channel is subscribed before the test goes on.
+    REQUIRE(testing::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", "node:a", "node:b"}).to_string() ==
+                                             "[node:a, (integer) 1, node:b, (integer) 1]"; }));
+  }
+  std::string owner(std::string_view imei) const {
+    return redis.command({"GET", "device:" + std::string(imei) + ":owner"}).to_string();
+  }
+};
+
+// The reason of the device's newest offline event, or "" when it has none.
+std::string last_offline(int admin, std::string_view imei) {
+  const json::Value events = get_json(admin, "/devices/" + std::string(imei) + "/events");
+  for (const json::Value& e : events["events"].as_array()) {
+    if (e["kind"] == "offline") return e["reason"].as_string();
+  }
+  return "";
+}
+bool has_offline(int admin, std::string_view imei) { return !last_offline(admin, imei).empty(); }
+
+}  // namespace
+
+TEST_CASE("presence: the node holding a device is recorded at login and cleared at its offline") {
+  Cluster c;
+  RawDevice d(c.a.port);
+  CHECK(d.login("862000000000001")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000001").starts_with("a/"); }));
+  json::Value device = get_json(c.a.admin, "/devices/862000000000001");
+  CHECK(device["node"] == "a");
+  CHECK(c.redis.command({"EXISTS", "node:a:lease"}).integer == 1);
+  CHECK(c.redis.command({"PTTL", "node:a:lease"}).integer <= 2000);
+  d.client.close();
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000001") == "(nil)"; }));
+  CHECK(get_json(c.a.admin, "/devices/862000000000001")["node"].is_null());
+  CHECK(has_offline(c.a.admin, "862000000000001"));
+}
+
+TEST_CASE("a login on another node takes the device over: the old node closes its connection and writes no offline") {
+  Cluster c;
+  RawDevice first(c.a.port);
+  CHECK(first.login("862000000000002")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000002").starts_with("a/"); }));
+  RawDevice second(c.b.port);
+  CHECK(second.login("862000000000002", 60, std::nullopt, 2)["status"] == 200);
+  CHECK(first.closed(Seconds(5)));
+  CHECK(c.owner("862000000000002").starts_with("b/"));
+  CHECK_FALSE(has_offline(c.a.admin, "862000000000002"));
+  CHECK(get_json(c.a.admin, "/devices/862000000000002")["online"] == false);
+  CHECK(metric(c.a.admin, "device_takeovers_total") == 1);
+  CHECK(metric(c.a.admin, "device_cluster_remote_takeovers_total{node=\"a\"}") == 1);
+  CHECK(metric(c.a.admin, "device_cluster_node{node=\"a\"}") == 1);
+  CHECK(testing::eventually([&] { return metric(c.b.admin, "device_cluster_claims_total{node=\"b\"}") == 1; }));
+  // The new connection works, and the old node's close did not erase the new owner.
+  second.send(json::Object{{"type", 3}, {"ident", 3}});
+  CHECK(json::dump(second.read()) == R"({"type":3,"ident":3,"status":200})");
+  CHECK(get_json(c.b.admin, "/devices/862000000000002")["node"] == "b");
+  CHECK(c.owner("862000000000002").starts_with("b/"));
+  // And back: a third login on A takes it from B.
+  RawDevice third(c.a.port);
+  CHECK(third.login("862000000000002", 60, std::nullopt, 3)["status"] == 200);
+  CHECK(second.closed(Seconds(5)));
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000002").starts_with("a/"); }));
+  CHECK_FALSE(has_offline(c.b.admin, "862000000000002"));
+}
+
+TEST_CASE("Redis away (kill -9, restart from its AOF within the lease): devices are still served, presence is written once it is back") {
+  Cluster c;
+  c.redis.kill9();
+  RawDevice d(c.a.port);
+  CHECK(d.login("862000000000003")["status"] == 200);
+  d.send(json::Object{{"type", 3}, {"ident", 2}});
+  CHECK(json::dump(d.read()) == R"({"type":3,"ident":2,"status":200})");
+  CHECK(get_json(c.a.admin, "/devices/862000000000003")["online"] == true);
+  c.redis.restart();
+  // The claim was held (not yet sent) and goes out on the new connection.
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000003").starts_with("a/"); }, Seconds(10)));
+  REQUIRE(testing::eventually([&] { return c.redis.command({"EXISTS", "node:a:lease"}).integer == 1; }));
+  CHECK(c.a.stop() == 0);
+  // A graceful stop records its devices offline in Redis too.
+  CHECK(c.owner("862000000000003") == "(nil)");
+}
+
+TEST_CASE("a node stopped past its lease: another lets its devices go, and back it closes them and joins again") {
+  Cluster c("1.5");
+  RawDevice stays(c.a.port), moves(c.a.port);
+  CHECK(stays.login("862000000000004")["status"] == 200);
+  CHECK(moves.login("862000000000005")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000004").starts_with("a/") &&
+                                           c.owner("862000000000005").starts_with("a/"); }));
+  const std::string incarnation = c.redis.command({"GET", "node:a:lease"}).str;
+  c.a.child->signal(SIGSTOP);
+  // B notices the lapsed lease (1.5 s, looked at every 0.375 s) and lets A's devices go.
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000004") == "(nil)"; }, Seconds(10)));
+  CHECK(c.owner("862000000000005") == "(nil)");
+  CHECK(c.redis.command({"SISMEMBER", "nodes", "a"}).integer == 0);
+  // One device logs in on B meanwhile.
+  RawDevice moved(c.b.port);
+  CHECK(moved.login("862000000000005", 60, std::nullopt, 2)["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000005").starts_with("b/"); }));
+  c.a.child->signal(SIGCONT);
+  // A finds its lease gone: both its connections close, recorded offline as node_lost...
+  CHECK(stays.closed(Seconds(10)));
+  CHECK(moves.closed(Seconds(10)));
+  CHECK(last_offline(c.a.admin, "862000000000004") == "node_lost");
+  CHECK(last_offline(c.a.admin, "862000000000005") == "node_lost");
+  // ... without touching the newer owner on B, and A is back as a new incarnation.
+  CHECK(c.owner("862000000000005").starts_with("b/"));
+  REQUIRE(testing::eventually([&] { return c.redis.command({"SISMEMBER", "nodes", "a"}).integer == 1; }));
+  const std::string again = c.redis.command({"GET", "node:a:lease"}).str;
+  CHECK(!again.empty());
+  CHECK(again != incarnation);
+  // A serves logins again.
+  RawDevice back(c.a.port);
+  CHECK(back.login("862000000000004", 60, std::nullopt, 3)["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000004").starts_with("a/"); }));
+  moved.send(json::Object{{"type", 3}, {"ident", 4}});
+  CHECK(json::dump(moved.read()) == R"({"type":3,"ident":4,"status":200})");
+  CHECK(metric(c.a.admin, "device_cluster_fenced_total{node=\"a\"}") == 1);
+  CHECK(metric(c.b.admin, "device_cluster_reaped_total{node=\"b\"}") == 2);
+  CHECK(metric(c.b.admin, "device_cluster_fenced_total{node=\"b\"}") == 0);
+}
+
+TEST_CASE("commands cross nodes: interact and send on A reach a device held by B, and the answer comes back") {
+  Cluster c;
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000006")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000006").starts_with("b/"); }));
+  // The device acks what B sends it, while A's admin call waits.
+  std::thread device([&] {
+    json::Value command = d.read();
+    d.send(json::Object{{"type", command["type"]}, {"ident", command["ident"]}, {"status", 200}});
+  });
+  CommandReply r = post_command(c.a.admin, "862000000000006", "interact", R"({"type":104,"text":"from a"})");
+  device.join();
+  CHECK(r.status == 200);
+  CHECK(r.body["result"] == "OK");
+  CHECK(r.body["ack"]["type"] == 104);
+  CHECK(r.body["ack"]["status"] == 200);
+  r = post_command(c.a.admin, "862000000000006", "send", R"({"type":104,"text":"fire and forget"})");
+  CHECK(r.status == 202);
+  CHECK(r.body["result"] == "SENT");
+  CHECK(d.read()["text"] == "fire and forget");
+  // A device that does not answer: A's own timeout says TIMEOUT.
+  r = post_command(c.a.admin, "862000000000006", "interact", R"({"type":104,"text":"?"})", 0.5);
+  CHECK(r.status == 504);
+  CHECK(r.body["result"] == "TIMEOUT");
+  CHECK(d.read()["text"] == "?");
+  // Held by nobody: NO at once.
+  r = post_command(c.a.admin, "862000000000099", "interact", R"({"type":101})");
+  CHECK(r.status == 404);
+  CHECK(metric(c.a.admin, "device_commands_total{mode=\"interact\",result=\"OK\"}") == 1);
+  // Both nodes' pub/sub connections cut: they subscribe again, and commands cross again.
+  CHECK(c.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"}).integer == 2);
+  REQUIRE(testing::eventually([&] { return c.redis.command({"PUBSUB", "NUMSUB", "node:a", "node:b"}).to_string() ==
+                                           "[node:a, (integer) 1, node:b, (integer) 1]"; }));
+  r = post_command(c.a.admin, "862000000000006", "send", R"({"type":104,"text":"after the cut"})");
+  CHECK(r.body["result"] == "SENT");
+  CHECK(d.read()["text"] == "after the cut");
+}
+
+TEST_CASE("commands to a node that is gone are answered NO at once; with Redis away, UNAVAILABLE at once") {
+  Cluster c;
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000007")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000007").starts_with("b/"); }));
+  c.b.child->signal(SIGKILL);
+  c.b.child->wait();
+  // Its presence is still there until its lease lapses, but nobody listens on its channel.
+  CommandReply r = post_command(c.a.admin, "862000000000007", "interact", R"({"type":101})", 5);
+  CHECK(r.status == 404);
+  CHECK(r.body["result"] == "NO");  // not A's TIMEOUT
+  c.redis.kill9();
+  REQUIRE(testing::eventually([&] {
+    return post_command(c.a.admin, "862000000000007", "interact", R"({"type":101})", 5).status == 503;
+  }));
+  r = post_command(c.a.admin, "862000000000007", "send", R"({"type":101})", 5);
+  CHECK(r.status == 503);
+  CHECK(r.body["result"] == "UNAVAILABLE");
+  CHECK(r.body["error"].as_string().find("is not reachable") != std::string::npos);
+  // Devices on A itself are still served.
+  RawDevice local(c.a.port);
+  CHECK(local.login("862000000000008")["status"] == 200);
+}
+
+TEST_CASE("queue across nodes: stored and delivered by the node holding the device; held by nobody, stored where asked") {
+  Cluster c;
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000009")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000009").starts_with("b/"); }));
+  std::thread device([&] {
+    json::Value command = d.read();
+    d.send(json::Object{{"type", command["type"]}, {"ident", command["ident"]}, {"status", 200}});
+  });
+  CommandReply r = post_command(c.a.admin, "862000000000009", "queue", R"({"type":104,"text":"queued via a"})");
+  device.join();
+  CHECK(r.body["result"] == "OK");  // acked by the device through B
+  CHECK(metric(c.b.admin, "device_queued_commands") == 0);  // deleted on the ack
+  // A device last seen on A, online nowhere: A stores it and delivers it at its next login there.
+  RawDevice e(c.a.port);
+  CHECK(e.login("862000000000010")["status"] == 200);
+  e.client.close();
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000010") == "(nil)"; }));
+  r = post_command(c.b.admin, "862000000000010", "queue", R"({"type":104,"text":"later"})");
+  CHECK(r.status == 404);  // B never saw it, nobody holds it
+  r = post_command(c.a.admin, "862000000000010", "queue", R"({"type":104,"text":"later"})");
+  CHECK(r.status == 202);
+  CHECK(r.body["result"] == "QUEUED");
+  RawDevice back(c.a.port);
+  CHECK(back.login("862000000000010", 60, std::nullopt, 2)["status"] == 200);
+  CHECK(back.read()["text"] == "later");
+}
+
+TEST_CASE("kill -9 of a node during an interact: the asker answers, its devices are let go, and log in on the survivor") {
+  Cluster c("1.5");
+  RawDevice d(c.b.port);
+  CHECK(d.login("862000000000011")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000011").starts_with("b/"); }));
+  std::thread killer([&] {
+    d.read();  // the command reached the device through B: now B dies, its answer never comes
+    c.b.child->signal(SIGKILL);
+  });
+  CommandReply r = post_command(c.a.admin, "862000000000011", "interact", R"({"type":104,"text":"x"})", 2);
+  killer.join();
+  CHECK(r.status == 504);
+  CHECK(r.body["result"] == "TIMEOUT");
+  // A lets B's devices go once B's lease lapses...
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000011") == "(nil)"; }, Seconds(10)));
+  CHECK(c.redis.command({"SISMEMBER", "nodes", "b"}).integer == 0);
+  CHECK(metric(c.a.admin, "device_cluster_reaped_total{node=\"a\"}") == 1);
+  // ... and the device logs in on A.
+  RawDevice again(c.a.port);
+  CHECK(again.login("862000000000011", 60, std::nullopt, 2)["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000011").starts_with("a/"); }));
+}
+
+TEST_CASE("device-emulator --nodes spreads a fleet over the nodes, and commands reach each device from either node") {
+  Cluster c;
+  Emulator fleet = Emulator::start(c.a.port, {"--nodes", "127.0.0.1:" + std::to_string(c.a.port) + ",127.0.0.1:" +
+                                                             std::to_string(c.b.port),
+                                              "--devices", "6", "--imei-base", "862100000000000"});
+  REQUIRE(testing::eventually([&] { return online(c.a.admin) == 3 && online(c.b.admin) == 3; }));
+  for (int i = 0; i < 6; ++i) {
+    const std::string imei = "86210000000000" + std::to_string(i);
+    CAPTURE(imei);
+    REQUIRE(testing::eventually([&] { return c.owner(imei).starts_with(i % 2 ? "b/" : "a/"); }));
+    for (int admin : {c.a.admin, c.b.admin}) {
+      CHECK(post_command(admin, imei, "interact", R"({"type":104,"text":"hi"})").body["result"] == "OK");
+    }
+  }
+  const auto summary = fleet.stop();
+  CHECK(summary.at("acks") >= 12);
+}

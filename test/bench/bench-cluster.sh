@@ -1,0 +1,132 @@
+#!/bin/bash
+# device-server as a cluster (make bench, section apps; runs alone too: BUILD_DIR=build OUT=/tmp/x
+# TSV=/tmp/x/r.tsv test/bench/bench-cluster.sh). Two nodes on one redis-server, four emulated
+# devices held by node b. interact round trips through node b's admin API (same node) and through
+# node a's (crossing nodes over Redis), one keep-alive connection each, one after the other:
+# round trips/s and p50/p99 as ratios to same-node, and Redis commands per crossing interact
+# (INFO commandstats; the nodes' lease and reaper traffic is counted in, a few commands a second).
+# Then a login storm (one emulator, every device at once) against a node with --redis and against
+# a server alone, and the time from kill -9 of a node to its last device let go (lease 2 s).
+set -u
+cd "$(dirname "$0")/../.."
+B=${BUILD_DIR:-$PWD/build}
+OUT=${OUT:-$B/bench}
+TSV=${TSV:-$OUT/results.tsv}
+QUICK=${BENCH_QUICK:-0}
+mkdir -p "$OUT"
+# shellcheck source=test/bench/common.sh
+source test/bench/common.sh
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || { log "bench-cluster: redis-server and redis-cli needed"; exit 1; }
+
+dir=$(mktemp -d)
+pids=()
+trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$dir"' EXIT
+redis-server --port 0 --unixsocket "$dir/redis.sock" --save "" --appendonly no --daemonize no --logfile "$dir/redis.log" &
+pids+=($!)
+for _ in $(seq 100); do [ -S "$dir/redis.sock" ] && break; sleep 0.05; done
+node() {  # NAME: starts a node; sets PORT, ADMIN and NPID
+  "$B/bin/device-server" --port 0 --admin-port 0 --auto-register --data-dir "$dir/$1" --quiet \
+    --redis "unix:$dir/redis.sock" --node-id "$1" >"$dir/$1.out" 2>"$dir/$1.err" &
+  NPID=$!
+  pids+=($NPID)
+  for _ in $(seq 200); do [ "$(grep -c '^listening' "$dir/$1.out" 2>/dev/null)" = 2 ] && break; sleep 0.05; done
+  PORT=$(grep -m1 '^listening device' "$dir/$1.out" | awk -F: '{print $NF}')
+  ADMIN=$(grep -m1 '^listening admin' "$dir/$1.out" | awk -F: '{print $NF}')
+}
+node a; A_ADMIN=$ADMIN
+node b; B_ADMIN=$ADMIN; B_PORT=$PORT
+"$B/bin/device-emulator" --port "$B_PORT" --devices 4 --imei-base 869000000000000 --quiet >"$dir/emulator.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do
+  [ "$(redis-cli -s "$dir/redis.sock" GET device:869000000000003:owner | cut -c1-2)" = "b/" ] && break
+  sleep 0.05
+done
+
+n=$([ "$QUICK" = 1 ] && echo 1000 || echo 4000)
+interacts() {  # ADMIN_PORT: prints "rps=N p50_ms=N p99_ms=N"
+  python3 - "$1" "$n" <<'PY'
+import http.client, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+conn = http.client.HTTPConnection("127.0.0.1", port)
+body = '{"type":104,"text":"bench"}'
+lat = []
+start = time.perf_counter()
+for i in range(n):
+    imei = "86900000000000%d" % (i % 4)
+    t = time.perf_counter()
+    conn.request("POST", "/devices/%s/commands?mode=interact&timeout=5" % imei, body, {"Content-Type": "application/json"})
+    r = conn.getresponse(); r.read()
+    if r.status != 200: sys.exit("interact answered %d" % r.status)
+    lat.append(time.perf_counter() - t)
+total = time.perf_counter() - start
+lat.sort()
+print("rps=%.0f p50_ms=%.3f p99_ms=%.3f" % (n / total, lat[n // 2] * 1e3, lat[n * 99 // 100] * 1e3))
+PY
+}
+calls() { redis-cli -s "$dir/redis.sock" INFO commandstats | awk -F'[=,:]' '/^cmdstat_/{s+=$3} END{print s}'; }
+
+same=$(interacts "$B_ADMIN") || { log "bench-cluster: same-node interacts failed: $same"; exit 1; }
+before=$(calls)
+cross=$(interacts "$A_ADMIN") || { log "bench-cluster: cross-node interacts failed: $cross"; exit 1; }
+after=$(calls)
+per=$(awk -v a="$before" -v b="$after" -v n="$n" 'BEGIN{printf "%.2f", (b-a-1)/n}')  # -1: the INFO itself
+log "cluster interact: same node $same; across nodes $cross; $per redis commands per crossing interact"
+row cluster "interact across nodes" "round trips/s" "$(echo "$cross" | field rps)" "same node" "$(echo "$same" | field rps)"
+row cluster "interact across nodes" "p50 ms" "$(echo "$cross" | field p50_ms)" "same node" "$(echo "$same" | field p50_ms)"
+row cluster "interact across nodes" "p99 ms" "$(echo "$cross" | field p99_ms)" "same node" "$(echo "$same" | field p99_ms)"
+row cluster "interact across nodes" "redis commands per interact (target 3)" "$per"
+
+# ---- login storm: presence writes against a single process
+storm=$([ "$QUICK" = 1 ] && echo 2000 || echo 10000)
+storm_logins() {  # extra device-server flags...: prints logins/s
+  local name=storm$RANDOM
+  "$B/bin/device-server" --port 0 --admin-port 0 --auto-register --data-dir "$dir/$name" --quiet "$@" \
+    >"$dir/$name.out" 2>"$dir/$name.err" &
+  local spid=$!
+  pids+=($spid)
+  for _ in $(seq 200); do [ "$(grep -c '^listening' "$dir/$name.out" 2>/dev/null)" = 2 ] && break; sleep 0.05; done
+  local port
+  port=$(grep -m1 '^listening device' "$dir/$name.out" | awk -F: '{print $NF}')
+  if [[ " $* " == *" --workers "* ]]; then  # every worker listening (subscribed) before the storm
+    for _ in $(seq 200); do
+      [ "$(redis-cli -s "$dir/redis.sock" PUBSUB NUMSUB node:wk-w0 node:wk-w1 | sed -n '2p;4p' | tr -d '\n')" = 11 ] && break
+      sleep 0.05
+    done
+  fi
+  "$B/bin/device-emulator" --port "$port" --devices "$storm" --imei-base 868000000000000 --heartbeat 600 \
+    --report 0 --quiet >"$dir/$name.emulator" 2>&1 &
+  local epid=$!
+  pids+=($epid)
+  for _ in $(seq 1200); do grep -q '^all logged in' "$dir/$name.emulator" && break; sleep 0.05; done
+  kill -9 "$epid" 2>/dev/null
+  kill -TERM "$spid" 2>/dev/null; wait "$spid" 2>/dev/null  # a --workers parent stops its workers
+  grep -m1 '^all logged in' "$dir/$name.emulator" | awk '{print $4 / $7}'  # "all logged in N devices in S s"
+}
+alone=$(storm_logins)
+clustered=$(storm_logins --redis "unix:$dir/redis.sock" --node-id storm)
+log "login storm of $storm: $clustered logins/s with --redis, $alone alone"
+row cluster "login storm ($storm devices)" "logins/s with presence (target >= 0.7x)" "$clustered" "alone" "$alone"
+workers2=$(storm_logins --redis "unix:$dir/redis.sock" --node-id wk --workers 2)
+log "login storm of $storm: $workers2 logins/s with --workers 2, $alone in one process"
+row cluster "login storm ($storm devices)" "logins/s with --workers 2 (2 cores, the emulator on one)" "$workers2" "one process" "$alone"
+
+# ---- kill -9 of a node: until its devices are let go
+node c; C_PORT=$PORT; C_PID=$NPID
+"$B/bin/device-emulator" --port "$C_PORT" --devices 100 --imei-base 867000000000000 --heartbeat 600 --report 0 --quiet \
+  >"$dir/emulator-c.out" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do
+  [ "$(redis-cli -s "$dir/redis.sock" SCARD node:c:devices)" = 100 ] && break
+  sleep 0.05
+done
+t0=$(date +%s.%N)
+{ kill -9 "$C_PID"; wait "$C_PID"; } 2>/dev/null
+for _ in $(seq 400); do
+  [ "$(redis-cli -s "$dir/redis.sock" GET device:867000000000099:owner)" = "" ] &&
+    [ "$(redis-cli -s "$dir/redis.sock" EXISTS node:c:devices)" = 0 ] && break
+  sleep 0.025
+done
+t1=$(date +%s.%N)
+gone=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+log "kill -9 of a node with 100 devices: all let go after $gone s (lease 6 s: target <= 8 s)"
+row cluster "kill -9 of a node (100 devices, lease 6 s)" "seconds until all let go (target <= lease + 2)" "$gone"
