@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   bool auto_register = false;
   // Bounds on what peers and admins can make the server keep.
   int max_queued = 100, max_auto_registered = 100000;
-  double log_summary_interval = 10;
+  double log_summary_interval = 10, battery_sync = 5;
   Cli cli("device-server",
           "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
           "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN] [--max-connections N] "
@@ -56,6 +56,9 @@ int main(int argc, char** argv) {
              "devices --auto-register may record; logins of new ones past it get 401 (default 100000)", 0, 100000000);
   cli.option("--log-summary-interval", &log_summary_interval, "S",
              "bad frames and refused logins: the first is logged, then one summary line per S seconds (default 10)", 0.01, 86400);
+  cli.option("--battery-sync-interval", &battery_sync, "S",
+             "longest a battery level read from a heartbeat waits for the journal's sync; heartbeats are answered "
+             "at once (default 5)", 0.01, 3600);
   cli.parse(argc, argv);
 
   std::vector<RegistryEntry> registry;
@@ -82,6 +85,7 @@ int main(int argc, char** argv) {
   options.max_queued_per_device = static_cast<std::size_t>(max_queued);
   options.max_auto_registered = static_cast<std::size_t>(max_auto_registered);
   options.log_summary_interval = log_summary_interval;
+  options.battery_sync_interval = battery_sync;
   DeviceHub hub(map, options, *store, metrics);
 
   std::shared_ptr<DeviceListener> listener;

@@ -42,6 +42,7 @@ DeviceHub::DeviceHub(ChannelMap& map, ServerOptions options, DeviceStore& store,
 }
 
 DeviceHub::~DeviceHub() {
+  sample_sync_.cancel();
   for (auto& [id, waiter] : waiters_) waiter.timer.cancel();
 }
 
@@ -99,6 +100,14 @@ void DeviceHub::go_offline(DeviceSession& session, OfflineReason reason) {
 void DeviceHub::record_event(Imei imei, DeviceRecord& record, const Event& event) {
   store_.record_event(imei, record, event);
   schedule_commit();
+}
+
+void DeviceHub::record_sample(Imei imei, DeviceRecord& record, const Event& event) {
+  store_.record_event(imei, record, event);
+  if (sample_sync_.active() || shutting_down_) return;
+  sample_sync_ = map_.call_later(options_.battery_sync_interval, [this] {
+    if (store_.unsynced()) schedule_commit();
+  });
 }
 
 void DeviceHub::hold_until_durable(DeviceSession& session) {
@@ -254,7 +263,8 @@ void DeviceHub::shutdown() {
   online_ = 0;
   shutting_down_ = true;
   for (auto& [id, waiter] : waiters_) waiter.timer.cancel();
-  waiters_.clear();  // their HTTP connections close with the admin server
+  waiters_.clear();
+  sample_sync_.cancel();  // the sync below covers the samples  // their HTTP connections close with the admin server
   bool synced = true;
   try {
     store_.sync();

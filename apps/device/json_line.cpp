@@ -8,10 +8,21 @@ namespace asyncore::device {
 
 void JsonLine::key(std::string_view name) {
   // Keys are this program's own literals (plain ASCII names): nothing to escape.
-  out_.append(first_ ? "\"" : ",\"", first_ ? 1 : 2);
+  // One append per key: `,"name":` put together on the stack (names are short).
+  char text[64];
+  if (name.size() > sizeof text - 4) {
+    out_.append(first_ ? "\"" : ",\"").append(name).append("\":");
+    first_ = false;
+    return;
+  }
+  char* p = text;
+  if (!first_) *p++ = ',';
   first_ = false;
-  out_.append(name);
-  out_.append("\":", 2);
+  *p++ = '"';
+  p = std::copy(name.begin(), name.end(), p);
+  *p++ = '"';
+  *p++ = ':';
+  out_.append(text, static_cast<std::size_t>(p - text));
 }
 
 JsonLine& JsonLine::operator()(std::string_view name, std::string_view text) {

@@ -1,5 +1,10 @@
 #include "apps/device/message.h"
 
+#include <charconv>
+#include <cstring>
+
+#include "apps/device/frame.h"
+
 namespace asyncore::device {
 
 std::variant<Message, BadBody> parse_message(std::string_view body) {
@@ -19,6 +24,49 @@ std::variant<Message, BadBody> parse_message(std::string_view body) {
   }
   message.body = std::move(*parsed.value);
   return message;
+}
+
+std::optional<HeartbeatFrame> parse_heartbeat(std::string_view body) {
+  // {"type":3,"ident":I} or {"type":3,"ident":I,"battery":B}, numbers as JSON writes them (no
+  // sign, no leading zero); the keys in this order, as devices write them.
+  constexpr std::string_view kHead = "{\"type\":3,\"ident\":", kBattery = ",\"battery\":";
+  const char* p = body.data();
+  const char* const end = p + body.size();
+  auto number = [&p, end](int max) {
+    const char* digits = p;
+    int value = 0;
+    while (p != end && *p >= '0' && *p <= '9' && p - digits < 6) value = value * 10 + (*p++ - '0');
+    // What follows must be ',' or '}' (the caller checks), so a seventh digit is refused too.
+    return p != digits && !(*digits == '0' && p - digits > 1) && value <= max ? value : -1;
+  };
+  if (body.size() < kHead.size() + 2 || std::memcmp(p, kHead.data(), kHead.size()) != 0) return std::nullopt;
+  p += kHead.size();
+  HeartbeatFrame frame;
+  frame.ident = number(65535);
+  if (frame.ident < 1) return std::nullopt;
+  if (static_cast<std::size_t>(end - p) > kBattery.size() && std::memcmp(p, kBattery.data(), kBattery.size()) == 0) {
+    p += kBattery.size();
+    const int battery = number(100);
+    if (battery < 0) return std::nullopt;
+    frame.battery = battery;
+  }
+  if (p + 1 != end || *p != '}') return std::nullopt;
+  return frame;
+}
+
+std::size_t status_frame(char* out, int type, int ident, int status) {
+  // {"type":65535,"ident":65535,"status":999} is 41 bytes.
+  char* p = out + kFrameHeaderSize;
+  auto member = [&p, out]<std::size_t N>(const char(&key)[N], int n) {
+    std::memcpy(p, key, N - 1);  // a constant size: inlined
+    p = std::to_chars(p + N - 1, out + kMaxStatusFrame, n).ptr;
+  };
+  member("{\"type\":", type);
+  member(",\"ident\":", ident);
+  member(",\"status\":", status);
+  *p++ = '}';
+  write_be32(out, static_cast<std::uint32_t>(p - out - kFrameHeaderSize));
+  return static_cast<std::size_t>(p - out);
 }
 
 std::string status_reply(int type, int ident, int status, std::string_view extra_members) {

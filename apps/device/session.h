@@ -32,6 +32,7 @@ class DeviceSession final : public BufferedStream {
 
   // Frames out. A reply that acknowledges durable state waits for the group commit.
   void send_body(std::string_view body, bool durable = false);
+  void send_frame(std::string_view frame, bool durable = false);  // header included
   void send_command(const json::Value& command, PendingCommand pending);
   // After the commit the hub waited for: what was held goes out.
   void release_held();
@@ -44,6 +45,9 @@ class DeviceSession final : public BufferedStream {
   void handle_frame(std::string_view body);
   void handle_login(const Message& message);
   void handle_report(const Message& message);
+  void handle_heartbeat(const HeartbeatFrame& heartbeat);
+  // The device's record, its last_seen moved to now; null when another connection took it over.
+  DeviceRecord* current_record();
   void handle_ack(const Message& message);
   void refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error);
   void bad_frame(std::string_view kind, std::string_view reason);
