@@ -7,8 +7,43 @@
 
 namespace asyncore::device {
 
+namespace {
+
+// A body of small non-negative integers only, such as every ack, {"type":104,"ident":5,"status":200}:
+// the object is built member by member without the JSON parser (a fifth of the cost). nullopt
+// for anything else (white space, escapes, non-ASCII keys, other values, a repeated key), which
+// the JSON parser then reads.
+std::optional<json::Value> flat_integers(std::string_view body) {
+  if (body.size() < 3 || body.front() != '{' || body.back() != '}') return std::nullopt;
+  const char* p = body.data() + 1;
+  const char* const end = body.data() + body.size() - 1;  // the closing brace
+  json::Object object;
+  object.reserve(4);
+  while (true) {
+    if (*p != '"') return std::nullopt;  // also "{}" and a trailing comma: *end is '}'
+    const char* key = ++p;
+    while (p != end && *p != '"' && *p != '\\' && *p >= 0x20 && *p < 0x7f) ++p;
+    if (end - p < 2 || *p != '"' || p[1] != ':') return std::nullopt;
+    const std::string_view name(key, static_cast<std::size_t>(p - key));
+    p += 2;
+    const char* digits = p;
+    std::int64_t value = 0;
+    while (p != end && *p >= '0' && *p <= '9' && p - digits < 10) value = value * 10 + (*p++ - '0');
+    if (p == digits || p - digits > 9 || (*digits == '0' && p - digits > 1)) return std::nullopt;
+    if (object.size() == 8 || object.contains(name)) return std::nullopt;
+    object.append(std::string(name), json::Value(value));
+    if (p == end) break;
+    if (*p++ != ',') return std::nullopt;
+  }
+  return json::Value(std::move(object));
+}
+
+}  // namespace
+
 std::variant<Message, BadBody> parse_message(std::string_view body) {
-  json::ParseResult parsed = json::try_parse(body);
+  json::ParseResult parsed;
+  parsed.value = flat_integers(body);
+  if (!parsed) parsed = json::try_parse(body);
   if (!parsed) return BadBody{"invalid JSON: " + std::string(parsed.error->what())};
   if (!parsed.value->is_object()) return BadBody{"body is not a JSON object"};
   const json::Value* type = parsed.value->get("type");
