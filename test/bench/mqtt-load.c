@@ -142,12 +142,12 @@ static void launch(int i) {
     struct sockaddr_in from = {.sin_family = AF_INET, .sin_addr = source};
     setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
     if (bind(c->fd, (struct sockaddr *)&from, sizeof from) != 0) {
-      fail(c, "bind");
+      fail(c, strerror(errno));
       return;
     }
   }
   if (connect(c->fd, (struct sockaddr *)&to, sizeof to) != 0 && errno != EINPROGRESS) {
-    fail(c, "connect");
+    fail(c, strerror(errno));
     return;
   }
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u32 = (uint32_t)i};

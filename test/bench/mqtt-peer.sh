@@ -11,7 +11,7 @@
 # minus VmRSS before, over PEER_HOLD. Appends rows to $TSV (run-bench.sh: BENCH_ONLY=mqtt); run
 # alone: BENCH_ONLY=mqtt make bench (needs build/bench-bin/mqtt-load). Mosquitto missing and not
 # installable: its rows say so and only device-server's figures are given.
-# `mqtt-peer.sh device-only` (BUILD_DIR, OUT, TSV set) prints device-server's counts alone, for profiling.
+# PEER_PARTS=counts or held runs one half. `mqtt-peer.sh device-only` (BUILD_DIR, OUT, TSV set) prints device-server's counts alone, for profiling.
 set -u
 B=${BUILD_DIR:?}; OUT=${OUT:?}; TSV=${TSV:?}
 SERVER_CPU=${SERVER_CPU:-0}
@@ -24,6 +24,7 @@ LONG=${PEER_LONG:-$([ "$QUICK" = 1 ] && echo 10 || echo 16)}
 RTS_SHORT=${PEER_RTS_SHORT:-200}           # command round trips, short and long run
 RTS_LONG=${PEER_RTS_LONG:-$([ "$QUICK" = 1 ] && echo 600 || echo 1200)}
 HEARTBEAT=1                                # seconds between heartbeats of each client
+PARTS=${PEER_PARTS:-counts,held}           # which measurements: counts (callgrind, strace), held
 cd "$(dirname "$0")/../.."
 # shellcheck source=test/bench/common.sh
 source test/bench/common.sh
@@ -161,7 +162,8 @@ device_fleet() {
   exec taskset -c "$LOAD_CPU" "$B/bin/device-emulator" --port "$DPORT" --devices "$PEER_HOLD" --heartbeat 5 --report 0 \
     --quiet --source 127.0.0.2
 }
-mqtt_fleet() { exec taskset -c "$LOAD_CPU" "$MQTT_LOAD" --port "$MPORT" --clients "$PEER_HOLD" --interval 5 --source 127.0.0.2; }
+# Mosquitto's fleet from another address: the device fleet's closed connections linger in TIME_WAIT.
+mqtt_fleet() { exec taskset -c "$LOAD_CPU" "$MQTT_LOAD" --port "$MPORT" --clients "$PEER_HOLD" --interval 5 --source 127.0.0.3; }
 
 if [ "${1:-}" = device-only ]; then
   echo "heartbeat instructions $(per_op device_heartbeats instructions $SHORT $LONG)"
@@ -171,28 +173,37 @@ if [ "${1:-}" = device-only ]; then
 fi
 
 declare -A V
-log "mqtt: device-server, $PEER_CLIENTS devices heartbeating every $HEARTBEAT s (callgrind, strace)"
-V[d_hb_ir]=$(per_op device_heartbeats instructions "$SHORT" "$LONG")
-V[d_hb_sc]=$(per_op device_heartbeats syscalls "$SHORT" "$LONG")
-V[d_rt_ir]=$(per_op device_round_trips instructions "$RTS_SHORT" "$RTS_LONG")
-V[d_rt_sc]=$(per_op device_round_trips syscalls "$RTS_SHORT" "$RTS_LONG")
-held device-held device_start_plain device_fleet && V[d_bytes]=$HELD_BYTES V[d_cpu]=$HELD_CPU
+part() { [[ ",$PARTS," == *",$1,"* ]]; }
+if part counts; then
+  log "mqtt: device-server, $PEER_CLIENTS devices heartbeating every $HEARTBEAT s (callgrind, strace)"
+  V[d_hb_ir]=$(per_op device_heartbeats instructions "$SHORT" "$LONG")
+  V[d_hb_sc]=$(per_op device_heartbeats syscalls "$SHORT" "$LONG")
+  V[d_rt_ir]=$(per_op device_round_trips instructions "$RTS_SHORT" "$RTS_LONG")
+  V[d_rt_sc]=$(per_op device_round_trips syscalls "$RTS_SHORT" "$RTS_LONG")
+fi
+part held && held device-held device_start_plain device_fleet && V[d_bytes]=$HELD_BYTES V[d_cpu]=$HELD_CPU
 if [ $have_mosquitto = 1 ]; then
   log "mqtt: Mosquitto $("$MOSQUITTO" -h 2>/dev/null | awk '/version/{print $3; exit}'), the same work"
-  V[m_hb_ir]=$(per_op mosq_heartbeats instructions "$SHORT" "$LONG")
-  V[m_hb_sc]=$(per_op mosq_heartbeats syscalls "$SHORT" "$LONG")
-  V[m_rt_ir]=$(per_op mosq_round_trips instructions "$RTS_SHORT" "$RTS_LONG")
-  V[m_rt_sc]=$(per_op mosq_round_trips syscalls "$RTS_SHORT" "$RTS_LONG")
-  held mosquitto-held mosq_start_plain mqtt_fleet && V[m_bytes]=$HELD_BYTES V[m_cpu]=$HELD_CPU
+  if part counts; then
+    V[m_hb_ir]=$(per_op mosq_heartbeats instructions "$SHORT" "$LONG")
+    V[m_hb_sc]=$(per_op mosq_heartbeats syscalls "$SHORT" "$LONG")
+    V[m_rt_ir]=$(per_op mosq_round_trips instructions "$RTS_SHORT" "$RTS_LONG")
+    V[m_rt_sc]=$(per_op mosq_round_trips syscalls "$RTS_SHORT" "$RTS_LONG")
+  fi
+  part held && held mosquitto-held mosq_start_plain mqtt_fleet && V[m_bytes]=$HELD_BYTES V[m_cpu]=$HELD_CPU
 fi
 peer_row() {  # METRIC DEVICE_KEY MOSQUITTO_KEY
   if [ $have_mosquitto = 1 ]; then row mqtt device-server "$1" "${V[$2]:-}" mosquitto "${V[$3]:-}"
   else row mqtt device-server "$1" "${V[$2]:-}" "mosquitto (not installed: skipped)" ""; fi
 }
-peer_row "instructions/heartbeat ($PEER_CLIENTS clients)" d_hb_ir m_hb_ir
-peer_row "syscalls/heartbeat" d_hb_sc m_hb_sc
-peer_row "instructions/command round trip (interact over keep-alive HTTP; MQTT QoS 1 both ways)" d_rt_ir m_rt_ir
-peer_row "syscalls/command round trip" d_rt_sc m_rt_sc
-peer_row "bytes/held connection ($PEER_HOLD, heartbeat 5 s)" d_bytes m_bytes
-peer_row "server cores while $PEER_HOLD heartbeat every 5 s" d_cpu m_cpu
+if part counts; then
+  peer_row "instructions/heartbeat ($PEER_CLIENTS clients)" d_hb_ir m_hb_ir
+  peer_row "syscalls/heartbeat" d_hb_sc m_hb_sc
+  peer_row "instructions/command round trip (interact over keep-alive HTTP; MQTT QoS 1 both ways)" d_rt_ir m_rt_ir
+  peer_row "syscalls/command round trip" d_rt_sc m_rt_sc
+fi
+if part held; then
+  peer_row "bytes/held connection ($PEER_HOLD, heartbeat 5 s)" d_bytes m_bytes
+  peer_row "server cores while $PEER_HOLD heartbeat every 5 s" d_cpu m_cpu
+fi
 exit 0
