@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dispatchers/http_auth.h"
+#include "dispatchers/http_uri.h"
 #include "dispatchers/json.h"
 
 using namespace asyncore::http;
@@ -195,4 +196,18 @@ TEST_CASE("append_response frames keep-alive, close, HEAD and bodiless statuses"
   Response odd(299, "x");
   append_response(out, odd, {}, "D");
   CHECK(out.starts_with("HTTP/1.1 299 Unknown\r\n"));
+}
+
+TEST_CASE("percent decoding: runs copied whole, escapes and '+' (in queries) decoded, broken escapes kept") {
+  CHECK(percent_decoded("/devices/861000000000001/commands") == "/devices/861000000000001/commands");
+  CHECK(percent_decoded("a%41b%2fc") == "aAb/c");
+  CHECK(percent_decoded("a+b%20c", true) == "a b c");
+  CHECK(percent_decoded("a+b", false) == "a+b");
+  CHECK(percent_decoded("100%") == "100%");
+  CHECK(percent_decoded("%4") == "%4");
+  CHECK(percent_decoded("%zz%41") == "%zzA");
+  CHECK(percent_decoded("") == "");
+  std::string out = "x";
+  append_percent_decoded(out, "+%2B+", true);
+  CHECK(out == "x + ");
 }
