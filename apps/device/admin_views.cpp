@@ -45,7 +45,9 @@ json::Value events_json(Imei imei, const DeviceRecord& record, std::size_t limit
 }
 
 CommandAnswer command_answer(const CommandResult& result) {
-  std::string body = "{\"result\":";
+  std::string body;
+  body.reserve(128);  // an answer with its ack: one allocation, not one per doubling
+  body = "{\"result\":";
   json::append_quoted(body, to_string(result.outcome));
   int status = 500;
   switch (result.outcome) {

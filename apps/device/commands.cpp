@@ -43,7 +43,9 @@ CommandCheck check_command(std::string_view body) {
 std::string command_body(const json::Value& command, int ident) {
   // Written as text member by member (the same text json::dump gives), without copying the
   // command into a new object first: this is on every command sent.
-  std::string out = "{\"type\":";
+  std::string out;
+  out.reserve(128);  // most commands fit: one allocation, not one per doubling
+  out = "{\"type\":";
   json::dump_to(out, command["type"]);
   out += ",\"ident\":";
   out += std::to_string(ident);
