@@ -632,8 +632,12 @@ void append_double(std::string& out, double d) {
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, d);  // shortest round trip
   const std::string_view text(buffer, result.ptr - buffer);
   out += text;
-  // Keep it a double when read back: "1" would come back as an integer.
-  if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
+  // Keep it a double when read back: "1" would come back as an integer. (A plain loop:
+  // find_first_of searches the set once per character.)
+  for (char c : text) {
+    if (c == '.' || c == 'e') return;
+  }
+  out += ".0";
 }
 
 void append_quoted(std::string& out, std::string_view s) {

@@ -27,7 +27,21 @@ void JsonLine::key(std::string_view name) {
 
 JsonLine& JsonLine::operator()(std::string_view name, std::string_view text) {
   key(name);
-  json::append_quoted(out_, text);
+  // Most values are short names ("ev", "battery"): printable ASCII needs no escaping, one append.
+  bool plain = text.size() <= 64;
+  for (std::size_t i = 0; plain && i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  }
+  if (!plain) {
+    json::append_quoted(out_, text);
+    return *this;
+  }
+  char quoted[66];
+  quoted[0] = '"';
+  std::copy(text.begin(), text.end(), quoted + 1);
+  quoted[text.size() + 1] = '"';
+  out_.append(quoted, text.size() + 2);
   return *this;
 }
 
