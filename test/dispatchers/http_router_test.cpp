@@ -77,6 +77,18 @@ TEST_CASE("405 lists the allowed methods; GET routes answer HEAD") {
   CHECK(answer(router, Request::make("GET", "/other")).status == 404);
 }
 
+TEST_CASE("the route found is the first of the request's method; other methods' parameters do not leak into it") {
+  Router router;
+  router.get("/a/:x/events", [](const Request& r) { return Response::text("get " + std::string(r.param("x"))); });
+  router.post("/a/:y/:z", [](const Request& r) {
+    return Response::text("first " + std::string(r.param("y")) + std::string(r.param("z")) + "[" + std::string(r.param("x")) + "]");
+  });
+  router.post("/a/:w/commands", [](const Request&) { return Response::text("second"); });
+  CHECK(answer(router, Request::make("POST", "/a/5/commands")).body == "first 5commands[]");
+  CHECK(answer(router, Request::make("GET", "/a/6/events")).body == "get 6");
+  CHECK(answer(router, Request::make("PUT", "/a/6/events")).header("Allow") == "GET, HEAD, POST");
+}
+
 TEST_CASE("bad patterns and duplicate routes are refused at setup") {
   Router router;
   auto handler = [](const Request&) { return Response::text(""); };
