@@ -48,6 +48,9 @@ HELPER_SRC := $(sort $(shell find $(TEST_DIRS) -name '*.main.cpp' -not -path 'te
 HELPERS  := $(foreach m,$(HELPER_SRC),$(BUILD)/test-bin/$(notdir $(m:.main.cpp=)))
 BENCH_SRC := $(sort $(shell find test/bench -name '*.main.cpp' 2>/dev/null))
 BENCHES  := $(foreach m,$(BENCH_SRC),$(BUILD)/bench-bin/$(notdir $(m:.main.cpp=)))
+# Load generators in plain C (test/bench/<name>.c -> build/bench-bin/<name>); peers/ is the peers' own code.
+BENCH_C  := $(sort $(wildcard test/bench/*.c))
+BENCHES  += $(BENCH_C:test/bench/%.c=$(BUILD)/bench-bin/%)
 
 .PHONY: all libs test check-doctest check-redis bench install clean demo fuzz fuzz-build fuzz-replay soak memcheck
 all: $(LIB) $(BINS)
@@ -109,6 +112,10 @@ $(2)/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) 
 endef
 $(foreach m,$(HELPER_SRC),$(eval $(call helper_rule,$(m),$(BUILD)/test-bin)))
 $(foreach m,$(BENCH_SRC),$(eval $(call helper_rule,$(m),$(BUILD)/bench-bin)))
+
+$(BUILD)/bench-bin/%: test/bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -g -Wall -Wextra $(WERROR) -o $@ $<
 
 check-doctest:
 	@test/ensure-doctest.sh

@@ -25,7 +25,10 @@ void for_each_query_pair(std::string_view query, Visit&& visit) {
 }
 
 bool decoded_equals(std::string_view raw, std::string_view decoded_name) {
-  if (raw.find_first_of("%+") == std::string_view::npos) return raw == decoded_name;
+  // A plain loop: find_first_of searches the set once per character, on every query lookup.
+  bool encoded = false;
+  for (char c : raw) encoded = encoded || c == '%' || c == '+';
+  if (!encoded) return raw == decoded_name;
   return percent_decoded(raw, true) == decoded_name;
 }
 

@@ -171,6 +171,10 @@ std::string_view Response::header(std::string_view name) const {
 void append_response(std::string& out, const Response& response, const ResponseFraming& framing,
                      std::string_view date, std::string_view server) {
   const int status = response.status >= 100 && response.status <= 999 ? response.status : 500;
+  // One allocation for the whole answer instead of one per header that outgrows the buffer.
+  size_t size = 160 + date.size() + server.size() + response.content_type.size() + response.body.size();
+  for (const auto& [name, value] : response.headers()) size += name.size() + value.size() + 4;
+  out.reserve(out.size() + size);
   out.append("HTTP/1.1 ");
   append_number(out, static_cast<uint64_t>(status));
   out.push_back(' ');

@@ -28,6 +28,12 @@ size_t find_bad_percent_escape(std::string_view text) {
 void append_percent_decoded(std::string& out, std::string_view text, bool plus_is_space) {
   size_t i = 0;
   while (i < text.size()) {
+    // A run with nothing to decode (most of any path or query) is copied in one append.
+    size_t special = i;
+    while (special < text.size() && text[special] != '%' && !(plus_is_space && text[special] == '+')) ++special;
+    out.append(text.data() + i, special - i);
+    if (special == text.size()) return;
+    i = special;
     char c = text[i];
     if (c == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
       out.push_back(static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2])));

@@ -629,11 +629,33 @@ void append_double(std::string& out, double d) {
     return;
   }
   char buffer[32];
+  // Values with one to three decimals from 1 up (unix times to the millisecond) are written with
+  // integer arithmetic, a tenth of the cost. The text is exactly to_chars': it reads back as d
+  // (checked below: the division is rounded as the parse is), and below 2^42 the spacing of
+  // doubles is under 0.001, so no shorter decimal reads back as d, nor is the exponent form shorter.
+  if (d >= 1 && d < 4398046511104.0) {
+    const long long ms = std::llround(d * 1000);
+    if (ms % 1000 != 0 && static_cast<double>(ms) / 1000 == d) {
+      char* p = std::to_chars(buffer, buffer + 20, ms / 1000).ptr;
+      int fraction = static_cast<int>(ms % 1000);
+      *p++ = '.';
+      for (int unit = 100; fraction != 0; unit /= 10) {
+        *p++ = static_cast<char>('0' + fraction / unit);
+        fraction %= unit;
+      }
+      out.append(buffer, p);
+      return;
+    }
+  }
   const auto result = std::to_chars(buffer, buffer + sizeof buffer, d);  // shortest round trip
   const std::string_view text(buffer, result.ptr - buffer);
   out += text;
-  // Keep it a double when read back: "1" would come back as an integer.
-  if (text.find_first_of(".e") == std::string_view::npos) out += ".0";
+  // Keep it a double when read back: "1" would come back as an integer. (A plain loop:
+  // find_first_of searches the set once per character.)
+  for (char c : text) {
+    if (c == '.' || c == 'e') return;
+  }
+  out += ".0";
 }
 
 void append_quoted(std::string& out, std::string_view s) {

@@ -33,7 +33,7 @@ std::optional<CommandMode> parse_mode(std::string_view text) {
 
 http::Response answer(const CommandResult& result) {
   CommandAnswer a = command_answer(result);
-  return http::Response::json(a.body, a.status);
+  return http::Response::json(std::move(a.body), a.status);
 }
 
 http::Response not_found_no() { return answer({CommandOutcome::no, {}, {}}); }

@@ -43,12 +43,12 @@ int main(int argc, char** argv) {
   bool auto_register = false;
   // Bounds on what peers and admins can make the server keep.
   int max_queued = 100, max_auto_registered = 100000;
-  double log_summary_interval = 10;
+  double log_summary_interval = 10, battery_sync = 5;
   Cli cli("device-server",
           "[--host H] [--port P] [--admin-port P] [--registry FILE] [--auto-register] [--data-dir DIR] "
           "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN | --admin-token-file FILE] "
           "[--max-connections N] [--max-per-peer N] [--events-per-device N] [--compact-records N] [--max-queued-commands N] "
-          "[--max-auto-registered N] [--log-summary-interval S] [--redis ADDR] [--node-id NAME] [--lease S] [--workers N] "
+          "[--max-auto-registered N] [--log-summary-interval S] [--battery-sync-interval S] [--redis ADDR] [--node-id NAME] [--lease S] [--workers N] "
           "[--reuse-port]",
           "Serves device long connections (login, heartbeats, reports, commands) and an admin HTTP API.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   cli.flag("--reuse-port", &reuse_port, "share the ports with other processes (what --workers gives its workers)");
   int worker_of = 0;
   cli.option("--worker-of", &worker_of, "PID", "(given by --workers) stop when that parent process is gone", 0, 1 << 30);
+  cli.option("--battery-sync-interval", &battery_sync, "S",
+             "longest a battery level read from a heartbeat waits for the journal's sync; heartbeats are answered "
+             "at once (default 5)", 0.01, 3600);
   cli.parse(argc, argv);
   if (!admin_token.empty() && !admin_token_file.empty()) cli.fail("--admin-token and --admin-token-file exclude each other");
   if (!admin_token_file.empty()) {
@@ -149,6 +152,7 @@ int main(int argc, char** argv) {
   options.max_queued_per_device = static_cast<std::size_t>(max_queued);
   options.max_auto_registered = static_cast<std::size_t>(max_auto_registered);
   options.log_summary_interval = log_summary_interval;
+  options.battery_sync_interval = battery_sync;
   DeviceHub hub(map, options, *store, metrics);
   std::unique_ptr<ClusterNode> cluster;
   if (!cluster_options.redis.empty()) {

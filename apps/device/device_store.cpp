@@ -226,6 +226,9 @@ const std::vector<QueuedCommand>& DeviceStore::queued(Imei imei) const {
 
 std::string& DeviceStore::next_line() {
   if (!batch_.empty()) batch_.push_back('\n');  // compact JSON has no raw newline
+  // Each commit takes the batch's buffer along: room for the next lines in one allocation, not
+  // a reallocation per member appended.
+  if (batch_.capacity() - batch_.size() < 512) batch_.reserve(std::max<std::size_t>(4096, 2 * batch_.size()));
   return batch_;
 }
 

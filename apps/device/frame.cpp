@@ -9,10 +9,13 @@ std::uint32_t read_be32(const char* bytes) {
   return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
 }
 
+void write_be32(char* bytes, std::uint32_t value) {
+  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>(value >> (24 - 8 * i));
+}
+
 void append_frame(std::string& out, std::string_view body) {
-  const auto n = static_cast<std::uint32_t>(body.size());
-  const char header[kFrameHeaderSize] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16),
-                                         static_cast<char>(n >> 8), static_cast<char>(n)};
+  char header[kFrameHeaderSize];
+  write_be32(header, static_cast<std::uint32_t>(body.size()));
   out.append(header, kFrameHeaderSize);
   out.append(body);
 }

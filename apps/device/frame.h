@@ -50,5 +50,6 @@ class FrameExtractor {
 std::string encode_frame(std::string_view body);
 void append_frame(std::string& out, std::string_view body);
 std::uint32_t read_be32(const char* bytes);
+void write_be32(char* bytes, std::uint32_t value);
 
 }  // namespace asyncore::device

@@ -26,6 +26,7 @@ struct ServerOptions {
   std::size_t max_queued_per_device = 100;   // stored commands per device; a queue request past it is refused
   std::size_t max_auto_registered = 100000;  // with auto_register: new devices past it are refused
   double log_summary_interval = 10;          // lines any peer can trigger: one summary per interval
+  double battery_sync_interval = 5;          // longest a heartbeat's battery level waits for a sync
 };
 
 enum class CommandMode { interact, send, queue };
@@ -78,6 +79,10 @@ class DeviceHub {
   // Records the device offline, but only if `session` is still its connection.
   void go_offline(DeviceSession& session, OfflineReason reason);
   void record_event(Imei imei, DeviceRecord& record, const Event& event);
+  // A reading the device repeats with every heartbeat (its battery level): journaled like an
+  // event, but no reply waits for it, so it goes with the next group commit or at the latest
+  // battery_sync_interval later. A crash can lose that stretch; the next heartbeat says it again.
+  void record_sample(Imei imei, DeviceRecord& record, const Event& event);
   // The session holds its replies until what was appended so far is durable.
   void hold_until_durable(DeviceSession& session);
   void ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack);
@@ -131,6 +136,7 @@ class DeviceHub {
   Metrics& metrics_;
   std::vector<char> scratch_;
   std::vector<std::weak_ptr<Dispatcher>> held_;  // sessions waiting for the next commit
+  TimerHandle sample_sync_;                       // the commit due for samples nobody waits for
   bool commit_scheduled_ = false;
   bool commit_waiting_ = false;  // a commit was due while the last one was still on the disk
   bool shutting_down_ = false;

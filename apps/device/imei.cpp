@@ -19,10 +19,11 @@ std::string Imei::str() const {
 }
 
 void Imei::append_to(std::string& out) const {
-  const std::size_t at = out.size();
-  out.append(15, '0');
+  // Into a local buffer, then one append: every journal line carries an IMEI.
+  char digits[15];
   std::uint64_t v = value_;
-  for (std::size_t i = 15; i-- > 0 && v > 0; v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+  for (std::size_t i = 15; i-- > 0; v /= 10) digits[i] = static_cast<char>('0' + v % 10);
+  out.append(digits, sizeof digits);
 }
 
 }  // namespace asyncore::device

@@ -29,14 +29,11 @@ ReportReply type_2(ReportContext& c) {
   return answer(200, extra);
 }
 
-// Heartbeat, optionally carrying the battery level (recorded only when it changes).
+// Heartbeat, optionally carrying the battery level.
 ReportReply type_3(ReportContext& c) {
   std::optional<std::int64_t> battery = c.fields.integer("battery", 0, 100, Need::optional);
   if (!c.fields.ok()) return bad_request();
-  if (battery && *battery != c.record.battery) {
-    c.hub.record_event(c.imei, c.record, Event::battery(c.now, static_cast<int>(*battery)));
-    return answer(200, {}, true);
-  }
+  record_heartbeat(c.hub, c.imei, c.record, c.now, battery ? std::optional<int>(static_cast<int>(*battery)) : std::nullopt);
   return answer(200);
 }
 
@@ -114,6 +111,12 @@ constexpr std::array<ReportHandler, 10> kHandlers = {nullptr, type_1, type_2, ty
                                                      type_5,  type_6, nullptr, nullptr, type_9};
 
 }  // namespace
+
+void record_heartbeat(DeviceHub& hub, Imei imei, DeviceRecord& record, double now, std::optional<int> battery) {
+  // Recorded only when it changes, and as a sample: the type 6 battery report is the one that
+  // waits for its sync.
+  if (battery && *battery != record.battery) hub.record_sample(imei, record, Event::battery(now, *battery));
+}
 
 ReportHandler find_report_handler(int type) {
   return type >= 0 && static_cast<std::size_t>(type) < kHandlers.size() ? kHandlers[static_cast<std::size_t>(type)] : nullptr;

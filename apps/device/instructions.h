@@ -1,6 +1,7 @@
 // Device -> server reports: one handler per instruction type, found by number (the seed's
 // `type_N` dispatch table). Adding an instruction is adding one handler to the table.
 #pragma once
+#include <optional>
 #include <string>
 
 #include "apps/device/device_store.h"
@@ -31,5 +32,9 @@ using ReportHandler = ReportReply (*)(ReportContext&);
 
 // nullptr for a type nobody handles (the caller answers 404).
 ReportHandler find_report_handler(int type);
+
+// A heartbeat's work once its fields are read: by the type 3 handler, and by the session for the
+// heartbeats parse_heartbeat() reads. Always answered 200 at once (nothing in it waits for a sync).
+void record_heartbeat(DeviceHub& hub, Imei imei, DeviceRecord& record, double now, std::optional<int> battery);
 
 }  // namespace asyncore::device

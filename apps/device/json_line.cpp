@@ -8,15 +8,40 @@ namespace asyncore::device {
 
 void JsonLine::key(std::string_view name) {
   // Keys are this program's own literals (plain ASCII names): nothing to escape.
-  out_.append(first_ ? "\"" : ",\"", first_ ? 1 : 2);
+  // One append per key: `,"name":` put together on the stack (names are short).
+  char text[64];
+  if (name.size() > sizeof text - 4) {
+    out_.append(first_ ? "\"" : ",\"").append(name).append("\":");
+    first_ = false;
+    return;
+  }
+  char* p = text;
+  if (!first_) *p++ = ',';
   first_ = false;
-  out_.append(name);
-  out_.append("\":", 2);
+  *p++ = '"';
+  p = std::copy(name.begin(), name.end(), p);
+  *p++ = '"';
+  *p++ = ':';
+  out_.append(text, static_cast<std::size_t>(p - text));
 }
 
 JsonLine& JsonLine::operator()(std::string_view name, std::string_view text) {
   key(name);
-  json::append_quoted(out_, text);
+  // Most values are short names ("ev", "battery"): printable ASCII needs no escaping, one append.
+  bool plain = text.size() <= 64;
+  for (std::size_t i = 0; plain && i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
+  }
+  if (!plain) {
+    json::append_quoted(out_, text);
+    return *this;
+  }
+  char quoted[66];
+  quoted[0] = '"';
+  std::copy(text.begin(), text.end(), quoted + 1);
+  quoted[text.size() + 1] = '"';
+  out_.append(quoted, text.size() + 2);
   return *this;
 }
 

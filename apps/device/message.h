@@ -23,9 +23,23 @@ struct BadBody {
 
 std::variant<Message, BadBody> parse_message(std::string_view body);
 
+// The frame every connected device sends every few seconds, {"type":3,"ident":I} with an
+// optional "battery":B, keys in any order: read without building a JSON tree (a tenth of the
+// cost). Anything unusual (white space, escapes, other keys, a value out of range) gives nullopt
+// and takes parse_message(), so this accepts only what parse_message reads the same way.
+struct HeartbeatFrame {
+  int ident = 0;
+  std::optional<int> battery;
+};
+std::optional<HeartbeatFrame> parse_heartbeat(std::string_view body);
+
 // A reply or command body with the common keys first: {"type":T,"ident":I,"status":S<extra>}.
 // `extra_members` is either empty or starts with ',' (already-encoded members).
 std::string status_reply(int type, int ident, int status, std::string_view extra_members = {});
+// The same without extra members, framed (length header included) into `out`, which must hold
+// kMaxStatusFrame bytes; returns the frame's size. For the replies sent on every heartbeat.
+inline constexpr std::size_t kMaxStatusFrame = 64;
+std::size_t status_frame(char* out, int type, int ident, int status);
 // The bad-frame / bad-request reply with an "error" member.
 std::string error_reply(int type, int ident, int status, std::string_view error);
 

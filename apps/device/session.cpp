@@ -97,7 +97,10 @@ void DeviceSession::handle_frame(std::string_view body) {
   hub_.metrics().count_frame_in();
   // Only whole frames count as life after login; before it, the deadline runs from the accept,
   // so trickling bytes cannot stretch either.
-  if (logged_in_) last_frame_ = Clock::now();
+  if (logged_in_) {
+    last_frame_ = Clock::now();
+    if (std::optional<HeartbeatFrame> heartbeat = parse_heartbeat(body)) return handle_heartbeat(*heartbeat);
+  }
   std::variant<Message, BadBody> parsed = parse_message(body);
   if (auto* bad = std::get_if<BadBody>(&parsed)) {
     const std::string_view kind = bad->reason.starts_with("invalid JSON") ? "invalid_json"
@@ -183,9 +186,8 @@ void DeviceSession::handle_report(const Message& message) {
     hub_.metrics().count_unknown_instruction();
     return send_body(error_reply(message.type, *message.ident, 404, "unknown instruction"));
   }
-  DeviceRecord* record = hub_.store().find(imei_);
-  if (!record || record->session != this) return end(OfflineReason::takeover);
-  record->last_seen = DeviceHub::unix_now();
+  DeviceRecord* record = current_record();
+  if (!record) return end(OfflineReason::takeover);
   FieldReader fields(message.body);
   ReportContext context{hub_, *this, *record, imei_, record->last_seen, fields};
   ReportReply reply = handler(context);
@@ -195,6 +197,21 @@ void DeviceSession::handle_report(const Message& message) {
   }
   send_body(status_reply(message.type, *message.ident, reply.status, reply.extra), reply.durable);
   if (reply.close_after) end_after_reply(OfflineReason::poweroff);
+}
+
+void DeviceSession::handle_heartbeat(const HeartbeatFrame& heartbeat) {
+  DeviceRecord* record = current_record();
+  if (!record) return end(OfflineReason::takeover);
+  record_heartbeat(hub_, imei_, *record, record->last_seen, heartbeat.battery);
+  char frame[kMaxStatusFrame];
+  send_frame({frame, status_frame(frame, 3, heartbeat.ident, 200)});
+}
+
+DeviceRecord* DeviceSession::current_record() {
+  DeviceRecord* record = hub_.store().find(imei_);
+  if (!record || record->session != this) return nullptr;
+  record->last_seen = DeviceHub::unix_now();
+  return record;
 }
 
 void DeviceSession::handle_ack(const Message& message) {
@@ -231,6 +248,15 @@ bool DeviceSession::in_flight(std::uint64_t queue_id) const {
 }
 
 void DeviceSession::send_body(std::string_view body, bool durable) {
+  // Replies are small: framed on the stack, without an allocation.
+  char small[256];
+  if (kFrameHeaderSize + body.size() > sizeof small) return send_frame(encode_frame(body), durable);
+  write_be32(small, static_cast<std::uint32_t>(body.size()));
+  std::copy(body.begin(), body.end(), small + kFrameHeaderSize);
+  send_frame({small, kFrameHeaderSize + body.size()}, durable);
+}
+
+void DeviceSession::send_frame(std::string_view frame, bool durable) {
   if (!is_open() || closing) return;
   if (durable && hub_.store().unsynced()) {
     // The record this reply acknowledges was just appended: it is durable with the batch now
@@ -243,10 +269,10 @@ void DeviceSession::send_body(std::string_view body, bool durable) {
   }
   hub_.metrics().count_frame_out();
   // Later frames wait behind a held one, so replies keep their order.
-  if (holding_) return append_frame(held_, body);
-  std::string frame;
-  frame.reserve(kFrameHeaderSize + body.size());
-  append_frame(frame, body);
+  if (holding_) {
+    held_.append(frame);
+    return;
+  }
   send(frame);
 }
 

@@ -32,6 +32,7 @@ class DeviceSession final : public BufferedStream {
 
   // Frames out. A reply that acknowledges durable state waits for the group commit.
   void send_body(std::string_view body, bool durable = false);
+  void send_frame(std::string_view frame, bool durable = false);  // header included
   void send_command(const json::Value& command, PendingCommand pending);
   // Whether another queued command may be sent now (it could be tracked until its ack), and
   // whether this stored one already is in flight.
@@ -48,6 +49,9 @@ class DeviceSession final : public BufferedStream {
   void handle_frame(std::string_view body);
   void handle_login(const Message& message);
   void handle_report(const Message& message);
+  void handle_heartbeat(const HeartbeatFrame& heartbeat);
+  // The device's record, its last_seen moved to now; null when another connection took it over.
+  DeviceRecord* current_record();
   void handle_ack(const Message& message);
   void refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error);
   void bad_frame(std::string_view kind, std::string_view reason);

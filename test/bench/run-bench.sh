@@ -5,7 +5,8 @@
 # The machines are shared and noisy, so throughput is reported as a ratio to the hand-written
 # epoll limit measured minutes apart; instruction and system-call counts (callgrind, strace) are
 # exact and repeatable. BENCH_QUICK=1 shortens every run. BENCH_ONLY=held,timers (any of echo,
-# cost, held, timers, redis, apps) runs only those sections. BENCH_HOLD sets the held connections
+# cost, held, timers, redis, apps, mqtt) runs only those sections; mqtt is device-server beside
+# Mosquitto (test/bench/mqtt-peer.sh). BENCH_HOLD sets the held connections
 # (default 19,000), BENCH_HOLD_LOADS the load processes that share them (default 4).
 # BENCH_BARRAGE_BASELINE=DIR compares the barrage simulator with another build's (see
 # barrage-fanout.sh).
@@ -15,7 +16,7 @@ B=${BUILD_DIR:-$PWD/build}
 OUT=$B/bench
 mkdir -p "$OUT"
 QUICK=${BENCH_QUICK:-0}
-ONLY=${BENCH_ONLY:-echo,cost,held,timers,redis,apps}
+ONLY=${BENCH_ONLY:-echo,cost,held,timers,redis,apps,mqtt}
 HOLD=${BENCH_HOLD:-19000}
 HOLD_LOADS=${BENCH_HOLD_LOADS:-4}
 HOLD_SECONDS=${BENCH_HOLD_SECONDS:-$([ "$QUICK" = 1 ] && echo 12 || echo 30)}
@@ -39,7 +40,7 @@ ensure_packages() {
     apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 || { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; }
   fi
 }
-ensure_packages libevent-dev wrk nginx-light valgrind strace python3 redis-server redis-tools
+ensure_packages libevent-dev wrk nginx-light valgrind strace python3 redis-server redis-tools mosquitto curl
 
 load() { taskset -c $LOAD_CPU "$B/bench-bin/echo-load" "$@"; }
 
@@ -154,6 +155,13 @@ for extra in test/bench/bench-*.sh; do
   log "$(basename "$extra")"
   BUILD_DIR=$B OUT=$OUT TSV=$TSV "$extra" || log "$(basename "$extra") failed"
 done
+
+# ---------------------------------------------------------------- device-server beside Mosquitto
+if want mqtt; then
+  log "mqtt"
+  BUILD_DIR=$B OUT=$OUT TSV=$TSV SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU BENCH_QUICK=$QUICK test/bench/mqtt-peer.sh ||
+    log "mqtt-peer.sh failed"
+fi
 
 # ---------------------------------------------------------------- the table
 {

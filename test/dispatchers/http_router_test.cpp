@@ -7,6 +7,7 @@
 #include <string>
 
 #include "dispatchers/http_auth.h"
+#include "dispatchers/http_uri.h"
 #include "dispatchers/json.h"
 
 using namespace asyncore::http;
@@ -74,6 +75,18 @@ TEST_CASE("405 lists the allowed methods; GET routes answer HEAD") {
   CHECK(answer(router, Request::make("HEAD", "/thing")).body == "got");
   CHECK(answer(router, Request::make("GET", "/thing/3")).header("allow") == "DELETE");
   CHECK(answer(router, Request::make("GET", "/other")).status == 404);
+}
+
+TEST_CASE("the route found is the first of the request's method; other methods' parameters do not leak into it") {
+  Router router;
+  router.get("/a/:x/events", [](const Request& r) { return Response::text("get " + std::string(r.param("x"))); });
+  router.post("/a/:y/:z", [](const Request& r) {
+    return Response::text("first " + std::string(r.param("y")) + std::string(r.param("z")) + "[" + std::string(r.param("x")) + "]");
+  });
+  router.post("/a/:w/commands", [](const Request&) { return Response::text("second"); });
+  CHECK(answer(router, Request::make("POST", "/a/5/commands")).body == "first 5commands[]");
+  CHECK(answer(router, Request::make("GET", "/a/6/events")).body == "get 6");
+  CHECK(answer(router, Request::make("PUT", "/a/6/events")).header("Allow") == "GET, HEAD, POST");
 }
 
 TEST_CASE("bad patterns and duplicate routes are refused at setup") {
@@ -195,4 +208,18 @@ TEST_CASE("append_response frames keep-alive, close, HEAD and bodiless statuses"
   Response odd(299, "x");
   append_response(out, odd, {}, "D");
   CHECK(out.starts_with("HTTP/1.1 299 Unknown\r\n"));
+}
+
+TEST_CASE("percent decoding: runs copied whole, escapes and '+' (in queries) decoded, broken escapes kept") {
+  CHECK(percent_decoded("/devices/861000000000001/commands") == "/devices/861000000000001/commands");
+  CHECK(percent_decoded("a%41b%2fc") == "aAb/c");
+  CHECK(percent_decoded("a+b%20c", true) == "a b c");
+  CHECK(percent_decoded("a+b", false) == "a+b");
+  CHECK(percent_decoded("100%") == "100%");
+  CHECK(percent_decoded("%4") == "%4");
+  CHECK(percent_decoded("%zz%41") == "%zzA");
+  CHECK(percent_decoded("") == "");
+  std::string out = "x";
+  append_percent_decoded(out, "+%2B+", true);
+  CHECK(out == "x + ");
 }

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -463,4 +464,30 @@ TEST_CASE("random documents survive dump and parse unchanged") {
     REQUIRE(json::parse(json::dump(original, 2)) == original);
     REQUIRE(json::dump(json::parse(compact)) == compact);
   }
+}
+
+TEST_CASE("append_double writes what to_chars writes, also on its shortcut for values with up to three decimals") {
+  auto reference = [](double d) {
+    char buffer[32];
+    std::string text(buffer, std::to_chars(buffer, buffer + sizeof buffer, d).ptr);
+    if (text.find_first_of(".e") == std::string::npos) text += ".0";
+    return text;
+  };
+  std::mt19937_64 rng(19);
+  std::vector<double> values = {1.001, 1.5, 1764757958.123, 1764757958.1, 1764757958.01, 999.999, 4398046511103.999,
+                                4398046511104.5, 0.5, 0.001, -1764757958.123, 1e21, 123456789012.345, 1.0, 2.25};
+  for (int i = 0; i < 100000; ++i) {
+    const auto ms = static_cast<long long>(rng() % 4398046511104000ULL);
+    values.push_back(static_cast<double>(ms) / 1000);                        // to the millisecond
+    values.push_back(std::round(static_cast<double>(rng() % 2000000000) * 1.37) / 1000);  // times
+    values.push_back(std::bit_cast<double>(rng() & 0x7fefffffffffffffULL));  // any finite double
+  }
+  int mismatches = 0;
+  for (double d : values) {
+    std::string out;
+    json::append_double(out, d);
+    if (out != reference(d) && ++mismatches < 5) FAIL_CHECK(out << " for " << reference(d));
+    if (json::parse(out).as_double() != d && ++mismatches < 5) FAIL_CHECK(out << " does not read back as " << reference(d));
+  }
+  CHECK(mismatches == 0);
 }

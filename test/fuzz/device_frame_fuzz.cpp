@@ -23,6 +23,21 @@ void require(bool condition, const char* what) {
   }
 }
 
+// parse_message must never crash, whatever the body; parse_heartbeat, the fast path, may only
+// accept a heartbeat that parse_message reads the same way (type 3, that ident and battery, no
+// other member).
+void check_heartbeat_paths(std::string_view body) {
+  const std::variant<Message, BadBody> general = parse_message(body);
+  const std::optional<HeartbeatFrame> fast = parse_heartbeat(body);
+  if (!fast) return;
+  const Message* m = std::get_if<Message>(&general);
+  require(m && m->type == 3 && m->ident == fast->ident, "the heartbeat fast path accepted what the parser reads otherwise");
+  const asyncore::json::Value* battery = m->body.get("battery");
+  require(fast->battery ? battery && battery->is_int() && battery->as_int() == *fast->battery && m->body.size() == 3
+                        : !battery && m->body.size() == 2,
+          "the heartbeat fast path read another battery or missed a member");
+}
+
 struct Outcome {
   std::vector<std::string> bodies;
   FrameEvent::Kind end = FrameEvent::need_more;
@@ -45,7 +60,7 @@ Outcome extract(std::string_view stream, const std::vector<std::size_t>& cuts, s
       }
       require(event.body.size() == event.length && event.length > 0 && event.length <= max_frame, "bad frame size");
       out.bodies.emplace_back(event.body);
-      (void)parse_message(event.body);  // must never crash, whatever the body
+      check_heartbeat_paths(event.body);
     }
   }
   out.leftover = extractor.leftover();

@@ -158,6 +158,39 @@ TEST_CASE("kill -9 loses nothing that was acknowledged") {
   CHECK(server.stop() == 0);
 }
 
+TEST_CASE("a heartbeat's battery level: answered at once, recorded when it changes, synced within --battery-sync-interval") {
+  testing::TempDir dir;
+  const std::vector<std::string> flags = {"--auto-register", "--battery-sync-interval", "0.2"};
+  Server server = Server::start(dir.file("data"), flags);
+  RawDevice d(server.port);
+  CHECK(d.login(kImei)["status"] == 200);
+  const long logged_in = file_size(dir.file("data/device.journal"));  // the login reply waited for its sync
+  // The shape devices send (the fast path) and one with other spacing (the JSON parser).
+  d.send_raw(frame(R"({"type":3,"ident":2,"battery":80})"));
+  CHECK(json::dump(d.read()) == R"({"type":3,"ident":2,"status":200})");
+  d.send_raw(frame(R"({ "type": 3, "ident": 3, "battery": 80 })"));
+  CHECK(json::dump(d.read()) == R"({"type":3,"ident":3,"status":200})");
+  d.send_raw(frame(R"({"type":3,"ident":4})"));
+  CHECK(json::dump(d.read()) == R"({"type":3,"ident":4,"status":200})");
+  d.send_raw(frame(R"({"type":3,"ident":5,"battery":79})"));
+  CHECK(json::dump(d.read()) == R"({"type":3,"ident":5,"status":200})");
+  d.send_raw(frame(R"({"type":3,"ident":6,"battery":101})"));
+  CHECK(json::dump(d.read()) == R"({"type":3,"ident":6,"status":400,"error":"battery must be an integer 0..100"})");
+  CHECK(get_json(server.admin, "/devices/" + kImei)["battery"] == 79);
+  // Synced without any other record to carry it: the kill below loses nothing.
+  REQUIRE(testing::eventually([&] { return file_size(dir.file("data/device.journal")) > logged_in; }));
+  server.child->signal(SIGKILL);
+  server.child->wait();
+  server = Server::start(dir.file("data"), flags);
+  CHECK(get_json(server.admin, "/devices/" + kImei)["battery"] == 79);
+  const json::Value events = get_json(server.admin, "/devices/" + kImei + "/events");
+  REQUIRE(events["events"].size() == 4);  // restart, 79, 80 (only the changes), online
+  CHECK(events["events"][1]["percent"] == 79);
+  CHECK(events["events"][2]["percent"] == 80);
+  CHECK(events["events"][3]["kind"] == "online");
+  CHECK(server.stop() == 0);
+}
+
 TEST_CASE("compaction keeps the state and bounds the journal") {
   testing::TempDir dir;
   const std::vector<std::string> flags = {"--auto-register", "--compact-records", "200", "--events-per-device", "10"};

@@ -25,6 +25,13 @@ TEST_CASE("JsonLine writes what json::dump writes") {
                                         {"cmd", json::parse(R"({"type":104,"text":"hi"})")},
                                         {"f", false}}));
   CHECK(json::parse(line)["text"] == "quote \" backslash \\ newline \n tab \t \x01 é");
+  // Plain names take a shortcut, anything else (long, a quote, a control byte, non-ASCII) the escaper.
+  for (std::string text : {std::string(), std::string("battery"), std::string(64, 'x'), std::string(65, 'y'),
+                           std::string(63, 'z') + "\"", std::string("a\x7f"), std::string("~ !#")}) {
+    std::string one;
+    { JsonLine{one}("s", text); }
+    CHECK(one == json::dump(json::Object{{"s", text}}));
+  }
   std::string empty;
   { JsonLine{empty}; }
   CHECK(empty == "{}");

@@ -1,10 +1,12 @@
 // Frame bodies as messages: the reasons a body is refused, and the reply shapes.
 #include <doctest/doctest.h>
 
+#include <random>
 #include <variant>
 
 #include "apps/device/commands.h"
 #include "apps/device/event.h"
+#include "apps/device/frame.h"
 #include "apps/device/message.h"
 
 using namespace asyncore;
@@ -41,8 +43,90 @@ TEST_CASE("ident is read when valid") {
   CHECK_FALSE(std::get<Message>(parse_message(R"({"type":3,"ident":"1"})")).ident);
 }
 
+namespace {
+
+// The fast path may only accept what the general parser reads the same way: a type 3 message
+// with that ident, that battery (or none), and no other member.
+bool paths_agree(std::string_view body, const std::optional<HeartbeatFrame>& fast) {
+  if (!fast) return true;  // the general parser decides
+  auto general = parse_message(body);
+  const Message* m = std::get_if<Message>(&general);
+  if (!m || m->type != 3 || m->ident != fast->ident) return false;
+  const json::Value* battery = m->body.get("battery");
+  if (fast->battery) return battery && battery->is_int() && battery->as_int() == *fast->battery && m->body.size() == 3;
+  return !battery && m->body.size() == 2;
+}
+
+// parse_message reads integer-only bodies (acks) without the JSON parser: it must read every body
+// exactly as the JSON parser does.
+bool same_as_json_parser(std::string_view body) {
+  auto parsed = parse_message(body);
+  const Message* m = std::get_if<Message>(&parsed);
+  json::ParseResult j = json::try_parse(body);
+  const json::Value* type = j && j.value->is_object() ? j.value->get("type") : nullptr;
+  if (!type || !type->is_int() || type->as_int() < 1 || type->as_int() > 65535) return !m;
+  return m && m->type == type->as_int() && json::dump(m->body) == json::dump(*j.value);
+}
+
+}  // namespace
+
+TEST_CASE("the heartbeat fast path reads the shapes devices send, and only what the JSON parser reads the same") {
+  auto fast = parse_heartbeat(R"({"type":3,"ident":12,"battery":97})");
+  REQUIRE(fast);
+  CHECK(fast->ident == 12);
+  CHECK(fast->battery == 97);
+  fast = parse_heartbeat(R"({"type":3,"ident":65535})");
+  REQUIRE(fast);
+  CHECK(fast->ident == 65535);
+  CHECK_FALSE(fast->battery);
+  CHECK(parse_heartbeat(R"({"type":3,"ident":1,"battery":0})")->battery == 0);
+  CHECK(parse_heartbeat(R"({"type":3,"ident":1,"battery":100})")->battery == 100);
+  // Left to the general parser: it answers these 400, or reads them with other keys or spacing.
+  for (std::string_view body : {R"({"type":3,"ident":0})", R"({"type":3,"ident":65536})", R"({"type":3,"ident":01})",
+                                R"({"type":3,"ident":1,"battery":101})", R"({"type":3,"ident":1,"battery":-1})",
+                                R"({"type":3,"ident":1,"battery":1.5})", R"({"type":3,"ident":1,"battery":"9"})",
+                                R"({"type":3,"ident":1,"battery":9,"battery":8})", R"({"type":3,"ident":1,"x":1})",
+                                R"({"type":3, "ident":1})", R"({"ident":1,"type":3})", R"({"type":3,"ident":1} )",
+                                R"({"type":3,"ident":1}})", R"({"type":4,"ident":1})", R"({"type":3,"ident":1e0})",
+                                R"({"type":3,"ident":1234567})", R"({"type":3})", R"({"type":3,"ident":})", "{}", ""}) {
+    CAPTURE(body);
+    CHECK_FALSE(parse_heartbeat(body));
+  }
+
+  // Many inputs: heartbeats and near misses (bytes replaced, inserted, dropped), both paths.
+  const std::vector<std::string> seeds = {R"({"type":3,"ident":7,"battery":55})", R"({"type":3,"ident":65535})",
+                                          R"({"type":3,"ident":100,"battery":100})", R"({"type":3,"ident":9,"battery":0})",
+                                          R"({"type":104,"ident":5,"status":200})", R"({"type":100,"ident":65535,"status":400})"};
+  const std::string alphabet = "0123456789{}\",:-.e \\typeidntbarx";
+  std::mt19937 rng(19);
+  int accepted = 0, checked = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string body = seeds[rng() % seeds.size()];
+    for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
+      const std::size_t at = rng() % (body.size() + 1);
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: if (at < body.size()) body[at] = c; break;
+        case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
+        case 2: if (at < body.size()) body.erase(at, 1); break;
+      }
+    }
+    const std::optional<HeartbeatFrame> fast = parse_heartbeat(body);
+    accepted += fast ? 1 : 0;
+    ++checked;
+    if (!paths_agree(body, fast)) FAIL_CHECK("the paths disagree on " << body);
+    if (!same_as_json_parser(body)) FAIL_CHECK("parse_message reads otherwise than the JSON parser: " << body);
+  }
+  CHECK(checked == 200000);
+  CHECK(accepted > 10000);  // the unedited seeds and the harmless edits (a digit for a digit)
+}
+
 TEST_CASE("replies") {
   CHECK(status_reply(3, 9, 200) == R"({"type":3,"ident":9,"status":200})");
+  char frame[kMaxStatusFrame];
+  const std::size_t n = status_frame(frame, 65535, 65535, 200);
+  CHECK(std::string_view(frame, n) == encode_frame(status_reply(65535, 65535, 200)));
+  CHECK(n <= kMaxStatusFrame);
   CHECK(error_reply(0, 0, 400, "zero \"length\"") == R"({"type":0,"ident":0,"status":400,"error":"zero \"length\""})");
 }
 
