@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   Cli cli("device-emulator",
           "[--host H] [--port P] [--devices N] [--imei-base IMEI] [--registry FILE] [--token TOKEN] [--heartbeat S] "
           "[--report S] [--connect-rate R] [--connect-window N] [--duration S] [--status-interval S] [--backoff-max S] "
-          "[--source HOST]",
+          "[--source HOST] [--nodes H:P,H:P]",
           "Plays N devices against a device server: login, heartbeats, location reports, acks to every command,\n"
           "reconnects with backoff. Prints 'all logged in N devices in S s' once every device has logged in,\n"
           "and a summary line when it stops (--duration, SIGINT or SIGTERM). SIGUSR1 makes every online device\n"

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
           "[--max-frame BYTES] [--login-timeout S] [--heartbeat-grace S] [--admin-token TOKEN | --admin-token-file FILE] "
           "[--max-connections N] [--max-per-peer N] [--events-per-device N] [--compact-records N] [--max-queued-commands N] "
           "[--max-auto-registered N] [--log-summary-interval S] [--battery-sync-interval S] [--redis ADDR] [--node-id NAME] [--lease S] [--workers N] "
-          "[--reuse-port]",
+          "[--reuse-port] [--worker-of PID]",
           "Serves device long connections (login, heartbeats, reports, commands) and an admin HTTP API.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "device port (default 7000; 0 picks a free one)", 0, 65535);

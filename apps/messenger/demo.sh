@@ -16,7 +16,7 @@ echo "hub 127.0.0.1:$hub_port"
 # Each peer's stdin is a FIFO the tour writes commands into, one a line.
 start_peer() {  # NAME
   mkfifo "$work/$1.in"
-  "$bin/msg-peer" --name "$1" --hub "127.0.0.1:$hub_port" --report 0.2 --inbox "$work/$1-inbox" \
+  "$bin/msg-peer" --name "$1" --hub "127.0.0.1:$hub_port" --report 0.2 --inbox "$work/$1-inbox" --accept-files-from all \
     <"$work/$1.in" >"$work/$1.out" 2>"$work/$1.log" &
   pids+=($!)
   eval "${1}_pid=$!"
