@@ -103,10 +103,10 @@ class ClusterNode {
   redis::Script claim_, release_, join_, renew_, reap_;
   std::unordered_map<std::uint64_t, std::uint64_t> owned_;  // imei -> serial of our connection
   std::uint64_t next_serial_ = 1;
-  TimerHandle lease_timer_, reap_timer_;
+  ScopedTimer lease_timer_, reap_timer_;
   struct Routed {
     CommandCallback done;
-    TimerHandle timer;
+    ScopedTimer timer;
     CommandMode mode;
   };
   std::unordered_map<std::uint64_t, Routed> routed_;  // commands we asked another node to run

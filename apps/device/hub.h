@@ -136,7 +136,7 @@ class DeviceHub {
   Metrics& metrics_;
   std::vector<char> scratch_;
   std::vector<std::weak_ptr<Dispatcher>> held_;  // sessions waiting for the next commit
-  TimerHandle sample_sync_;                       // the commit due for samples nobody waits for
+  ScopedTimer sample_sync_;                       // the commit due for samples nobody waits for
   bool commit_scheduled_ = false;
   bool commit_waiting_ = false;  // a commit was due while the last one was still on the disk
   bool shutting_down_ = false;

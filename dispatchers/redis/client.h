@@ -190,7 +190,7 @@ class Client {
   size_t confirmed_ = 0;
   bool outage_logged_ = false;
   Backoff backoff_;
-  TimerHandle connect_timer_, retry_timer_, timeout_timer_, flush_timer_;
+  ScopedTimer connect_timer_, retry_timer_, timeout_timer_, flush_timer_;
   ClientStats stats_;
 };
 
