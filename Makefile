@@ -1,16 +1,24 @@
 # asyncore++ : build, test, bench, install.
 #
 # Layout-driven: drop a file in the right folder and it is built, nothing to register.
-#   core/*.cpp dispatchers/*.cpp      -> build/lib/libasyncore.a (the product library)
+#   core/*.cpp dispatchers/**/*.cpp   -> build/lib/libasyncore.a and .so (the product library)
+#   PUBLIC_HEADERS                    -> <asyncore/...> (build/include/asyncore/, links to the sources;
+#                                        `make install` copies the same list, nothing else)
 #   apps/<app>/*.cpp                  -> build/lib/libapp_<app>.a (the app's own protocol code)
+#   apps/common/*.cpp                 -> build/lib/libapp_common.a (program conventions every app links)
 #   apps/<app>/<name>.main.cpp        -> build/bin/<name>
 #   test/**/<name>_test.cpp           -> build/test/**/<name>_test (doctest; anything under .../apps/<app>/ links libapp_<app>.a)
 #   test/**/<name>.main.cpp           -> build/test-bin/<name>   (helper programs the tests start)
 #   test/bench/**/<name>.main.cpp     -> build/bench-bin/<name>
 #   test/support/*.cpp                -> build/lib/libtestsupport.a
 
+# Parallel by default (a -j given on the command line wins).
+MAKEFLAGS += -j$(shell nproc 2>/dev/null || echo 2)
+
 CXX      ?= g++
 PREFIX   ?= /usr/local
+VERSION  := 1.0.0
+SOVERSION := 1
 SANITIZE ?=
 ifeq ($(SANITIZE),)
   BUILD  ?= build
@@ -19,18 +27,53 @@ else
   comma  := ,
   BUILD  ?= build/san-$(subst $(comma),-,$(SANITIZE))
   # GCC 12 reports false "maybe uninitialized" warnings at -O1 with sanitizers.
-  OPT    ?= -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -Wno-maybe-uninitialized
+  OPT    ?= -O1 -g -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all -Wno-maybe-uninitialized
 endif
 
 WERROR   ?= -Werror
-CXXFLAGS ?= $(OPT) -g
-CXXFLAGS += -std=c++20 -Wall -Wextra $(WERROR) -pthread -I. -MMD -MP
+# Release flags by default; DEBUG=1 adds debug information.
+DEBUG    ?=
+CXXFLAGS ?= $(OPT) $(if $(DEBUG),-g)
+INCLUDE_DIR := $(BUILD)/include
+CXXFLAGS += -std=c++20 -Wall -Wextra $(WERROR) -pthread -I. -I$(INCLUDE_DIR) -MMD -MP
 LDFLAGS  += -pthread $(if $(SANITIZE),-fsanitize=$(SANITIZE))
 TESTFLAGS = -DTEST_BUILD_DIR='"$(abspath $(BUILD))"' -DTEST_SOURCE_DIR='"$(abspath .)"' $(if $(SANITIZE),-DTEST_SANITIZED=1)
 
 LIB      := $(BUILD)/lib/libasyncore.a
+SHLIB    := $(BUILD)/lib/libasyncore.so.$(VERSION)
 LIB_SRC  := $(sort $(wildcard core/*.cpp dispatchers/*.cpp dispatchers/*/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+# One set of objects serves the static and the shared library; without semantic interposition
+# -fPIC costs nothing measurable (calls inside the library stay direct and inlinable).
+$(LIB_OBJ): CXXFLAGS += -fPIC -fno-semantic-interposition
+
+# The public surface: what users include as <asyncore/NAME> (core/X.h -> X.h, dispatchers/S/X.h ->
+# S/X.h). Headers not listed (backends, waker, signal pipe, spawn, pidfd, journal format, scratch
+# buffer) are internal: reachable in the tree only by their quoted path, and never installed.
+PUBLIC_HEADERS := \
+  core/asyncore.h core/address.h core/backend_kind.h core/channel_map.h core/dispatcher.h core/fd.h core/log.h \
+  core/log_escape.h core/timer_queue.h \
+  dispatchers/rate_limited_log.h dispatchers/secret.h \
+  $(addprefix dispatchers/stream/,byte_buffer.h output_queue.h buffered_stream.h dispatcher_with_send.h \
+    client_stream.h file_dispatcher.h line_reader.h) \
+  $(addprefix dispatchers/chat/,async_chat.h producer.h terminator.h) \
+  $(addprefix dispatchers/twisted/,protocol.h reason.h tcp_connection.h tcp_connector.h tcp_port.h \
+    reconnecting_client_factory.h line_receiver.h line_parser.h int_n_string_receiver.h \
+    int_n_string_parser.h backoff.h) \
+  $(addprefix dispatchers/net/,tcp_server.h connection_limits.h input_budget.h udp.h) \
+  $(addprefix dispatchers/http/,http.h auth.h connection.h date.h options.h parser.h request.h \
+    responder.h response.h router.h server.h uri.h operator.h) \
+  $(addprefix dispatchers/json/,json.h utf8.h) \
+  $(addprefix dispatchers/journal/,journal.h crc32.h) \
+  $(addprefix dispatchers/process/,process.h process_lines.h) \
+  $(addprefix dispatchers/redis/,client.h resp.h)
+public_name = $(patsubst dispatchers/%,%,$(patsubst core/%,%,$(1)))
+INCLUDE_STAMP := $(INCLUDE_DIR)/.stamp
+$(INCLUDE_STAMP): Makefile
+	@rm -rf $(INCLUDE_DIR)/asyncore
+	@for h in $(PUBLIC_HEADERS); do n=$${h#core/}; n=$${n#dispatchers/}; \
+	  mkdir -p $(INCLUDE_DIR)/asyncore/$$(dirname $$n) && ln -s $(abspath .)/$$h $(INCLUDE_DIR)/asyncore/$$n || exit 1; done
+	@touch $@
 
 APP_DIRS := $(sort $(patsubst %/,%,$(dir $(wildcard apps/*/*.cpp))))
 APPS     := $(notdir $(APP_DIRS))
@@ -52,11 +95,11 @@ BENCHES  := $(foreach m,$(BENCH_SRC),$(BUILD)/bench-bin/$(notdir $(m:.main.cpp=)
 BENCH_C  := $(sort $(wildcard test/bench/*.c))
 BENCHES  += $(BENCH_C:test/bench/%.c=$(BUILD)/bench-bin/%)
 
-.PHONY: all libs test check-doctest check-redis bench install clean demo fuzz fuzz-build fuzz-replay soak memcheck
+.PHONY: all libs test check-doctest check-redis bench install uninstall clean demo fuzz fuzz-build fuzz-replay soak memcheck
 all: $(LIB) $(BINS)
 libs: $(LIB) $(foreach a,$(APPS),$(BUILD)/lib/libapp_$(a).a)
 
-$(BUILD)/obj/%.o: %.cpp
+$(BUILD)/obj/%.o: %.cpp | $(INCLUDE_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
@@ -64,17 +107,21 @@ $(BUILD)/obj/%.o: %.cpp
 # keep -g for their reports.
 # Benchmarks keep the product's flags.
 TEST_OPT ?= $(if $(SANITIZE),,-O1 -g0)
-$(BUILD)/obj/test/%.o: test/%.cpp | check-doctest
+$(BUILD)/obj/test/%.o: test/%.cpp | check-doctest $(INCLUDE_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(TEST_OPT) $(TESTFLAGS) -c $< -o $@
 
-$(BUILD)/obj/test/bench/%.o: test/bench/%.cpp
+$(BUILD)/obj/test/bench/%.o: test/bench/%.cpp | $(INCLUDE_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(TESTFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@mkdir -p $(@D)
 	rm -f $@ && ar rcs $@ $^
+
+$(SHLIB): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CXX) -shared -Wl,-soname,libasyncore.so.$(SOVERSION) $(LDFLAGS) -o $@ $^
 
 $(SUPPORT_LIB): $(SUPPORT_SRC:%.cpp=$(BUILD)/obj/%.o)
 	@mkdir -p $(@D)
@@ -89,8 +136,9 @@ $(BUILD)/lib/libapp_$(1).a: $$($(1)_LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 endef
 $(foreach a,$(APPS),$(eval $(call app_rules,$(a))))
 
+COMMON_LIB := $(BUILD)/lib/libapp_common.a
 define main_rule
-$(BUILD)/bin/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(BUILD)/lib/libapp_$(word 2,$(subst /, ,$(1))).a $(LIB)
+$(BUILD)/bin/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(BUILD)/lib/libapp_$(word 2,$(subst /, ,$(1))).a $(COMMON_LIB) $(LIB)
 	@mkdir -p $$(@D)
 	$(CXX) $$(LDFLAGS) -o $$@ $$^
 endef
@@ -99,14 +147,14 @@ $(foreach m,$(MAINS),$(eval $(call main_rule,$(m))))
 # Tests and benchmarks under .../apps/<app>/ also link that app's library.
 test_app = $(if $(findstring /apps/,$(1)),$(BUILD)/lib/libapp_$(word 1,$(subst /, ,$(lastword $(subst /apps/, ,$(1))))).a)
 define test_rule
-$(BUILD)/$(1:.cpp=): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(SUPPORT_LIB) $(LIB)
+$(BUILD)/$(1:.cpp=): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(COMMON_LIB) $(SUPPORT_LIB) $(LIB)
 	@mkdir -p $$(@D)
 	$(CXX) $$(LDFLAGS) -o $$@ $$^
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
 define helper_rule
-$(2)/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(SUPPORT_LIB) $(LIB)
+$(2)/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(COMMON_LIB) $(SUPPORT_LIB) $(LIB)
 	@mkdir -p $$(@D)
 	$(CXX) $$(LDFLAGS) -o $$@ $$^
 endef
@@ -156,7 +204,8 @@ fuzz-build:
 	$(MAKE) --no-print-directory $(FUZZ_BINS)
 build/fuzz/bin/%: test/fuzz/%.cpp $(wildcard build/fuzz/lib/*.a)
 	@mkdir -p $(@D)
-	clang++ -std=c++20 -I. $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(wildcard build/fuzz/lib/libapp_*.a) build/fuzz/lib/libasyncore.a -pthread
+	clang++ -std=c++20 -I. -Ibuild/fuzz/include $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< \
+	  -Wl,--start-group $(wildcard build/fuzz/lib/libapp_*.a) build/fuzz/lib/libasyncore.a -Wl,--end-group -pthread
 fuzz: fuzz-build
 	@for f in $(FUZZ_BINS); do n=$$(basename $$f _fuzz); mkdir -p build/fuzz/corpus/$$n; \
 	  echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
@@ -167,13 +216,27 @@ fuzz-replay: fuzz-build
 	  $$f -runs=0 test/fuzz/corpus/$$n >build/fuzz/$$n.replay.log 2>&1 && echo "replayed $$n" || \
 	  { echo "fuzz-replay: $$n failed"; tail -30 build/fuzz/$$n.replay.log; exit 1; }; done
 
-install: $(LIB)
-	install -d $(DESTDIR)$(PREFIX)/include/asyncore/core $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers/redis $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 core/*.h $(DESTDIR)$(PREFIX)/include/asyncore/core/
-	install -m 644 dispatchers/*.h $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers/
-	install -m 644 dispatchers/redis/*.h $(DESTDIR)$(PREFIX)/include/asyncore/dispatchers/redis/
+# Installs the public headers as <asyncore/...>, the static and the shared library (with its
+# soname) and two pkg-config files: asyncore (shared) and asyncore-static. uninstall removes
+# exactly what install put.
+INSTALLED_LIBS := libasyncore.a libasyncore.so.$(VERSION) libasyncore.so.$(SOVERSION) libasyncore.so
+install: $(LIB) $(SHLIB)
+	@for h in $(PUBLIC_HEADERS); do n=$${h#core/}; n=$${n#dispatchers/}; \
+	  install -D -m 644 $$h $(DESTDIR)$(PREFIX)/include/asyncore/$$n || exit 1; done
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' asyncore.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncore.pc
+	install -m 755 $(SHLIB) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf libasyncore.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libasyncore.so.$(SOVERSION)
+	ln -sf libasyncore.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libasyncore.so
+	for pc in asyncore asyncore-static; do sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' \
+	  $$pc.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/$$pc.pc || exit 1; done
+
+uninstall:
+	@for h in $(PUBLIC_HEADERS); do n=$${h#core/}; n=$${n#dispatchers/}; \
+	  rm -f $(DESTDIR)$(PREFIX)/include/asyncore/$$n; done
+	@find $(DESTDIR)$(PREFIX)/include/asyncore -depth -type d -empty -delete 2>/dev/null || true
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/lib/,$(INSTALLED_LIBS)) \
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncore.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/asyncore-static.pc
 
 clean:
 	rm -rf build

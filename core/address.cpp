@@ -1,4 +1,4 @@
-#include "core/address.h"
+#include <asyncore/address.h>
 
 #include <arpa/inet.h>
 #include <netdb.h>
@@ -14,7 +14,7 @@ namespace {
   throw std::invalid_argument("bad address '" + std::string(text) + "': " + std::string(why));
 }
 
-uint16_t parse_port(std::string_view text, std::string_view whole) {
+uint16_t port_of(std::string_view text, std::string_view whole) {
   if (text.empty() || text.size() > 5) bad_address(whole, "port must be a number 0..65535");
   unsigned value = 0;
   for (char c : text) {
@@ -94,11 +94,11 @@ Address Address::parse(std::string_view text) {
     if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
       bad_address(text, "expected [IPv6]:port");
     }
-    return ipv6(text.substr(1, close - 1), parse_port(text.substr(close + 2), text));
+    return ipv6(text.substr(1, close - 1), port_of(text.substr(close + 2), text));
   }
   auto colon = text.rfind(':');
   if (colon == std::string_view::npos) bad_address(text, "expected host:port");
-  return ipv4(text.substr(0, colon), parse_port(text.substr(colon + 1), text));
+  return ipv4(text.substr(0, colon), port_of(text.substr(colon + 1), text));
 }
 
 Address Address::resolve(std::string_view host, uint16_t port, int family) {
@@ -221,6 +221,16 @@ bool Address::operator==(const Address& other) const {
     case AF_UNIX: return path() == other.path();
     default: return true;
   }
+}
+
+uint16_t parse_port(std::string_view text) {
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("0123456789") != std::string_view::npos) {
+    throw std::invalid_argument("port must be a number 0..65535");
+  }
+  unsigned value = 0;
+  for (char c : text) value = value * 10 + static_cast<unsigned>(c - '0');
+  if (value > 65535) throw std::invalid_argument("port must be a number 0..65535");
+  return static_cast<uint16_t>(value);
 }
 
 }  // namespace asyncore

@@ -65,4 +65,7 @@ class Address {
   std::unique_ptr<std::string> path_;
 };
 
+// Parses "0".."65535" (digits only); throws std::invalid_argument otherwise.
+uint16_t parse_port(std::string_view text);
+
 }  // namespace asyncore

@@ -1,9 +1,9 @@
 // The whole core in one include: the channel map and loop, Dispatcher, timers, addresses.
 #pragma once
-#include "core/address.h"
-#include "core/backend.h"
-#include "core/channel_map.h"
-#include "core/dispatcher.h"
-#include "core/fd.h"
-#include "core/log.h"
-#include "core/timer_queue.h"
+#include <asyncore/address.h>
+#include <asyncore/backend_kind.h>
+#include <asyncore/channel_map.h>
+#include <asyncore/dispatcher.h>
+#include <asyncore/fd.h>
+#include <asyncore/log.h>
+#include <asyncore/timer_queue.h>

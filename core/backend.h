@@ -1,3 +1,4 @@
+// Internal (not installed): users choose a backend by BackendKind (backend_kind.h).
 // Backend: the one small interface behind which select, poll and epoll live (as in redis' ae.c).
 // The channel map tells a backend only about changes of interest; the backend reports ready fds.
 #pragma once
@@ -10,19 +11,12 @@
 #include <string_view>
 #include <vector>
 
+#include <asyncore/backend_kind.h>
+
 namespace asyncore {
 
-enum class BackendKind { select, poll, epoll };
 
-BackendKind parse_backend(std::string_view name);  // "select" | "poll" | "epoll"; throws otherwise
-const char* backend_name(BackendKind kind);
-
-// Interest bits (what the map asks for) and event bits (what a backend reports).
-enum : uint32_t {
-  kWantRead = 1,   // readable(): input and priority data
-  kWantWrite = 2,  // writable() or a connect in progress
-};
-// Event bits: epoll's and poll's own values, so neither backend translates what the kernel says.
+// Interest bits (kWantRead, kWantWrite) are in channel_map.h. Event bits: epoll's and poll's own values, so neither backend translates what the kernel says.
 enum : uint32_t {
   kEventRead = EPOLLIN,       // 1
   kEventPriority = EPOLLPRI,  // 2
@@ -35,7 +29,9 @@ enum : uint32_t {
 // One ready fd: epoll's own record, so the default backend hands the kernel's array to the loop
 // untouched. `data` packs the fd and the slot generation at registration (stale events, for a
 // channel closed or replaced since, are dropped); `events` holds the bits above.
-using ReadyEvent = epoll_event;
+// A struct of its own (channel_map.h declares it without naming epoll) with epoll's layout.
+struct ReadyEvent : epoll_event {};
+static_assert(sizeof(ReadyEvent) == sizeof(epoll_event), "the kernel fills arrays of these");
 inline uint64_t ready_key(int fd, uint32_t generation) { return static_cast<uint32_t>(fd) | (static_cast<uint64_t>(generation) << 32); }
 inline ReadyEvent ready_event(int fd, uint32_t generation, uint32_t events) {
   ReadyEvent e{};

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "core/backend.h"
-#include "core/fd.h"
+#include <asyncore/fd.h>
 
 namespace asyncore {
 namespace {

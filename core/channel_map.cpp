@@ -1,10 +1,11 @@
-#include "core/channel_map.h"
+#include <asyncore/channel_map.h>
 
 #include <signal.h>
 
 #include <cmath>
 #include <system_error>
 
+#include "core/backend.h"
 #include "core/signals.h"
 #include "core/waker.h"
 

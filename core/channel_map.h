@@ -3,6 +3,7 @@
 // that want several independent loops make their own.
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -11,11 +12,14 @@
 #include <utility>
 #include <vector>
 
-#include "core/backend.h"
-#include "core/dispatcher.h"
-#include "core/timer_queue.h"
+#include <asyncore/backend_kind.h>
+#include <asyncore/dispatcher.h>
+#include <asyncore/timer_queue.h>
 
 namespace asyncore {
+
+class Backend;
+struct ReadyEvent;  // the backend's record of one ready fd (internal)
 
 class Waker;
 class SignalPipe;
@@ -96,7 +100,15 @@ class ChannelMap {
   Clock::time_point now() const { return Clock::now(); }
   size_t timer_count() const { return timers_.size(); }
 
-  // --- used by Dispatcher ------------------------------------------------------------------
+  // The slot generation of `fd`: bumped whenever a channel is added or removed there, so
+  // (fd, generation) names one channel for its whole life (ConnectionLimits counts by it).
+  uint32_t generation_of(int fd) const {
+    return static_cast<size_t>(fd) < slots_.size() ? slots_[static_cast<size_t>(fd)].generation : 0;
+  }
+
+ private:
+  // --- for Dispatcher alone ----------------------------------------------------------------
+  friend void adopt_dispatcher(const std::shared_ptr<Dispatcher>& dispatcher);
   void add_channel(Dispatcher& dispatcher);
   void del_channel(Dispatcher& dispatcher);
   void adopt(const std::shared_ptr<Dispatcher>& dispatcher);
@@ -104,10 +116,7 @@ class ChannelMap {
     if (fd != dispatching_fd_) push_dirty(fd);  // the one being dispatched is re-asked anyway
   }
   void request_flush(int fd);  // Dispatcher::flush_before_wait
-  void add_internal_channel(Dispatcher& dispatcher);
-  uint32_t generation_of(int fd) const {
-    return static_cast<size_t>(fd) < slots_.size() ? slots_[static_cast<size_t>(fd)].generation : 0;
-  }  // not counted by size(); keeps no loop alive
+  void add_internal_channel(Dispatcher& dispatcher);  // not counted by size(); keeps no loop alive
 
  private:
   struct Slot {

@@ -1,4 +1,4 @@
-#include "core/dispatcher.h"
+#include <asyncore/dispatcher.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "core/channel_map.h"
+#include <asyncore/channel_map.h>
 
 namespace asyncore {
 namespace {

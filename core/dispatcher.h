@@ -26,9 +26,9 @@
 #include <string_view>
 #include <utility>
 
-#include "core/address.h"
-#include "core/fd.h"
-#include "core/log.h"
+#include <asyncore/address.h>
+#include <asyncore/fd.h>
+#include <asyncore/log.h>
 
 namespace asyncore {
 

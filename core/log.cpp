@@ -1,4 +1,4 @@
-#include "core/log.h"
+#include <asyncore/log.h>
 
 #include <cxxabi.h>
 

@@ -1,4 +1,4 @@
-#include "core/log_escape.h"
+#include <asyncore/log_escape.h>
 
 namespace asyncore {
 namespace {

@@ -5,7 +5,7 @@
 #include <functional>
 #include <map>
 
-#include "core/dispatcher.h"
+#include <asyncore/dispatcher.h>
 
 namespace asyncore {
 

@@ -1,4 +1,4 @@
-#include "core/timer_queue.h"
+#include <asyncore/timer_queue.h>
 
 #include <stdexcept>
 

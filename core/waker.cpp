@@ -5,7 +5,7 @@
 
 #include <system_error>
 
-#include "core/channel_map.h"
+#include <asyncore/channel_map.h>
 
 namespace asyncore {
 

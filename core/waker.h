@@ -3,7 +3,7 @@
 #pragma once
 #include <atomic>
 
-#include "core/dispatcher.h"
+#include <asyncore/dispatcher.h>
 
 namespace asyncore {
 

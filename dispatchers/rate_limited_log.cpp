@@ -1,4 +1,4 @@
-#include "dispatchers/rate_limited_log.h"
+#include <asyncore/rate_limited_log.h>
 
 #include <cstdio>
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <string_view>
 
-#include "core/channel_map.h"
-#include "core/log.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/log.h>
 
 namespace asyncore {
 

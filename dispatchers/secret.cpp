@@ -1,4 +1,4 @@
-#include "dispatchers/secret.h"
+#include <asyncore/secret.h>
 
 #include <algorithm>
 #include <fstream>

@@ -7,7 +7,7 @@
 
 #include "apps/barrage/client.h"
 #include "apps/barrage/output.h"
-#include "dispatchers/cli.h"
+#include "apps/common/cli.h"
 
 using namespace asyncore;
 using namespace asyncore::barrage;

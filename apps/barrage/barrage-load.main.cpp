@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "apps/barrage/fleet.h"
-#include "dispatchers/cli.h"
+#include "apps/common/cli.h"
 
 using namespace asyncore;
 using namespace asyncore::barrage;

@@ -5,8 +5,8 @@
 
 #include "apps/barrage/generator.h"
 #include "apps/barrage/simulator.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/connection_flags.h"
+#include "apps/common/cli.h"
+#include "apps/common/connection_flags.h"
 
 using namespace asyncore;
 using namespace asyncore::barrage;

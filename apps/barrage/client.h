@@ -22,9 +22,9 @@
 
 #include "apps/barrage/packet.h"
 #include "apps/barrage/stt.h"
-#include "core/asyncore.h"
-#include "dispatchers/backoff.h"
-#include "dispatchers/client_stream.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/twisted/backoff.h>
+#include <asyncore/stream/client_stream.h>
 
 namespace asyncore::barrage {
 

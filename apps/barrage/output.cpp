@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <array>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 namespace asyncore::barrage {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "apps/barrage/generator.h"
 #include "apps/barrage/server_options.h"
-#include "core/asyncore.h"
+#include <asyncore/asyncore.h>
 
 namespace asyncore::barrage {
 

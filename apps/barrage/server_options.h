@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dispatchers/connection_limits.h"
+#include <asyncore/net/connection_limits.h>
 
 namespace asyncore::barrage {
 

@@ -7,7 +7,7 @@
 
 #include "apps/barrage/room.h"
 #include "apps/barrage/simulator.h"
-#include "core/log_escape.h"
+#include <asyncore/log_escape.h>
 
 namespace asyncore::barrage {
 namespace {

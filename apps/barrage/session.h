@@ -9,9 +9,9 @@
 
 #include "apps/barrage/packet.h"
 #include "apps/barrage/stt.h"
-#include "core/asyncore.h"
-#include "dispatchers/buffered_stream.h"
-#include "dispatchers/byte_buffer.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/stream/buffered_stream.h>
+#include <asyncore/stream/byte_buffer.h>
 
 namespace asyncore::barrage {
 

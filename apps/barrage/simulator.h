@@ -11,9 +11,9 @@
 #include "apps/barrage/generator.h"
 #include "apps/barrage/room.h"
 #include "apps/barrage/server_options.h"
-#include "core/asyncore.h"
-#include "dispatchers/input_budget.h"
-#include "dispatchers/rate_limited_log.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/net/input_budget.h>
+#include <asyncore/rate_limited_log.h>
 
 namespace asyncore::barrage {
 

@@ -5,7 +5,7 @@
 
 #include "apps/device/admin_views.h"
 #include "apps/device/commands.h"
-#include "dispatchers/http_operator.h"
+#include <asyncore/http/operator.h>
 
 namespace asyncore::device {
 namespace {

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "apps/device/hub.h"
-#include "dispatchers/http.h"
+#include <asyncore/http/http.h>
 
 namespace asyncore::device {
 

@@ -5,7 +5,7 @@
 
 #include "apps/device/device_store.h"
 #include "apps/device/hub.h"
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 namespace asyncore::device {
 

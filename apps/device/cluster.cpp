@@ -8,8 +8,8 @@
 
 #include "apps/device/commands.h"
 #include "apps/device/hub.h"
-#include "core/log.h"
-#include "core/log_escape.h"
+#include <asyncore/log.h>
+#include <asyncore/log_escape.h>
 
 namespace asyncore::device {
 

@@ -28,8 +28,8 @@
 #include "apps/device/hub.h"
 #include "apps/device/imei.h"
 #include "apps/device/metrics.h"
-#include "core/channel_map.h"
-#include "dispatchers/redis/client.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/redis/client.h>
 
 namespace asyncore::device {
 

@@ -6,8 +6,8 @@
 
 #include "apps/device/emulator.h"
 #include "apps/device/registry.h"
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
 
 using namespace asyncore;
 using namespace asyncore::device;

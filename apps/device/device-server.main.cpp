@@ -14,10 +14,10 @@
 #include "apps/device/hub.h"
 #include "apps/device/registry.h"
 #include "apps/device/workers.h"
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/connection_flags.h"
-#include "dispatchers/secret.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include "apps/common/connection_flags.h"
+#include <asyncore/secret.h>
 
 using namespace asyncore;
 using namespace asyncore::device;

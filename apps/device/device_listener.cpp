@@ -1,7 +1,7 @@
 #include "apps/device/device_listener.h"
 
 #include "apps/device/session.h"
-#include "core/log.h"
+#include <asyncore/log.h>
 
 namespace asyncore::device {
 

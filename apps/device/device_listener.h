@@ -3,8 +3,8 @@
 // device_connections_refused_total{listener="device",reason=...} and logged (rate-limited).
 #pragma once
 #include "apps/device/hub.h"
-#include "core/dispatcher.h"
-#include "dispatchers/connection_limits.h"
+#include <asyncore/dispatcher.h>
+#include <asyncore/net/connection_limits.h>
 
 namespace asyncore::device {
 

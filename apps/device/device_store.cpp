@@ -7,7 +7,7 @@
 #endif
 
 #include "apps/device/json_line.h"
-#include "core/log.h"
+#include <asyncore/log.h>
 
 namespace asyncore::device {
 namespace {

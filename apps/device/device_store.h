@@ -25,8 +25,8 @@
 #include "apps/device/imei.h"
 #include "apps/device/journal_writer.h"
 #include "apps/device/registry.h"
-#include "core/channel_map.h"
-#include "dispatchers/journal.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/journal/journal.h>
 
 namespace asyncore::device {
 

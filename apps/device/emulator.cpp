@@ -8,7 +8,7 @@
 
 #include "apps/device/commands.h"
 #include "apps/device/message.h"
-#include "core/log_escape.h"
+#include <asyncore/log_escape.h>
 
 namespace asyncore::device {
 namespace {

@@ -12,9 +12,9 @@
 #include "apps/device/frame.h"
 #include "apps/device/imei.h"
 #include "apps/device/json_line.h"
-#include "core/channel_map.h"
-#include "dispatchers/buffered_stream.h"
-#include "dispatchers/json.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/stream/buffered_stream.h>
+#include <asyncore/json/json.h>
 
 namespace asyncore::device {
 

@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 namespace asyncore::device {
 

@@ -11,9 +11,9 @@
 
 #include "apps/device/device_store.h"
 #include "apps/device/metrics.h"
-#include "dispatchers/rate_limited_log.h"
-#include "core/channel_map.h"
-#include "dispatchers/json.h"
+#include <asyncore/rate_limited_log.h>
+#include <asyncore/channel_map.h>
+#include <asyncore/json/json.h>
 
 namespace asyncore::device {
 

@@ -16,7 +16,7 @@
 #include <string>
 #include <thread>
 
-#include "dispatchers/journal.h"
+#include <asyncore/journal/journal.h>
 
 namespace asyncore::device {
 

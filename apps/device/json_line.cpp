@@ -2,7 +2,7 @@
 
 #include <charconv>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 namespace asyncore::device {
 

@@ -6,7 +6,7 @@
 #include <string_view>
 #include <variant>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 namespace asyncore::device {
 

@@ -1,6 +1,6 @@
 #include "apps/device/metrics.h"
 
-#include "dispatchers/http_operator.h"
+#include <asyncore/http/operator.h>
 
 namespace asyncore::device {
 namespace {

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "apps/device/imei.h"
-#include "dispatchers/secret.h"
+#include <asyncore/secret.h>
 
 namespace asyncore::device {
 

@@ -7,7 +7,7 @@
 #include "apps/device/commands.h"
 #include "apps/device/fields.h"
 #include "apps/device/instructions.h"
-#include "core/log_escape.h"
+#include <asyncore/log_escape.h>
 
 namespace asyncore::device {
 namespace {

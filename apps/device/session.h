@@ -10,7 +10,7 @@
 #include "apps/device/hub.h"
 #include "apps/device/imei.h"
 #include "apps/device/message.h"
-#include "dispatchers/buffered_stream.h"
+#include <asyncore/stream/buffered_stream.h>
 
 namespace asyncore::device {
 

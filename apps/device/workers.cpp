@@ -8,9 +8,9 @@
 #include <memory>
 #include <optional>
 
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/process.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include <asyncore/process/process.h>
 
 namespace asyncore::device {
 

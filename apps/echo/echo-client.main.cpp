@@ -5,9 +5,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/dispatcher_with_send.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include <asyncore/stream/dispatcher_with_send.h>
 
 using namespace asyncore;
 

@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "apps/echo/echo_handler.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/connection_flags.h"
+#include "apps/common/cli.h"
+#include "apps/common/connection_flags.h"
 
 using namespace asyncore;
 

@@ -2,9 +2,9 @@
 // still sent, then the connection closes. Output is bounded: past the high-water mark the handler
 // stops reading until the client reads again.
 #pragma once
-#include "core/asyncore.h"
-#include "dispatchers/buffered_stream.h"
-#include "dispatchers/connection_limits.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/stream/buffered_stream.h>
+#include <asyncore/net/connection_limits.h>
 
 namespace asyncore::echo {
 

@@ -11,9 +11,9 @@
 #include <mutex>
 #include <thread>
 
-#include "core/asyncore.h"
-#include "dispatchers/buffered_stream.h"
-#include "dispatchers/cli.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/stream/buffered_stream.h>
+#include "apps/common/cli.h"
 
 using namespace asyncore;
 

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "core/timer_queue.h"
+#include <asyncore/timer_queue.h>
 #include "apps/messenger/header.h"
 
 namespace asyncore::messenger {

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "core/channel_map.h"
+#include <asyncore/channel_map.h>
 
 namespace asyncore::messenger {
 

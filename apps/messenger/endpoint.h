@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "apps/messenger/messenger.h"
-#include "dispatchers/input_budget.h"
+#include <asyncore/net/input_budget.h>
 
 namespace asyncore::messenger {
 

@@ -13,7 +13,7 @@
 
 #include "apps/messenger/header.h"
 #include "apps/messenger/sha256.h"
-#include "core/fd.h"
+#include <asyncore/fd.h>
 
 namespace asyncore::messenger {
 

@@ -6,7 +6,7 @@
 #include <vector>
 
 #include "apps/messenger/frame_error.h"
-#include "dispatchers/utf8.h"
+#include <asyncore/json/utf8.h>
 
 namespace asyncore::messenger {
 namespace {

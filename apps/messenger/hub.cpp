@@ -2,9 +2,9 @@
 
 #include <cstdio>
 
-#include "core/channel_map.h"
-#include "core/log_escape.h"
-#include "dispatchers/secret.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/log_escape.h>
+#include <asyncore/secret.h>
 
 namespace asyncore::messenger {
 

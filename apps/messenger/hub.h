@@ -13,7 +13,7 @@
 
 #include "apps/messenger/directory.h"
 #include "apps/messenger/server.h"
-#include "dispatchers/rate_limited_log.h"
+#include <asyncore/rate_limited_log.h>
 
 namespace asyncore::messenger {
 

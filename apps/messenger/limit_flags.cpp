@@ -1,6 +1,6 @@
 #include "apps/messenger/limit_flags.h"
 
-#include "dispatchers/secret.h"
+#include <asyncore/secret.h>
 
 #include <stdexcept>
 #include <string>

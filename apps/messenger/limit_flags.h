@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "apps/messenger/messenger.h"
-#include "dispatchers/cli.h"
+#include "apps/common/cli.h"
 
 namespace asyncore::messenger {
 

@@ -7,8 +7,8 @@
 #include <system_error>
 #include <vector>
 
-#include "core/channel_map.h"
-#include "core/log_escape.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/log_escape.h>
 
 namespace asyncore::messenger {
 

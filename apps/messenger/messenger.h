@@ -9,10 +9,10 @@
 #include <string_view>
 #include <vector>
 
-#include "core/asyncore.h"
+#include <asyncore/asyncore.h>
 #include "apps/messenger/frame.h"
 #include "apps/messenger/output_queue.h"
-#include "dispatchers/rate_limited_log.h"
+#include <asyncore/rate_limited_log.h>
 
 namespace asyncore::messenger {
 

@@ -5,9 +5,9 @@
 
 #include "apps/messenger/hub.h"
 #include "apps/messenger/limit_flags.h"
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/connection_flags.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include "apps/common/connection_flags.h"
 
 using namespace asyncore;
 

@@ -10,10 +10,10 @@
 #include "apps/messenger/directory.h"
 #include "apps/messenger/limit_flags.h"
 #include "apps/messenger/peer.h"
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/connection_flags.h"
-#include "dispatchers/line_reader.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include "apps/common/connection_flags.h"
+#include <asyncore/stream/line_reader.h>
 
 using namespace asyncore;
 

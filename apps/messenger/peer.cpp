@@ -1,8 +1,8 @@
 #include "apps/messenger/peer.h"
 
 #include "apps/messenger/file_protocol.h"
-#include "core/channel_map.h"
-#include "core/log_escape.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/log_escape.h>
 
 namespace asyncore::messenger {
 namespace {

@@ -18,7 +18,7 @@
 #include "apps/messenger/file_sender.h"
 #include "apps/messenger/peer_command.h"
 #include "apps/messenger/server.h"
-#include "dispatchers/rate_limited_log.h"
+#include <asyncore/rate_limited_log.h>
 
 namespace asyncore::messenger {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "apps/messenger/endpoint.h"
-#include "dispatchers/connection_limits.h"
+#include <asyncore/net/connection_limits.h>
 
 namespace asyncore::messenger {
 

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cstdio>
 
-#include "core/channel_map.h"
-#include "dispatchers/utf8.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/json/utf8.h>
 
 namespace asyncore::sync {
 namespace {

@@ -25,9 +25,9 @@
 #include <vector>
 
 #include "apps/sync/service.h"
-#include "core/timer_queue.h"
-#include "dispatchers/async_chat.h"
-#include "dispatchers/rate_limited_log.h"
+#include <asyncore/timer_queue.h>
+#include <asyncore/chat/async_chat.h>
+#include <asyncore/rate_limited_log.h>
 
 namespace asyncore::sync {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-#include "dispatchers/async_chat.h"
+#include <asyncore/chat/async_chat.h>
 
 namespace asyncore::sync {
 

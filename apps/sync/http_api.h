@@ -5,7 +5,7 @@
 // job has already ended) or 503 (shutting down).
 #pragma once
 #include "apps/sync/service.h"
-#include "dispatchers/http_router.h"
+#include <asyncore/http/router.h>
 
 namespace asyncore::sync {
 

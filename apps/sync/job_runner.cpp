@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "apps/sync/progress_line.h"
-#include "core/log.h"
+#include <asyncore/log.h>
 
 namespace asyncore::sync {
 

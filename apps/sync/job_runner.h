@@ -18,9 +18,9 @@
 
 #include "apps/sync/config.h"
 #include "apps/sync/job_store.h"
-#include "core/channel_map.h"
-#include "dispatchers/process.h"
-#include "dispatchers/rate_limited_log.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/process/process.h>
+#include <asyncore/rate_limited_log.h>
 
 namespace asyncore::sync {
 

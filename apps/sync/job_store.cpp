@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "core/log.h"
-#include "dispatchers/utf8.h"
+#include <asyncore/log.h>
+#include <asyncore/json/utf8.h>
 
 namespace asyncore::sync {
 namespace {

@@ -30,9 +30,9 @@
 #include <vector>
 
 #include "apps/sync/job.h"
-#include "core/channel_map.h"
-#include "dispatchers/backoff.h"
-#include "dispatchers/journal.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/twisted/backoff.h>
+#include <asyncore/journal/journal.h>
 
 namespace asyncore::sync {
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 
 #include "apps/sync/job.h"
-#include "core/log.h"
+#include <asyncore/log.h>
 
 namespace asyncore::sync {
 namespace {

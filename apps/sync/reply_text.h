@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 namespace asyncore::sync {
 

@@ -1,6 +1,6 @@
 #include "apps/sync/server_status.h"
 
-#include "dispatchers/http_operator.h"
+#include <asyncore/http/operator.h>
 
 namespace asyncore::sync {
 namespace {

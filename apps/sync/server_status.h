@@ -7,8 +7,8 @@
 #include <string>
 
 #include "apps/sync/command_channel.h"
-#include "dispatchers/connection_limits.h"
-#include "dispatchers/json.h"
+#include <asyncore/net/connection_limits.h>
+#include <asyncore/json/json.h>
 
 namespace asyncore::sync {
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "apps/sync/names.h"
-#include "core/log.h"
+#include <asyncore/log.h>
 
 namespace asyncore::sync {
 namespace {

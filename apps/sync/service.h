@@ -15,8 +15,8 @@
 
 #include "apps/sync/job_runner.h"
 #include "apps/sync/job_store.h"
-#include "core/address.h"
-#include "dispatchers/json.h"
+#include <asyncore/address.h>
+#include <asyncore/json/json.h>
 
 namespace asyncore::sync {
 

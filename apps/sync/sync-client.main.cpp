@@ -13,9 +13,9 @@
 #include "apps/sync/job.h"
 #include "apps/sync/reply_text.h"
 #include "apps/sync/service.h"
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/json.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include <asyncore/json/json.h>
 
 using namespace asyncore;
 using namespace asyncore::sync;

@@ -16,12 +16,12 @@
 #include "apps/sync/job_store.h"
 #include "apps/sync/server_status.h"
 #include "apps/sync/service.h"
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/connection_flags.h"
-#include "dispatchers/http_operator.h"
-#include "dispatchers/http_server.h"
-#include "dispatchers/tcp_server.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include "apps/common/connection_flags.h"
+#include <asyncore/http/operator.h>
+#include <asyncore/http/server.h>
+#include <asyncore/net/tcp_server.h>
 
 using namespace asyncore;
 using namespace asyncore::sync;

@@ -7,8 +7,8 @@
 #include <cstdio>
 #include <string>
 
-#include "dispatchers/cli.h"
-#include "dispatchers/journal.h"
+#include "apps/common/cli.h"
+#include <asyncore/journal/journal.h>
 
 using namespace asyncore;
 

@@ -1,4 +1,4 @@
-#include "dispatchers/redis/client.h"
+#include <asyncore/redis/client.h>
 
 #include <cerrno>
 #include <cstring>
@@ -7,9 +7,8 @@
 #include <stdexcept>
 #include <vector>
 
-#include "core/log_escape.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/sha1.h"
+#include <asyncore/log_escape.h>
+#include "dispatchers/redis/sha1.h"
 
 namespace asyncore::redis {
 

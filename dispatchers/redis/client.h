@@ -34,10 +34,10 @@
 #include <string>
 #include <string_view>
 
-#include "core/channel_map.h"
-#include "dispatchers/backoff.h"
-#include "dispatchers/client_stream.h"
-#include "dispatchers/redis/resp.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/twisted/backoff.h>
+#include <asyncore/stream/client_stream.h>
+#include <asyncore/redis/resp.h>
 
 namespace asyncore::redis {
 

@@ -1,4 +1,4 @@
-#include "dispatchers/redis/resp.h"
+#include <asyncore/redis/resp.h>
 
 #include <charconv>
 #include <cmath>

@@ -1,9 +1,9 @@
 // http-hello: the HTTP server's benchmark target. GET /hello answers a small JSON body.
 #include <csignal>
 
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/http.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include <asyncore/http/http.h>
 
 using namespace asyncore;
 

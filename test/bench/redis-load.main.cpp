@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/redis/client.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include <asyncore/redis/client.h>
 
 using namespace asyncore;
 

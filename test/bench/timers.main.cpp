@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
+#include <asyncore/asyncore.h>
 
 using namespace asyncore;
 using Wall = std::chrono::steady_clock;

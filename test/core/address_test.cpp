@@ -7,7 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "dispatchers/buffered_stream.h"
+#include <asyncore/stream/buffered_stream.h>
 #include "test/core/core_testing.h"
 
 using namespace coretest;

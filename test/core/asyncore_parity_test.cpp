@@ -30,7 +30,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "dispatchers/dispatcher_with_send.h"
+#include <asyncore/stream/dispatcher_with_send.h>
 #include "test/core/core_testing.h"
 
 using namespace coretest;

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
+#include <asyncore/asyncore.h>
 #include "test/support/testing.h"
 
 namespace coretest {

@@ -11,10 +11,10 @@
 #include <string>
 #include <vector>
 
-#include "dispatchers/async_chat.h"
-#include "dispatchers/buffered_stream.h"
-#include "dispatchers/dispatcher_with_send.h"
-#include "dispatchers/file_dispatcher.h"
+#include <asyncore/chat/async_chat.h>
+#include <asyncore/stream/buffered_stream.h>
+#include <asyncore/stream/dispatcher_with_send.h>
+#include <asyncore/stream/file_dispatcher.h>
 #include "test/core/core_testing.h"
 
 using namespace coretest;

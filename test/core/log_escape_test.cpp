@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "core/log_escape.h"
+#include <asyncore/log_escape.h>
 
 using asyncore::log_escape;
 

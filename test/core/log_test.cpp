@@ -1,7 +1,7 @@
 // describe_seconds: durations in log lines as people write them.
 #include <doctest/doctest.h>
 
-#include "core/log.h"
+#include <asyncore/log.h>
 
 using namespace asyncore;
 

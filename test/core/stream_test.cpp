@@ -11,7 +11,7 @@
 #include <memory>
 #include <thread>
 
-#include "dispatchers/dispatcher_with_send.h"
+#include <asyncore/stream/dispatcher_with_send.h>
 #include "test/core/core_testing.h"
 
 using namespace coretest;

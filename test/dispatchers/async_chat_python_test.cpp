@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/tcp_server.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/net/tcp_server.h>
 #include "test/dispatchers/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 #include "test/support/testing.h"

@@ -13,8 +13,8 @@
 #include <utility>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/async_chat.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/chat/async_chat.h>
 #include "test/dispatchers/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 

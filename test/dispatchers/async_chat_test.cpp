@@ -10,7 +10,7 @@
 //   since they need no socket.
 // - The darwin-only handle_expt override of echo_client: no such platform quirk on Linux.
 // - threading_helper's thread leak checks: every thread here is joined by its owner.
-#include "dispatchers/async_chat.h"
+#include <asyncore/chat/async_chat.h>
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
+#include <asyncore/asyncore.h>
 #include "test/dispatchers/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 

@@ -1,4 +1,4 @@
-#include "dispatchers/backoff.h"
+#include <asyncore/twisted/backoff.h>
 
 #include <doctest/doctest.h>
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/buffered_stream.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/stream/buffered_stream.h>
 #include "test/dispatchers/loop_helpers.h"
 
 using namespace asyncore;

@@ -18,8 +18,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/async_chat.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/chat/async_chat.h>
 
 namespace dispatcher_tests {
 

@@ -1,6 +1,6 @@
 // ConnectionLimits: the admission bookkeeping every server shares. Connections are real
 // dispatchers on socketpairs in a real map; the limits learn of closes only through the map.
-#include "dispatchers/connection_limits.h"
+#include <asyncore/net/connection_limits.h>
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
+#include <asyncore/asyncore.h>
 #include "test/dispatchers/loop_helpers.h"
 
 using namespace asyncore;

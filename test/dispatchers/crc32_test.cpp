@@ -1,4 +1,4 @@
-#include "dispatchers/crc32.h"
+#include <asyncore/journal/crc32.h>
 
 #include <doctest/doctest.h>
 

@@ -1,6 +1,6 @@
 // FileDispatcher and LineReader on pipes, on a child's stdin, and on regular files, with each
 // backend (epoll cannot poll regular files: the core treats them as always ready).
-#include "dispatchers/file_dispatcher.h"
+#include <asyncore/stream/file_dispatcher.h>
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/line_reader.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/stream/line_reader.h>
 #include "test/dispatchers/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 #include "test/support/testing.h"

@@ -1,4 +1,4 @@
-#include "dispatchers/http_parser.h"
+#include <asyncore/http/parser.h>
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "dispatchers/http_router.h"
+#include <asyncore/http/router.h>
 
 #include <doctest/doctest.h>
 
@@ -6,9 +6,9 @@
 #include <stdexcept>
 #include <string>
 
-#include "dispatchers/http_auth.h"
-#include "dispatchers/http_uri.h"
-#include "dispatchers/json.h"
+#include <asyncore/http/auth.h>
+#include <asyncore/http/uri.h>
+#include <asyncore/json/json.h>
 
 using namespace asyncore::http;
 namespace json = asyncore::json;

@@ -1,4 +1,4 @@
-#include "dispatchers/http_server.h"
+#include <asyncore/http/server.h>
 
 #include <doctest/doctest.h>
 
@@ -12,10 +12,10 @@
 #include <sstream>
 #include <thread>
 
-#include "core/channel_map.h"
-#include "dispatchers/http_auth.h"
-#include "dispatchers/http_operator.h"
-#include "dispatchers/json.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/http/auth.h>
+#include <asyncore/http/operator.h>
+#include <asyncore/json/json.h>
 #include "test/support/testing.h"
 
 using namespace asyncore;

@@ -1,6 +1,6 @@
 // InputBudget: past its limit the largest holder is evicted, largest first, whether or not the
 // eviction reports back.
-#include "dispatchers/input_budget.h"
+#include <asyncore/net/input_budget.h>
 
 #include <doctest/doctest.h>
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatchers/journal.h"
+#include <asyncore/journal/journal.h>
 #include "test/dispatchers/numbered_records.h"
 
 namespace {

@@ -1,4 +1,4 @@
-#include "dispatchers/journal.h"
+#include <asyncore/journal/journal.h>
 
 #include <signal.h>
 #include <sys/resource.h>

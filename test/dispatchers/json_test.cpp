@@ -1,4 +1,4 @@
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 #include <doctest/doctest.h>
 

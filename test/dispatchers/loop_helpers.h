@@ -5,7 +5,7 @@
 #include <chrono>
 #include <functional>
 
-#include "core/channel_map.h"
+#include <asyncore/channel_map.h>
 
 namespace dispatcher_tests {
 

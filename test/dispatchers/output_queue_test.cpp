@@ -5,7 +5,7 @@
 #include <random>
 #include <string>
 
-#include "dispatchers/output_queue.h"
+#include <asyncore/stream/output_queue.h>
 
 using asyncore::OutputQueue;
 using asyncore::SharedBytes;

@@ -1,4 +1,4 @@
-#include "dispatchers/process.h"
+#include <asyncore/process/process.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -17,8 +17,8 @@
 #include <system_error>
 #include <vector>
 
-#include "core/channel_map.h"
-#include "dispatchers/process_lines.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/process/process_lines.h>
 #include "test/support/testing.h"
 
 using asyncore::ChannelMap;

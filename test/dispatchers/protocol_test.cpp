@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/reconnecting_client_factory.h"
-#include "dispatchers/tcp_connector.h"
-#include "dispatchers/tcp_port.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/twisted/reconnecting_client_factory.h>
+#include <asyncore/twisted/tcp_connector.h>
+#include <asyncore/twisted/tcp_port.h>
 #include "test/support/testing.h"
 
 using namespace asyncore;

@@ -9,11 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/int_n_string_receiver.h"
-#include "dispatchers/line_receiver.h"
-#include "dispatchers/tcp_connector.h"
-#include "dispatchers/tcp_port.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/twisted/int_n_string_receiver.h>
+#include <asyncore/twisted/line_receiver.h>
+#include <asyncore/twisted/tcp_connector.h>
+#include <asyncore/twisted/tcp_port.h>
 #include "test/dispatchers/string_transport.h"
 
 using namespace asyncore;

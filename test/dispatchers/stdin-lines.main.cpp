@@ -8,8 +8,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "core/asyncore.h"
-#include "dispatchers/line_reader.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/stream/line_reader.h>
 
 using namespace asyncore;
 

@@ -3,7 +3,7 @@
 #pragma once
 #include <string>
 
-#include "dispatchers/protocol.h"
+#include <asyncore/twisted/protocol.h>
 
 namespace testing {
 

@@ -1,6 +1,6 @@
 // TcpServer: the socketserver hooks, the connection limits, IPv4, IPv6 and Unix-domain
 // addresses, through real sockets. Blocking clients run on a thread while the loop runs here.
-#include "dispatchers/tcp_server.h"
+#include <asyncore/net/tcp_server.h>
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>
@@ -12,8 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/asyncore.h"
-#include "dispatchers/async_chat.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/chat/async_chat.h>
 #include "test/dispatchers/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 #include "test/support/testing.h"

@@ -1,6 +1,6 @@
 // TerminatorScanner and Terminator without sockets: asynchat's splitting rules, checked against
 // a plain reference (concatenate everything, then split) for every way of cutting the input.
-#include "dispatchers/terminator.h"
+#include <asyncore/chat/terminator.h>
 
 #include <doctest/doctest.h>
 

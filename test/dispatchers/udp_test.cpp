@@ -1,5 +1,5 @@
 // UdpDispatcher: echo over IPv4 and IPv6 loopback on every backend, truncation, errors.
-#include "dispatchers/udp.h"
+#include <asyncore/net/udp.h>
 
 #include <doctest/doctest.h>
 
@@ -7,7 +7,7 @@
 #include <system_error>
 #include <vector>
 
-#include "core/asyncore.h"
+#include <asyncore/asyncore.h>
 #include "test/dispatchers/loop_helpers.h"
 
 using namespace asyncore;

@@ -1,6 +1,6 @@
 // The strict UTF-8 checks the JSON parser/writer, the messenger (headers must decode with
 // Python's bytes.decode('utf-8')) and the sync relay (commands, stored program output) share.
-#include "dispatchers/utf8.h"
+#include <asyncore/json/utf8.h>
 
 #include <doctest/doctest.h>
 

@@ -3,17 +3,17 @@
 
 #include <thread>
 
-#include "core/asyncore.h"
-#include "dispatchers/async_chat.h"
-#include "dispatchers/dispatcher_with_send.h"
-#include "dispatchers/http.h"
-#include "dispatchers/journal.h"
-#include "dispatchers/json.h"
-#include "dispatchers/process.h"
-#include "dispatchers/redis/client.h"
-#include "dispatchers/protocol.h"
-#include "dispatchers/tcp_port.h"
-#include "dispatchers/tcp_server.h"
+#include <asyncore/asyncore.h>
+#include <asyncore/chat/async_chat.h>
+#include <asyncore/stream/dispatcher_with_send.h>
+#include <asyncore/http/http.h>
+#include <asyncore/journal/journal.h>
+#include <asyncore/json/json.h>
+#include <asyncore/process/process.h>
+#include <asyncore/redis/client.h>
+#include <asyncore/twisted/protocol.h>
+#include <asyncore/twisted/tcp_port.h>
+#include <asyncore/net/tcp_server.h>
 #include "test/support/redis_server.h"
 #include "test/support/testing.h"
 

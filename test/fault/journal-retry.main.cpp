@@ -7,7 +7,7 @@
 #include <limits>
 #include <string>
 
-#include "dispatchers/journal.h"
+#include <asyncore/journal/journal.h>
 
 using asyncore::Journal;
 using asyncore::JournalError;

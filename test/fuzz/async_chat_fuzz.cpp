@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dispatchers/terminator.h"
+#include <asyncore/chat/terminator.h>
 
 using asyncore::Terminator;
 using asyncore::TerminatorScanner;

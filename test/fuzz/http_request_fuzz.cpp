@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dispatchers/http_parser.h"
+#include <asyncore/http/parser.h>
 
 using asyncore::http::HttpLimits;
 using asyncore::http::HttpRequestParser;

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dispatchers/int_n_string_parser.h"
+#include <asyncore/twisted/int_n_string_parser.h>
 
 using asyncore::IntNFormat;
 using asyncore::IntNStringParser;

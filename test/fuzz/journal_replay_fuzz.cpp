@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatchers/journal.h"
+#include <asyncore/journal/journal.h>
 
 namespace {
 

@@ -1,6 +1,6 @@
 // libFuzzer target: whatever parses must dump to text that parses back to an equal value, in both
 // layouts, and the compact dump must be a fixed point.
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 #include <cstdint>
 #include <cstdio>

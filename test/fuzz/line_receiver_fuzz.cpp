@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dispatchers/line_parser.h"
+#include <asyncore/twisted/line_parser.h>
 
 using asyncore::LineParser;
 

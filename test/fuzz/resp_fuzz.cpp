@@ -1,7 +1,7 @@
 // libFuzzer target: the RESP parser fed in pieces (their size taken from the first byte) must
 // find exactly the replies, or the error, that it finds fed at once; every reply written back
 // with append_reply must parse to an equal reply.
-#include "dispatchers/redis/resp.h"
+#include <asyncore/redis/resp.h>
 
 #include <cstdint>
 #include <cstdio>

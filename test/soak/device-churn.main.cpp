@@ -12,9 +12,9 @@
 #include <cstdio>
 #include <random>
 
-#include "core/asyncore.h"
-#include "dispatchers/cli.h"
-#include "dispatchers/dispatcher_with_send.h"
+#include <asyncore/asyncore.h>
+#include "apps/common/cli.h"
+#include <asyncore/stream/dispatcher_with_send.h>
 
 using namespace asyncore;
 

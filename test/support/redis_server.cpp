@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "core/fd.h"
+#include <asyncore/fd.h>
 
 namespace testing {
 

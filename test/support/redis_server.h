@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatchers/redis/resp.h"
+#include <asyncore/redis/resp.h>
 #include "test/support/testing.h"
 
 namespace testing {

@@ -9,7 +9,7 @@
 
 #include "apps/barrage/client.h"
 #include "apps/barrage/packet.h"
-#include "dispatchers/buffered_stream.h"
+#include <asyncore/stream/buffered_stream.h>
 
 using namespace asyncore;
 using namespace asyncore::barrage;

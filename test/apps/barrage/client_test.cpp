@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "apps/barrage/generator.h"
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 #include "test/apps/barrage/barrage_testing.h"
 
 using namespace asyncore;

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "apps/barrage/stt_value.h"
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 
 namespace stt_vectors {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "apps/device/frame.h"
-#include "core/address.h"
-#include "dispatchers/json.h"
+#include <asyncore/address.h>
+#include <asyncore/json/json.h>
 #include "test/support/testing.h"
 
 namespace device_test {

@@ -6,7 +6,7 @@
 #include <string>
 
 #include "apps/messenger/frame.h"
-#include "core/channel_map.h"
+#include <asyncore/channel_map.h>
 #include "test/support/testing.h"
 
 namespace messenger_testing {

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 #include "test/support/testing.h"
 
 extern char** environ;

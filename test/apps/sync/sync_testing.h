@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 #include "test/support/testing.h"
 
 namespace sync_testing {

@@ -1,6 +1,6 @@
 // redis::Client against a real redis-server that each test starts for itself (test/support/
 // redis_server.h): a Unix socket in a temporary folder, or a free loopback port.
-#include "dispatchers/redis/client.h"
+#include <asyncore/redis/client.h>
 
 #include <doctest/doctest.h>
 #include <sys/socket.h>
@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "core/channel_map.h"
-#include "core/fd.h"
+#include <asyncore/channel_map.h>
+#include <asyncore/fd.h>
 #include "test/dispatchers/loop_helpers.h"
 #include "test/support/redis_server.h"
 

@@ -1,11 +1,11 @@
-#include "dispatchers/redis/resp.h"
+#include <asyncore/redis/resp.h>
 
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
 
-#include "dispatchers/sha1.h"
+#include "dispatchers/redis/sha1.h"
 
 using namespace asyncore::redis;
 

@@ -17,8 +17,8 @@
 #include <sstream>
 #include <thread>
 
-#include "dispatchers/cli.h"
-#include "dispatchers/json.h"
+#include "apps/common/cli.h"
+#include <asyncore/json/json.h>
 #include "test/support/testing.h"
 
 using namespace asyncore;

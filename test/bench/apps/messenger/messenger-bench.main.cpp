@@ -13,8 +13,8 @@
 
 #include "apps/messenger/client.h"
 #include "apps/messenger/server.h"
-#include "core/channel_map.h"
-#include "dispatchers/cli.h"
+#include <asyncore/channel_map.h>
+#include "apps/common/cli.h"
 #include "test/support/testing.h"
 
 using namespace asyncore;

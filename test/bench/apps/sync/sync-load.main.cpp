@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "dispatchers/json.h"
+#include <asyncore/json/json.h>
 #include "test/support/testing.h"
 
 namespace json = asyncore::json;
