@@ -2,33 +2,12 @@
 # DEMO=cluster make demo: three device-server nodes sharing one redis-server (--redis), a fleet
 # spread over them, a command crossing nodes, and a node killed: the others let its devices go
 # once its lease lapses. Needs `make` first (build/bin), curl and Debian's redis-server.
-set -euo pipefail
-root=$(cd "$(dirname "$0")/../.." && pwd)
-bin=${BIN_DIR:-$root/build/bin}
-for program in device-server device-emulator; do
-  [ -x "$bin/$program" ] || { echo "demo: $bin/$program is missing; run make first" >&2; exit 1; }
-done
-for tool in curl redis-server redis-cli; do
-  command -v "$tool" >/dev/null || { echo "demo: needs $tool (apt-get install curl redis-server)" >&2; exit 1; }
+source "$(dirname "$0")/../demo_common.sh"
+needs device-server device-emulator curl
+for tool in redis-server redis-cli; do
+  command -v "$tool" >/dev/null || { echo "demo: needs $tool (apt-get install redis-server)" >&2; exit 1; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-wait_line() {  # FILE PREFIX: waits (at most 10 s) for a line and prints it
-  for _ in $(seq 100); do
-    if grep -q "^$2" "$1" 2>/dev/null; then grep -m1 "^$2" "$1"; return 0; fi
-    sleep 0.1
-  done
-  echo "demo: no '$2' in $1" >&2; exit 1
-}
 rcli() { redis-cli -s "$work/redis.sock" "$@"; }
 
 step "start redis-server (unix socket $work/redis.sock, AOF with appendfsync always)"

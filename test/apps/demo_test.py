@@ -56,6 +56,20 @@ def main():
     if re.search(r"\d\.\d{6} s\b", output):
         fail("a duration printed with six decimals")
 
+    # DEMO=cluster: three nodes on one Redis; a command crosses nodes, a killed node's devices are let go.
+    try:
+        cluster = subprocess.run([DEMO], env=dict(env, DEMO="cluster"), capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        fail("DEMO=cluster did not end within 120 s")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", cluster.stdout)
+    print(shown)
+    print(cluster.stderr, file=sys.stderr)
+    if cluster.returncode != 0:
+        fail("DEMO=cluster exited %d" % cluster.returncode)
+    for pattern in (r'^\{"result":"OK","ack":\{', r'^\{"result":"NO"\}', r"^node a exited 0", r"^devices still owned in redis: 0"):
+        if not re.search(pattern, shown, re.M):
+            fail("the cluster tour does not show %r" % pattern)
+
     unknown = subprocess.run([DEMO], env=dict(env, DEMO="nope"), capture_output=True, text=True, timeout=10)
     if unknown.returncode != 2 or "no demo for 'nope'" not in unknown.stderr:
         fail("DEMO=nope: exit %d, %r" % (unknown.returncode, unknown.stderr))
