@@ -144,7 +144,9 @@ TEST_CASE("--max-partial-input: clients holding huge unfinished packets are clos
   good.send("type@=mrkl/");
   const long rss_after = testing::resident_kib(server.child.pid());
   MESSAGE("barrage-server VmRSS before ", rss_before, " KiB, after 40 x 1 MiB unfinished packets ", rss_after, " KiB");
+#ifndef TEST_SANITIZED  // AddressSanitizer keeps freed memory in quarantine: resident size says little there
   CHECK(rss_after - rss_before < 12 * 1024);
+#endif
   const std::string log = server.child.stderr_text();
   CHECK(log.find("(--max-partial-input)") != std::string::npos);
   CHECK(std::count(log.begin(), log.end(), '\n') < 10);
