@@ -1,4 +1,4 @@
-// The relay's pure pieces: progress lines, record names, config lines (UTF-8: test/dispatchers/utf8_test.cpp).
+// The relay's pure pieces: progress lines, record names, config lines (UTF-8: test/dispatchers/json/utf8_test.cpp).
 #include <doctest/doctest.h>
 
 #include "apps/sync/config.h"

@@ -14,7 +14,7 @@
 #include <asyncore/twisted/line_receiver.h>
 #include <asyncore/twisted/tcp_connector.h>
 #include <asyncore/twisted/tcp_port.h>
-#include "test/dispatchers/string_transport.h"
+#include "test/dispatchers/twisted/string_transport.h"
 
 using namespace asyncore;
 using LineKind = LineParser::Item::Kind;

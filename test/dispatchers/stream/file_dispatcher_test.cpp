@@ -13,7 +13,7 @@
 
 #include <asyncore/asyncore.h>
 #include <asyncore/stream/line_reader.h>
-#include "test/dispatchers/chat_fixtures.h"
+#include "test/dispatchers/chat/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 #include "test/support/testing.h"
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include <asyncore/journal/journal.h>
-#include "test/dispatchers/numbered_records.h"
+#include "test/dispatchers/journal/numbered_records.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 
 #include <asyncore/asyncore.h>
 #include <asyncore/chat/async_chat.h>
-#include "test/dispatchers/chat_fixtures.h"
+#include "test/dispatchers/chat/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 
 using namespace asyncore;

@@ -19,7 +19,7 @@
 #include <vector>
 
 #include <asyncore/asyncore.h>
-#include "test/dispatchers/chat_fixtures.h"
+#include "test/dispatchers/chat/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 
 using namespace asyncore;

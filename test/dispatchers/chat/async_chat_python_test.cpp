@@ -8,7 +8,7 @@
 
 #include <asyncore/asyncore.h>
 #include <asyncore/net/tcp_server.h>
-#include "test/dispatchers/chat_fixtures.h"
+#include "test/dispatchers/chat/chat_fixtures.h"
 #include "test/dispatchers/loop_helpers.h"
 #include "test/support/testing.h"
 

@@ -14,7 +14,7 @@
 #include <sstream>
 #include <thread>
 
-#include "test/dispatchers/numbered_records.h"
+#include "test/dispatchers/journal/numbered_records.h"
 #include "test/support/testing.h"
 
 using asyncore::Journal;
