@@ -89,13 +89,13 @@ int main(int argc, char** argv) {
   }
 
   ChannelMap& map = socket_map();
-  std::shared_ptr<Simulator> server;
+  std::unique_ptr<Simulator> server;
   try {
-    server = make<Simulator>(options);
+    server = std::make_unique<Simulator>(options);
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + options.host + ":" + std::to_string(port) + ": " + e.what());
   }
-  announce_listening("barrage", server->addr);
+  announce_listening("barrage", server->address());
   char rate[32];
   std::snprintf(rate, sizeof rate, "%g", options.rate);
   log_info(std::string("barrage-server: mode ") + send_mode_name(options.mode) + ", rate " + rate +
