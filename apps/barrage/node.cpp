@@ -1,0 +1,264 @@
+#include "apps/barrage/node.h"
+
+#include <charconv>
+#include <chrono>
+
+#include "apps/barrage/packet.h"
+#include <asyncore/log.h>
+#include <asyncore/log_escape.h>
+
+namespace asyncore::barrage {
+namespace {
+
+// KEYS: generator, seq, start, members; ARGV: token, TTL ms, --wait-for. Takes the lease if
+// nobody holds it (and, before the room's clock ever started, once the nodes together have
+// --wait-for members). Returns {next seq, ms since the room's clock started}, or 0.
+constexpr const char* kAcquire = R"(
+local start = redis.call('GET', KEYS[3])
+if not start then
+  local members = 0
+  for _, n in ipairs(redis.call('HVALS', KEYS[4])) do members = members + tonumber(n) end
+  if members < tonumber(ARGV[3]) then return 0 end
+end
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if not start then
+  start = now
+  redis.call('SET', KEYS[3], now)
+end
+return {redis.call('GET', KEYS[2]) or '0', tostring(now - tonumber(start))}
+)";
+
+// KEYS: generator; ARGV: token, TTL ms. 1 when renewed, 0 when the lease is not ours any more.
+constexpr const char* kRenew = R"(
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+)";
+
+// KEYS: generator; ARGV: token. Gives the lease up if it is still ours.
+constexpr const char* kRelease = R"(
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+)";
+
+// KEYS: generator, seq; ARGV: token, next seq, channel, batch. Fenced: nothing is published
+// unless the lease is still ours (-1).
+constexpr const char* kPublish = R"(
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+redis.call('SET', KEYS[2], ARGV[2])
+return redis.call('PUBLISH', ARGV[3], ARGV[4])
+)";
+
+const std::string kPrefix = "barrage:room:";
+
+std::string channel_of(long long id) { return kPrefix + std::to_string(id); }
+
+redis::ClientOptions client_options(const NodeOptions& options, redis::Kind kind, const char* role) {
+  redis::ClientOptions out;
+  out.address = options.redis;
+  out.kind = kind;
+  out.client_name = "barrage-" + options.node_id + "-" + role;  // node ids are checked: no spaces
+  // A lease write older than the lease is worthless.
+  out.command_timeout = options.lease;
+  out.max_pending = 100000;
+  return out;
+}
+
+template <class Number>
+bool parse_number(std::string_view text, Number& out) {
+  const char* end = text.data() + text.size();
+  const auto [ptr, error] = std::from_chars(text.data(), end, out);
+  return !text.empty() && error == std::errc() && ptr == end;
+}
+
+}  // namespace
+
+BarrageNode::BarrageNode(NodeOptions options, RoomRegistry& rooms, const ServerOptions& server,
+                         const MessageSource& source, ChannelMap& map)
+    : options_(std::move(options)),
+      rooms_(rooms),
+      server_(server),
+      source_(source),
+      map_(map),
+      token_(options_.node_id + "/" + std::to_string(std::chrono::system_clock::now().time_since_epoch().count())),
+      commands_(client_options(options_, redis::Kind::commands, "commands"), &map),
+      subscriber_(client_options(options_, redis::Kind::pubsub, "rooms"), &map),
+      acquire_(kAcquire),
+      renew_(kRenew),
+      release_(kRelease),
+      publish_(kPublish) {
+  subscriber_.on_message = [this](const redis::Message& message) { received(message); };
+  rooms_.set_link(this);
+}
+
+BarrageNode::~BarrageNode() {
+  rooms_.set_link(nullptr);
+  local_.clear();
+}
+
+void BarrageNode::start() {
+  commands_.start();
+  subscriber_.start();
+}
+
+std::vector<std::string> BarrageNode::keys(long long id) const {
+  const std::string room = channel_of(id);
+  return {room + ":generator", room + ":seq", room + ":start", room + ":members"};
+}
+
+void BarrageNode::opened(long long id) {
+  local_[id];
+  subscriber_.subscribe(channel_of(id));
+}
+
+void BarrageNode::resized(long long id, size_t members) {
+  auto it = local_.find(id);
+  if (it == local_.end()) return;
+  Local& room = it->second;
+  room.members = members;
+  commands_.command({"HSET", channel_of(id) + ":members", options_.node_id, std::to_string(members)}, nullptr);
+  if (!room.clock && !room.acquiring && members > 0) try_acquire(id);
+}
+
+void BarrageNode::closed(long long id) {
+  auto it = local_.find(id);
+  if (it == local_.end()) return;
+  if (it->second.clock) release_.run(commands_, std::vector<std::string>{keys(id)[0]}, std::vector<std::string>{token_}, nullptr);
+  commands_.command({"HDEL", channel_of(id) + ":members", options_.node_id}, nullptr);
+  subscriber_.unsubscribe(channel_of(id));
+  local_.erase(it);
+}
+
+void BarrageNode::leave() {
+  std::vector<long long> ids;
+  for (const auto& [id, room] : local_) ids.push_back(id);
+  for (long long id : ids) closed(id);
+}
+
+void BarrageNode::try_acquire(long long id) {
+  Local& room = local_.at(id);
+  room.acquiring = true;
+  const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000)),
+                                         std::to_string(std::max(1, server_.wait_for))};
+  acquire_.run(commands_, keys(id), args, [this, id](redis::Result& result) { acquired(id, result); });
+}
+
+void BarrageNode::acquired(long long id, redis::Result& result) {
+  auto it = local_.find(id);
+  if (it == local_.end()) {  // everyone here left meanwhile: give back what we may have taken
+    if (result.ok() && result.reply.elements.size() == 2) {
+      release_.run(commands_, std::vector<std::string>{keys(id)[0]}, std::vector<std::string>{token_}, nullptr);
+    }
+    return;
+  }
+  Local& room = it->second;
+  room.acquiring = false;
+  uint64_t next = 0;
+  long long elapsed_ms = 0;
+  if (!result.ok() || result.reply.elements.size() != 2 || !parse_number(result.reply.elements[0].str, next) ||
+      !parse_number(result.reply.elements[1].str, elapsed_ms)) {
+    if (!result.ok()) log_debug("barrage node: taking the lease of room " + std::to_string(id) + " failed: " + log_escape(result.error_text()));
+    room.retry = map_.call_later(options_.lease / 4, [this, id] { try_acquire(id); });
+    return;
+  }
+  ++stats_.leases_taken;
+  log_info("room " + std::to_string(id) + ": node " + options_.node_id + " generates from message " + std::to_string(next));
+  room.clock = std::make_unique<RoomClock>(id, server_, source_, map_,
+                                           [this, id](uint64_t first, uint64_t count, const SharedBytes& bytes,
+                                                      const std::vector<size_t>&) { publish(id, first, count, bytes); });
+  room.retry = map_.call_later(options_.lease / 3, [this, id] { renew(id); });
+  room.clock->start(next, static_cast<double>(elapsed_ms) / 1000);
+}
+
+void BarrageNode::renew(long long id) {
+  Local& room = local_.at(id);
+  room.retry = map_.call_later(options_.lease / 3, [this, id] { renew(id); });
+  const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000))};
+  renew_.run(commands_, std::vector<std::string>{keys(id)[0]}, args, [this, id](redis::Result& result) {
+    // Redis away: whether the lease lapsed meanwhile is learnt from the first renewal that gets through.
+    if (result.ok() && result.reply.integer == 0) fence(id, "its lease lapsed");
+  });
+}
+
+// Another node may generate now: this one stops, and tries for the lease again as any node does.
+void BarrageNode::fence(long long id, const char* why) {
+  auto it = local_.find(id);
+  if (it == local_.end() || !it->second.clock) return;
+  ++stats_.fenced;
+  log_warning("room " + std::to_string(id) + ": node " + options_.node_id + " stops generating: " + why);
+  it->second.clock.reset();
+  it->second.retry = map_.call_later(options_.lease / 4, [this, id] { try_acquire(id); });
+}
+
+void BarrageNode::publish(long long id, uint64_t first, uint64_t count, const SharedBytes& bytes) {
+  std::string batch = std::to_string(first) + " " + std::to_string(count) + "\n";
+  batch += *bytes;
+  const std::vector<std::string> k = keys(id);
+  const std::vector<std::string> args = {token_, std::to_string(first + count), channel_of(id), std::move(batch)};
+  publish_.run(commands_, std::vector<std::string>{k[0], k[1]}, args, [this, id](redis::Result& result) {
+    if (!result.ok()) {
+      ++stats_.publish_failures;
+      log_debug("barrage node: publishing to room " + std::to_string(id) + " failed: " + log_escape(result.error_text()));
+    } else if (result.reply.integer < 0) {
+      fence(id, "another node holds its lease");
+    } else {
+      ++stats_.published;
+    }
+  });
+}
+
+// "<first> <count>\n<packets>": checked, then one copy of the packets for every member here.
+void BarrageNode::received(const redis::Message& message) {
+  long long id = 0;
+  if (!message.channel.starts_with(kPrefix) || !parse_number(message.channel.substr(kPrefix.size()), id)) return;
+  auto it = local_.find(id);
+  if (it == local_.end()) return;  // left since
+  Local& room = it->second;
+  const std::string_view payload = message.payload;
+  const size_t newline = payload.find('\n');
+  const size_t space = payload.find(' ');
+  uint64_t first = 0, count = 0;
+  if (newline == std::string_view::npos || space > newline || !parse_number(payload.substr(0, space), first) ||
+      !parse_number(payload.substr(space + 1, newline - space - 1), count)) {
+    ++stats_.malformed;
+    return;
+  }
+  const std::string_view packets = payload.substr(newline + 1);
+  std::vector<size_t> ends;
+  try {
+    for (size_t at = 0; at < packets.size();) {
+      const Frame frame = frame_at(packets.substr(at), default_max_packet_length, at);
+      if (!frame.complete) throw PacketError("a packet is cut short", at);
+      at += frame.size;
+      ends.push_back(at);
+    }
+  } catch (const PacketError& error) {
+    ++stats_.malformed;
+    log_debug("barrage node: dropping a malformed batch of room " + std::to_string(id) + ": " + log_escape(error.what()));
+    return;
+  }
+  if (ends.size() != count) {
+    ++stats_.malformed;
+    return;
+  }
+  if (room.expected && first < *room.expected) {
+    ++stats_.stale;
+    return;
+  }
+  if (room.expected) stats_.gaps += first - *room.expected;  // the first batch only sets the base
+  room.expected = first + count;
+  ++stats_.batches;
+  stats_.messages += count;
+  rooms_.deliver(id, std::make_shared<const std::string>(packets), ends, count);
+}
+
+std::string BarrageNode::summary() const {
+  return "node " + options_.node_id + ": " + std::to_string(stats_.batches) + " batches (" +
+         std::to_string(stats_.messages) + " messages), gaps " + std::to_string(stats_.gaps) + ", stale " +
+         std::to_string(stats_.stale) + ", malformed " + std::to_string(stats_.malformed) + ", published " +
+         std::to_string(stats_.published) + " (failed " + std::to_string(stats_.publish_failures) + "), leases taken " +
+         std::to_string(stats_.leases_taken) + ", fenced " + std::to_string(stats_.fenced);
+}
+
+}  // namespace asyncore::barrage
