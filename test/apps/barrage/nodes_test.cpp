@@ -205,3 +205,38 @@ TEST_CASE("--workers 2: viewers spread over both workers on one port get the sam
   parent.signal(SIGTERM);
   CHECK(parent.wait(Seconds(15)) == 0);
 }
+
+TEST_CASE("a generator stopped past its lease is fenced: it publishes nothing more once it runs again") {
+  testing::RedisServer redis;
+  const std::vector<std::string> args = {"--rate", "50", "--batch", "0.02", "--lease", "1"};
+  auto n1 = node(redis, "n1", args);
+  auto n2 = node(redis, "n2", args);
+  RawClient v1(n1->port);
+  v1.login_and_join("6");
+  next_broadcast(v1);
+  RawClient v2(n2->port);
+  v2.login_and_join("6");
+  long long last = next_broadcast(v2).first;
+  REQUIRE(redis.command({"GET", "barrage:room:6:generator"}).str.starts_with("n1/"));
+
+  n1->child.signal(SIGSTOP);
+  REQUIRE(testing::eventually([&] { return redis.command({"GET", "barrage:room:6:generator"}).str.starts_with("n2/"); },
+                              Seconds(10)));
+  n1->child.signal(SIGCONT);
+  // n1 wakes with a clock that owes seconds of messages: its publishes are refused, it stops
+  // generating, and both nodes' viewers go on with n2's stream, in order, with no repeat.
+  REQUIRE(testing::eventually([&] { return n1->child.stderr_text().find("n1 stops generating") != std::string::npos; }));
+  for (int i = 0; i < 30; ++i) {
+    const long long seq = next_broadcast(v2).first;
+    CHECK(seq > last);
+    last = seq;
+  }
+  long long seen1 = next_broadcast(v1).first;
+  for (int i = 0; i < 10; ++i) {
+    const long long seq = next_broadcast(v1).first;
+    CHECK(seq > seen1);
+    seen1 = seq;
+  }
+  CHECK(stop_figure(*n1, "fenced") == 1);
+  CHECK(stop_figure(*n2, "stale") == 0);
+}
