@@ -53,6 +53,7 @@ return redis.call('PUBLISH', ARGV[3], ARGV[4])
 const std::string kPrefix = "barrage:room:";
 
 std::string channel_of(long long id) { return kPrefix + std::to_string(id); }
+std::string key(long long id, const char* what) { return channel_of(id) + ":" + what; }
 
 redis::ClientOptions client_options(const NodeOptions& options, redis::Kind kind, const char* role) {
   redis::ClientOptions out;
@@ -103,8 +104,7 @@ void BarrageNode::start() {
 }
 
 std::vector<std::string> BarrageNode::keys(long long id) const {
-  const std::string room = channel_of(id);
-  return {room + ":generator", room + ":seq", room + ":start", room + ":members"};
+  return {key(id, "generator"), key(id, "seq"), key(id, "start"), key(id, "members")};
 }
 
 void BarrageNode::opened(long long id) {
@@ -117,15 +117,15 @@ void BarrageNode::resized(long long id, size_t members) {
   if (it == local_.end()) return;
   Local& room = it->second;
   room.members = members;
-  commands_.command({"HSET", channel_of(id) + ":members", options_.node_id, std::to_string(members)}, nullptr);
+  commands_.command({"HSET", key(id, "members"), options_.node_id, std::to_string(members)}, nullptr);
   if (!room.clock && !room.acquiring && members > 0) try_acquire(id);
 }
 
 void BarrageNode::closed(long long id) {
   auto it = local_.find(id);
   if (it == local_.end()) return;
-  if (it->second.clock) release_.run(commands_, std::vector<std::string>{keys(id)[0]}, std::vector<std::string>{token_}, nullptr);
-  commands_.command({"HDEL", channel_of(id) + ":members", options_.node_id}, nullptr);
+  if (it->second.clock) release_.run(commands_, std::vector<std::string>{key(id, "generator")}, std::vector<std::string>{token_}, nullptr);
+  commands_.command({"HDEL", key(id, "members"), options_.node_id}, nullptr);
   subscriber_.unsubscribe(channel_of(id));
   local_.erase(it);
 }
@@ -138,6 +138,7 @@ void BarrageNode::leave() {
 
 void BarrageNode::try_acquire(long long id) {
   Local& room = local_.at(id);
+  if (room.clock || room.acquiring) return;  // generating already, or asked already
   room.acquiring = true;
   const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000)),
                                          std::to_string(std::max(1, server_.wait_for))};
@@ -148,12 +149,13 @@ void BarrageNode::acquired(long long id, redis::Result& result) {
   auto it = local_.find(id);
   if (it == local_.end()) {  // everyone here left meanwhile: give back what we may have taken
     if (result.ok() && result.reply.elements.size() == 2) {
-      release_.run(commands_, std::vector<std::string>{keys(id)[0]}, std::vector<std::string>{token_}, nullptr);
+      release_.run(commands_, std::vector<std::string>{key(id, "generator")}, std::vector<std::string>{token_}, nullptr);
     }
     return;
   }
   Local& room = it->second;
   room.acquiring = false;
+  if (room.clock) return;
   uint64_t next = 0;
   long long elapsed_ms = 0;
   if (!result.ok() || result.reply.elements.size() != 2 || !parse_number(result.reply.elements[0].str, next) ||
@@ -175,7 +177,7 @@ void BarrageNode::renew(long long id) {
   Local& room = local_.at(id);
   room.retry = map_.call_later(options_.lease / 3, [this, id] { renew(id); });
   const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000))};
-  renew_.run(commands_, std::vector<std::string>{keys(id)[0]}, args, [this, id](redis::Result& result) {
+  renew_.run(commands_, std::vector<std::string>{key(id, "generator")}, args, [this, id](redis::Result& result) {
     // Redis away: whether the lease lapsed meanwhile is learnt from the first renewal that gets through.
     if (result.ok() && result.reply.integer == 0) fence(id, "its lease lapsed");
   });
@@ -194,9 +196,8 @@ void BarrageNode::fence(long long id, const char* why) {
 void BarrageNode::publish(long long id, uint64_t first, uint64_t count, const SharedBytes& bytes) {
   std::string batch = std::to_string(first) + " " + std::to_string(count) + "\n";
   batch += *bytes;
-  const std::vector<std::string> k = keys(id);
   const std::vector<std::string> args = {token_, std::to_string(first + count), channel_of(id), std::move(batch)};
-  publish_.run(commands_, std::vector<std::string>{k[0], k[1]}, args, [this, id](redis::Result& result) {
+  publish_.run(commands_, std::vector<std::string>{key(id, "generator"), key(id, "seq")}, args, [this, id](redis::Result& result) {
     if (!result.ok()) {
       ++stats_.publish_failures;
       log_debug("barrage node: publishing to room " + std::to_string(id) + " failed: " + log_escape(result.error_text()));

@@ -30,10 +30,10 @@ void RoomRegistry::resized(Room& room) {
   if (room.size() == 0 && !sweep_timer_.active()) sweep_timer_ = map_.call_later(0, [this] { sweep(); });
   if (stopped_) return;
   if (link_) return link_->resized(room.id(), room.size());
-  RoomClock& clock = *rooms_.at(room.id()).clock;
-  if (!clock.running() && room.size() >= static_cast<size_t>(std::max(1, options_.wait_for))) {
+  RoomClock* clock = rooms_.at(room.id()).clock.get();
+  if (clock && !clock->running() && room.size() >= static_cast<size_t>(std::max(1, options_.wait_for))) {
     if (options_.rate > 0) log_info("room " + std::to_string(room.id()) + ": broadcasting to " + std::to_string(room.size()) + " client(s)");
-    clock.start();
+    clock->start();
   }
 }
 

@@ -135,7 +135,8 @@ if [ -x "$MOSQUITTO" ]; then
   mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$mport" >"$dir/mosquitto.conf"
   taskset -c "$SERVER_CPU" "$MOSQUITTO" -c "$dir/mosquitto.conf" >"$dir/mosquitto.log" 2>&1 &
-  pids+=($!)
+  mpid=$!
+  pids+=($mpid)
   sleep 0.3
   # Mosquitto is about 50x slower per delivery here: fewer messages keep the run short.
   m=$((MESSAGES / 5))
@@ -143,6 +144,8 @@ if [ -x "$MOSQUITTO" ]; then
   log "barrage nodes: mosquitto peer: $out"
   row barrage-nodes "mosquitto (peer)" "deliveries/s ($total subscribers, QoS 0, one publisher)" \
     "$(echo "$out" | field deliveries_per_s)" "3 nodes on redis" "$(median "${nodes[@]}")"
+  kill -TERM "$mpid"
+  wait "$mpid" 2>/dev/null
 else
   log "bench-barrage-nodes: Mosquitto is not installed (apt-get install mosquitto): its peer row skipped"
 fi
