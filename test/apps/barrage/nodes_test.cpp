@@ -240,3 +240,25 @@ TEST_CASE("a generator stopped past its lease is fenced: it publishes nothing mo
   CHECK(stop_figure(*n1, "fenced") == 1);
   CHECK(stop_figure(*n2, "stale") == 0);
 }
+
+TEST_CASE("what a node cannot read on a room's channel is dropped and counted; its viewers carry on") {
+  testing::RedisServer redis;
+  auto n1 = node(redis, "n1", {"--rate", "50", "--batch", "0.02", "--lease", "2"});
+  RawClient v1(n1->port);
+  v1.login_and_join("8");
+  long long last = next_broadcast(v1).first;
+  // No header; a count that does not match the packets; a packet cut short; a batch from the past.
+  const std::string packet = asyncore::barrage::encode_packet("type@=chatmsg/seq@=0/", asyncore::barrage::server_message_type);
+  for (const std::string& bad : {std::string("garbage"), "999999 2\n" + packet, "999999 1\n" + packet.substr(0, 10),
+                                 "0 1\n" + packet}) {
+    CHECK(redis.command({"PUBLISH", "barrage:room:8", bad}).integer == 1);
+  }
+  for (int i = 0; i < 20; ++i) {
+    const long long seq = next_broadcast(v1).first;
+    CHECK(seq == last + 1);
+    last = seq;
+  }
+  CHECK(stop_figure(*n1, "malformed") == 3);
+  CHECK(figure(n1->child.stderr_text(), "stale") == 1);
+  CHECK(figure(n1->child.stderr_text(), "gaps") == 0);
+}
