@@ -10,10 +10,16 @@
 namespace asyncore::barrage {
 namespace {
 
-// KEYS: generator, seq, start, members; ARGV: token, TTL ms, --wait-for. Takes the lease if
-// nobody holds it (and, before the room's clock ever started, once the nodes together have
-// --wait-for members). Returns {next seq, ms since the room's clock started}, or 0.
+// A room's keys outlive its last viewer by this long, then it starts afresh (a client cannot fill
+// Redis with rooms it visited once).
+constexpr long long kRoomKeysTtlMs = 10 * 60 * 1000;
+
+// KEYS: generator, seq, start, members; ARGV: token, TTL ms, --wait-for, room keys' TTL ms. Takes
+// the lease if nobody holds it (and, before the room's clock ever started, once the nodes
+// together have --wait-for members). Returns {next seq, ms since the room's clock started}, or 0.
+// Every try keeps the room's member counts alive.
 constexpr const char* kAcquire = R"(
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
 local start = redis.call('GET', KEYS[3])
 if not start then
   local members = 0
@@ -25,14 +31,16 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if not start then
   start = now
-  redis.call('SET', KEYS[3], now)
+  redis.call('SET', KEYS[3], now, 'PX', ARGV[4])
 end
 return {redis.call('GET', KEYS[2]) or '0', tostring(now - tonumber(start))}
 )";
 
-// KEYS: generator; ARGV: token, TTL ms. 1 when renewed, 0 when the lease is not ours any more.
+// KEYS: generator, seq, start, members; ARGV: token, TTL ms, room keys' TTL ms. 1 when renewed
+// (the room's keys with it), 0 when the lease is not ours any more.
 constexpr const char* kRenew = R"(
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 2, 4 do redis.call('PEXPIRE', KEYS[i], ARGV[3]) end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 )";
 
@@ -42,11 +50,11 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 )";
 
-// KEYS: generator, seq; ARGV: token, next seq, channel, batch. Fenced: nothing is published
-// unless the lease is still ours (-1).
+// KEYS: generator, seq; ARGV: token, next seq, channel, batch, room keys' TTL ms. Fenced: nothing
+// is published unless the lease is still ours (-1).
 constexpr const char* kPublish = R"(
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-redis.call('SET', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[5])
 return redis.call('PUBLISH', ARGV[3], ARGV[4])
 )";
 
@@ -141,7 +149,7 @@ void BarrageNode::try_acquire(long long id) {
   if (room.clock || room.acquiring) return;  // generating already, or asked already
   room.acquiring = true;
   const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000)),
-                                         std::to_string(std::max(1, server_.wait_for))};
+                                         std::to_string(std::max(1, server_.wait_for)), std::to_string(kRoomKeysTtlMs)};
   acquire_.run(commands_, keys(id), args, [this, id](redis::Result& result) { acquired(id, result); });
 }
 
@@ -176,8 +184,9 @@ void BarrageNode::acquired(long long id, redis::Result& result) {
 void BarrageNode::renew(long long id) {
   Local& room = local_.at(id);
   room.retry = map_.call_later(options_.lease / 3, [this, id] { renew(id); });
-  const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000))};
-  renew_.run(commands_, std::vector<std::string>{key(id, "generator")}, args, [this, id](redis::Result& result) {
+  const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000)),
+                                         std::to_string(kRoomKeysTtlMs)};
+  renew_.run(commands_, keys(id), args, [this, id](redis::Result& result) {
     // Redis away: whether the lease lapsed meanwhile is learnt from the first renewal that gets through.
     if (result.ok() && result.reply.integer == 0) fence(id, "its lease lapsed");
   });
@@ -196,7 +205,8 @@ void BarrageNode::fence(long long id, const char* why) {
 void BarrageNode::publish(long long id, uint64_t first, uint64_t count, const SharedBytes& bytes) {
   std::string batch = std::to_string(first) + " " + std::to_string(count) + "\n";
   batch += *bytes;
-  const std::vector<std::string> args = {token_, std::to_string(first + count), channel_of(id), std::move(batch)};
+  const std::vector<std::string> args = {token_, std::to_string(first + count), channel_of(id), std::move(batch),
+                                         std::to_string(kRoomKeysTtlMs)};
   publish_.run(commands_, std::vector<std::string>{key(id, "generator"), key(id, "seq")}, args, [this, id](redis::Result& result) {
     if (!result.ok()) {
       ++stats_.publish_failures;

@@ -92,6 +92,17 @@ TEST_CASE("3 nodes x 20 viewers in one room: every viewer gets every message in 
   CHECK(printed[0].find("\"seq\":\"0\"") != std::string::npos);
   CHECK(printed[1] == printed[0]);
   CHECK(printed[2] == printed[0]);
+  // Every viewer left: the lease is given back, the member counts go, and what the room's next
+  // viewers continue from expires in 10 minutes (no key of a room lives on for ever).
+  CHECK(testing::eventually([&] {
+    return redis.command({"EXISTS", "barrage:room:7:generator", "barrage:room:7:members"}).integer == 0;
+  }));
+  for (const char* key : {"barrage:room:7:seq", "barrage:room:7:start"}) {
+    const long long ttl = redis.command({"PTTL", key}).integer;
+    CHECK(ttl > 0);
+    CHECK(ttl <= 600000);
+  }
+  CHECK(redis.command({"GET", "barrage:room:7:seq"}).str == std::to_string(messages));
 
   // One PUBLISH per batch in all (not one per node), and every node received every batch.
   long long published = 0;
