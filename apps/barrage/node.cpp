@@ -1,9 +1,8 @@
 #include "apps/barrage/node.h"
 
-#include <charconv>
 #include <chrono>
 
-#include "apps/barrage/packet.h"
+#include "apps/barrage/batch.h"
 #include <asyncore/log.h>
 #include <asyncore/log_escape.h>
 
@@ -33,7 +32,7 @@ if not start then
   start = now
   redis.call('SET', KEYS[3], now, 'PX', ARGV[4])
 end
-return {redis.call('GET', KEYS[2]) or '0', tostring(now - tonumber(start))}
+return {redis.call('GET', KEYS[2]) or '0', tostring(math.max(0, now - tonumber(start)))}
 )";
 
 // KEYS: generator, seq, start, members; ARGV: token, TTL ms, room keys' TTL ms. 1 when renewed
@@ -72,13 +71,6 @@ redis::ClientOptions client_options(const NodeOptions& options, redis::Kind kind
   out.command_timeout = options.lease;
   out.max_pending = 100000;
   return out;
-}
-
-template <class Number>
-bool parse_number(std::string_view text, Number& out) {
-  const char* end = text.data() + text.size();
-  const auto [ptr, error] = std::from_chars(text.data(), end, out);
-  return !text.empty() && error == std::errc() && ptr == end;
 }
 
 }  // namespace
@@ -164,10 +156,9 @@ void BarrageNode::acquired(long long id, redis::Result& result) {
   Local& room = it->second;
   room.acquiring = false;
   if (room.clock) return;
-  uint64_t next = 0;
-  long long elapsed_ms = 0;
-  if (!result.ok() || result.reply.elements.size() != 2 || !parse_number(result.reply.elements[0].str, next) ||
-      !parse_number(result.reply.elements[1].str, elapsed_ms)) {
+  uint64_t next = 0, elapsed_ms = 0;
+  if (!result.ok() || result.reply.elements.size() != 2 || !parse_count(result.reply.elements[0].str, next) ||
+      !parse_count(result.reply.elements[1].str, elapsed_ms)) {
     if (!result.ok()) log_debug("barrage node: taking the lease of room " + std::to_string(id) + " failed: " + log_escape(result.error_text()));
     room.retry = map_.call_later(options_.lease / 4, [this, id] { try_acquire(id); });
     return;
@@ -203,9 +194,8 @@ void BarrageNode::fence(long long id, const char* why) {
 }
 
 void BarrageNode::publish(long long id, uint64_t first, uint64_t count, const SharedBytes& bytes) {
-  std::string batch = std::to_string(first) + " " + std::to_string(count) + "\n";
-  batch += *bytes;
-  const std::vector<std::string> args = {token_, std::to_string(first + count), channel_of(id), std::move(batch),
+  const std::vector<std::string> args = {token_, std::to_string(first + count), channel_of(id),
+                                         encode_batch(first, count, *bytes),
                                          std::to_string(kRoomKeysTtlMs)};
   publish_.run(commands_, std::vector<std::string>{key(id, "generator"), key(id, "seq")}, args, [this, id](redis::Result& result) {
     if (!result.ok()) {
@@ -219,49 +209,31 @@ void BarrageNode::publish(long long id, uint64_t first, uint64_t count, const Sh
   });
 }
 
-// "<first> <count>\n<packets>": checked, then one copy of the packets for every member here.
+// Checked, then one copy of the packets for every member here.
 void BarrageNode::received(const redis::Message& message) {
-  long long id = 0;
-  if (!message.channel.starts_with(kPrefix) || !parse_number(message.channel.substr(kPrefix.size()), id)) return;
+  uint64_t number = 0;
+  if (!message.channel.starts_with(kPrefix) || !parse_count(message.channel.substr(kPrefix.size()), number)) return;
+  const long long id = static_cast<long long>(number);
   auto it = local_.find(id);
   if (it == local_.end()) return;  // left since
   Local& room = it->second;
-  const std::string_view payload = message.payload;
-  const size_t newline = payload.find('\n');
-  const size_t space = payload.find(' ');
-  uint64_t first = 0, count = 0;
-  if (newline == std::string_view::npos || space > newline || !parse_number(payload.substr(0, space), first) ||
-      !parse_number(payload.substr(space + 1, newline - space - 1), count)) {
-    ++stats_.malformed;
-    return;
-  }
-  const std::string_view packets = payload.substr(newline + 1);
-  std::vector<size_t> ends;
+  BatchView batch;
   try {
-    for (size_t at = 0; at < packets.size();) {
-      const Frame frame = frame_at(packets.substr(at), default_max_packet_length, at);
-      if (!frame.complete) throw PacketError("a packet is cut short", at);
-      at += frame.size;
-      ends.push_back(at);
-    }
-  } catch (const PacketError& error) {
+    batch = decode_batch(message.payload);
+  } catch (const BatchError& error) {
     ++stats_.malformed;
-    log_debug("barrage node: dropping a malformed batch of room " + std::to_string(id) + ": " + log_escape(error.what()));
+    log_debug("barrage node: dropping a batch of room " + std::to_string(id) + ": " + log_escape(error.what()));
     return;
   }
-  if (ends.size() != count) {
-    ++stats_.malformed;
-    return;
-  }
-  if (room.expected && first < *room.expected) {
+  if (room.expected && batch.first < *room.expected) {
     ++stats_.stale;
     return;
   }
-  if (room.expected) stats_.gaps += first - *room.expected;  // the first batch only sets the base
-  room.expected = first + count;
+  if (room.expected) stats_.gaps += batch.first - *room.expected;  // the first batch only sets the base
+  room.expected = batch.first + batch.count;
   ++stats_.batches;
-  stats_.messages += count;
-  rooms_.deliver(id, std::make_shared<const std::string>(packets), ends, count);
+  stats_.messages += batch.count;
+  rooms_.deliver(id, std::make_shared<const std::string>(batch.packets), batch.ends, batch.count);
 }
 
 std::string BarrageNode::summary() const {
