@@ -1,6 +1,7 @@
 #include "apps/barrage/node.h"
 
 #include <chrono>
+#include <cstdio>
 
 #include "apps/barrage/batch.h"
 #include <asyncore/log.h>
@@ -13,11 +14,14 @@ namespace {
 // Redis with rooms it visited once).
 constexpr long long kRoomKeysTtlMs = 10 * 60 * 1000;
 
-// KEYS: generator, seq, start, members; ARGV: token, TTL ms, --wait-for, room keys' TTL ms. Takes
-// the lease if nobody holds it (and, before the room's clock ever started, once the nodes
-// together have --wait-for members). Returns {next seq, ms since the room's clock started}, or 0.
-// Every try keeps the room's member counts alive.
+// KEYS: generator, seq, start, members; ARGV: token, TTL ms, --wait-for, room keys' TTL ms, node,
+// its members, the next message it expects, messages a second. Records the node's members (they
+// may have been lost with Redis' data), then takes the lease if nobody holds it (and, before the
+// room's clock ever started, once the nodes together have --wait-for members). Returns {next seq,
+// ms since the room's clock started}, or 0. The numbering never goes back: if Redis lost the
+// room's keys, it goes on from what the node received, on a clock that makes it due now.
 constexpr const char* kAcquire = R"(
+redis.call('HSET', KEYS[4], ARGV[5], ARGV[6])
 redis.call('PEXPIRE', KEYS[4], ARGV[4])
 local start = redis.call('GET', KEYS[3])
 if not start then
@@ -26,13 +30,15 @@ if not start then
   if members < tonumber(ARGV[3]) then return 0 end
 end
 if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 0 end
+local seq = math.max(tonumber(redis.call('GET', KEYS[2]) or '0'), tonumber(ARGV[7]))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if not start then
   start = now
-  redis.call('SET', KEYS[3], now, 'PX', ARGV[4])
+  if tonumber(ARGV[8]) > 0 then start = now - math.floor(seq * 1000 / tonumber(ARGV[8])) end
+  redis.call('SET', KEYS[3], start, 'PX', ARGV[4])
 end
-return {redis.call('GET', KEYS[2]) or '0', tostring(math.max(0, now - tonumber(start)))}
+return {string.format('%d', seq), string.format('%d', math.max(0, now - tonumber(start)))}
 )";
 
 // KEYS: generator, seq, start, members; ARGV: token, TTL ms, room keys' TTL ms. 1 when renewed
@@ -140,8 +146,12 @@ void BarrageNode::try_acquire(long long id) {
   Local& room = local_.at(id);
   if (room.clock || room.acquiring) return;  // generating already, or asked already
   room.acquiring = true;
+  char rate[32];
+  std::snprintf(rate, sizeof rate, "%.17g", server_.rate);
   const std::vector<std::string> args = {token_, std::to_string(static_cast<long long>(options_.lease * 1000)),
-                                         std::to_string(std::max(1, server_.wait_for)), std::to_string(kRoomKeysTtlMs)};
+                                         std::to_string(std::max(1, server_.wait_for)), std::to_string(kRoomKeysTtlMs),
+                                         options_.node_id, std::to_string(room.members),
+                                         std::to_string(room.expected.value_or(0)), rate};
   acquire_.run(commands_, keys(id), args, [this, id](redis::Result& result) { acquired(id, result); });
 }
 
