@@ -239,7 +239,12 @@ void BarrageNode::received(const redis::Message& message) {
     ++stats_.stale;
     return;
   }
-  if (room.expected) stats_.gaps += batch.first - *room.expected;  // the first batch only sets the base
+  if (room.expected && batch.first > *room.expected) {  // the first batch only sets the base
+    const uint64_t missing = batch.first - *room.expected;
+    stats_.gaps += missing;
+    log_info("room " + std::to_string(id) + ": " + std::to_string(missing) + " message(s) missing before message " +
+             std::to_string(batch.first) + " (a generator moved, or Redis was away)");
+  }
   room.expected = batch.first + batch.count;
   ++stats_.batches;
   stats_.messages += batch.count;
