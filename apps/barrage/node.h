@@ -11,7 +11,8 @@
 // A node subscribes to a room's channel on its first member here and unsubscribes after the last
 // left; every node that has members tries to take the lease every lease/4, so when the
 // generator's node dies another one continues within the lease + lease/4, from the seq Redis
-// holds, skipping what fell due meanwhile (the gap viewers see, counted). Each batch is published
+// holds (or the next it expects, if Redis lost it), skipping what fell due meanwhile (the gap
+// viewers see, counted and logged). Each batch is published
 // by a script that first checks the lease is still ours (fencing: a node that was stopped past
 // its lease publishes nothing more) and stores the next seq, in one command. Batches arrive on
 // the subscription, the generator's node included, so every node hands out the same sequence:
