@@ -97,6 +97,8 @@ TEST_CASE("3 nodes x 20 viewers in one room: every viewer gets every message in 
   CHECK(testing::eventually([&] {
     return redis.command({"EXISTS", "barrage:room:7:generator", "barrage:room:7:members"}).integer == 0;
   }));
+  // Each node unsubscribed after its last viewer left.
+  CHECK(testing::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", "barrage:room:7"}).to_string() == "[barrage:room:7, (integer) 0]"; }));
   for (const char* key : {"barrage:room:7:seq", "barrage:room:7:start"}) {
     const long long ttl = redis.command({"PTTL", key}).integer;
     CHECK(ttl > 0);
@@ -131,6 +133,8 @@ TEST_CASE("kill -9 of the generator's node: the stream resumes from another node
   RawClient v2(n2->port), v3(n3->port);
   v2.login_and_join("9");
   v3.login_and_join("9");
+  // Every node with a viewer of the room is subscribed to its channel, once.
+  CHECK(testing::eventually([&] { return redis.command({"PUBSUB", "NUMSUB", "barrage:room:9"}).to_string() == "[barrage:room:9, (integer) 3]"; }));
   long long last2 = next_broadcast(v2).first, last3 = next_broadcast(v3).first;
 
   n1->child.signal(SIGKILL);
