@@ -100,6 +100,7 @@ BarrageNode::BarrageNode(NodeOptions options, RoomRegistry& rooms, const ServerO
 }
 
 BarrageNode::~BarrageNode() {
+  flush_timer_.cancel();
   rooms_.set_link(nullptr);
   local_.clear();
 }
@@ -121,10 +122,20 @@ void BarrageNode::opened(long long id) {
 void BarrageNode::resized(long long id, size_t members) {
   auto it = local_.find(id);
   if (it == local_.end()) return;
-  Local& room = it->second;
-  room.members = members;
-  commands_.command({"HSET", key(id, "members"), options_.node_id, std::to_string(members)}, nullptr);
-  if (!room.clock && !room.acquiring && members > 0) try_acquire(id);
+  it->second.members = members;
+  // Written once per pass however many viewers came or went in it (thousands join at once).
+  resized_.insert(id);
+  if (!flush_timer_.active()) flush_timer_ = map_.call_later(0, [this] { write_sizes(); });
+}
+
+void BarrageNode::write_sizes() {
+  for (long long id : resized_) {
+    auto it = local_.find(id);
+    if (it == local_.end()) continue;
+    commands_.command({"HSET", key(id, "members"), options_.node_id, std::to_string(it->second.members)}, nullptr);
+    if (it->second.members > 0) try_acquire(id);
+  }
+  resized_.clear();
 }
 
 void BarrageNode::closed(long long id) {
@@ -137,6 +148,8 @@ void BarrageNode::closed(long long id) {
 }
 
 void BarrageNode::leave() {
+  flush_timer_.cancel();
+  resized_.clear();
   std::vector<long long> ids;
   for (const auto& [id, room] : local_) ids.push_back(id);
   for (long long id : ids) closed(id);

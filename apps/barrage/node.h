@@ -22,6 +22,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,7 @@ class BarrageNode final : public RoomLink {
     bool acquiring = false;
     ScopedTimer retry;                 // the next try for the lease, or its renewal
   };
+  void write_sizes();
   void try_acquire(long long id);
   void acquired(long long id, redis::Result& result);
   void renew(long long id);
@@ -97,6 +99,8 @@ class BarrageNode final : public RoomLink {
   redis::Client subscriber_;
   redis::Script acquire_, renew_, release_, publish_;
   std::map<long long, Local> local_;
+  std::set<long long> resized_;  // rooms whose member count here is not written yet
+  ScopedTimer flush_timer_;
   NodeStats stats_;
 };
 
