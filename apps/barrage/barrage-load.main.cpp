@@ -16,7 +16,8 @@ int main(int argc, char** argv) {
   Cli cli("barrage-load", "--room ID --port P [--host H] [--clients N] [--expect N] [--timeout S] [--heartbeat S] [--connect-step N]",
           "Connects N barrage clients to one room and counts what each receives. Prints `joined N` once\n"
           "every client is in the room, then one summary line: clients, complete (got exactly --expect\n"
-          "messages, numbered 0..N-1 by `seq`), received, gaps, repeats, seconds and deliveries/s.\n"
+          "messages, numbered 0..N-1 by `seq`), received, gaps, repeats, seconds and deliveries/s, and when\n"
+          "the first and last broadcast came (first=, last=: seconds on CLOCK_MONOTONIC).\n"
           "Exits 0 when every client is complete with no gap or repeat, 1 otherwise.");
   cli.option("--room", &options.client.room, "ID", "the room (required)");
   cli.option("--host", &options.client.host, "H", "server (default 127.0.0.1)");
@@ -57,10 +58,11 @@ int main(int argc, char** argv) {
   deadline.cancel();
 
   FleetReport r = fleet.report();
-  std::printf("clients=%d joined=%d complete=%d failed=%d received=%llu gaps=%llu repeats=%llu seconds=%.3f deliveries_per_s=%.0f\n",
+  std::printf("clients=%d joined=%d complete=%d failed=%d received=%llu gaps=%llu repeats=%llu seconds=%.3f deliveries_per_s=%.0f "
+              "first=%.6f last=%.6f\n",
               r.clients, r.joined, r.complete, r.failed, static_cast<unsigned long long>(r.received),
               static_cast<unsigned long long>(r.gaps), static_cast<unsigned long long>(r.repeats), r.seconds,
-              r.deliveries_per_second());
+              r.deliveries_per_second(), r.first, r.last);
   std::fflush(stdout);
   fleet.logout_all();
   for (int i = 0; i < 40 && !map.empty(); ++i) map.poll_once(0.05);

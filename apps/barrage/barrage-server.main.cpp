@@ -4,9 +4,12 @@
 #include <sstream>
 
 #include "apps/barrage/generator.h"
+#include "apps/barrage/node.h"
 #include "apps/barrage/simulator.h"
 #include "apps/common/cli.h"
 #include "apps/common/connection_flags.h"
+#include "apps/common/node_flags.h"
+#include "apps/common/workers.h"
 
 using namespace asyncore;
 using namespace asyncore::barrage;
@@ -42,7 +45,8 @@ int main(int argc, char** argv) {
   Cli cli("barrage-server",
           "[--host H] [--port P] [--rooms ID,ID] [--rate N] [--script FILE] [--idle-timeout S] "
           "[--mode normal|coalesce|split|large] [--total N] [--wait-for N] [--batch S] [--max-queue BYTES] "
-          "[--max-partial-input BYTES] [--max-connections N] [--max-per-peer N]",
+          "[--max-partial-input BYTES] [--max-connections N] [--max-per-peer N] [--redis ADDR] [--node-id NAME] [--lease S] "
+          "[--workers N] [--reuse-port] [--worker-of PID]",
           "Simulates the Douyu barrage server: login, join group, heartbeats, idle kicks, errors 51, 52\n"
           "and 204, and broadcasts of chatmsg, uenter, dgb and spbc to every client of a room.");
   cli.option("--host", &options.host, "H", "address to listen on (default 127.0.0.1)");
@@ -76,7 +80,10 @@ int main(int argc, char** argv) {
                options.max_partial_input = static_cast<size_t>(bytes);
              });
   add_connection_cap_flags(cli, options.caps, "client connections");
+  NodeFlags node;
+  add_node_flags(cli, node);
   cli.parse(argc, argv);
+  if (!check_node_flags(cli, node)) return 0;
   options.port = static_cast<uint16_t>(port);
   options.wait_for = wait_for;
   options.total = static_cast<long long>(total);
@@ -88,14 +95,32 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (node.workers > 0) {
+    return run_workers({.program = "barrage-server",
+                        .workers = node.workers,
+                        .host = options.host,
+                        .ports = {{"barrage", "--port", port}},
+                        .node_id = node.node_id,
+                        .decided = {},
+                        .worker_flags = nullptr,
+                        .argv = std::vector<std::string>(argv, argv + argc)});
+  }
+
   ChannelMap& map = socket_map();
-  std::shared_ptr<Simulator> server;
+  std::unique_ptr<Simulator> server;
+  std::unique_ptr<BarrageNode> cluster;
   try {
-    server = make<Simulator>(options);
+    server = std::make_unique<Simulator>(options, &map, node.reuse_port);
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + options.host + ":" + std::to_string(port) + ": " + e.what());
   }
-  announce_listening("barrage", server->addr);
+  if (!node.redis.empty()) {
+    cluster = std::make_unique<BarrageNode>(NodeOptions{node.redis, node.node_id, node.lease}, server->rooms(),
+                                            server->options(), server->source(), map);
+    cluster->start();
+    log_info("barrage-server: node " + node.node_id + " of the rooms on redis " + node.redis);
+  }
+  announce_listening("barrage", server->address());
   char rate[32];
   std::snprintf(rate, sizeof rate, "%g", options.rate);
   log_info(std::string("barrage-server: mode ") + send_mode_name(options.mode) + ", rate " + rate +
@@ -108,10 +133,12 @@ int main(int argc, char** argv) {
 
   // Graceful: every client hears error 52, then what is queued is flushed, for at most 2 s.
   log_info("barrage-server: stopping; " + std::to_string(server->deliveries()) + " deliveries; connections " +
-           server->limits().refusal_summary());
+           server->limits().refusal_summary() + (cluster ? "; " + cluster->summary() : std::string()));
   server->shutdown();
+  if (cluster) cluster->leave();  // another node takes the rooms' generators over at once
   auto deadline = Clock::now() + std::chrono::seconds(2);
-  while (server->session_count() > 0 && Clock::now() < deadline) map.poll_once(0.05);
+  while ((server->session_count() > 0 || (cluster && cluster->pending() > 0)) && Clock::now() < deadline) map.poll_once(0.05);
+  cluster.reset();
   server.reset();
   map.close_all();
   return 0;

@@ -68,6 +68,10 @@ FleetReport Fleet::report() const {
   report.gaps = gaps_;
   report.repeats = repeats_;
   report.seconds = any_received_ ? std::chrono::duration<double>(last_ - first_).count() : 0;
+  if (any_received_) {
+    report.first = std::chrono::duration<double>(first_.time_since_epoch()).count();
+    report.last = std::chrono::duration<double>(last_.time_since_epoch()).count();
+  }
   return report;
 }
 

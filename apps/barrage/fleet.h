@@ -27,6 +27,9 @@ struct FleetReport {
   uint64_t gaps = 0;           // sequence numbers skipped
   uint64_t repeats = 0;        // sequence numbers at or below one already seen
   double seconds = 0;          // first broadcast received to last
+  // When they came, on the loop's steady clock (CLOCK_MONOTONIC: comparable between processes
+  // of one machine, for adding up several loads over their common window).
+  double first = 0, last = 0;
   double deliveries_per_second() const { return seconds > 0 ? static_cast<double>(received) / seconds : 0; }
 };
 

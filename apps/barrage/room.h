@@ -1,15 +1,13 @@
-// Room: the clients that joined one room id, and its broadcast clock. Each batch of due
-// messages is encoded once into one shared buffer and the same bytes go to every member: sent
-// at once, or queued by reference by a member that is behind (never a copy per member).
+// Room: the clients of one room on this server, and the fan-out of a broadcast to them. The
+// packets of a batch arrive encoded in one shared buffer and the same bytes go to every member:
+// sent at once, or queued by reference by a member that is behind (never a copy per member).
+// Who makes the batches is not the room's business: its RoomClock, or another node (--redis).
 #pragma once
 #include <cstdint>
-#include <memory>
-#include <string>
+#include <functional>
 #include <vector>
 
-#include "apps/barrage/generator.h"
-#include "apps/barrage/server_options.h"
-#include <asyncore/asyncore.h>
+#include <asyncore/stream/output_queue.h>
 
 namespace asyncore::barrage {
 
@@ -17,41 +15,29 @@ class Session;
 
 class Room {
  public:
-  Room(long long id, const ServerOptions& options, const MessageSource& source, ChannelMap& map);
-  ~Room();
+  // `on_size` hears every change of the member count (the registry starts clocks and removes
+  // empty rooms from there).
+  Room(long long id, std::function<void(Room&)> on_size) : id_(id), on_size_(std::move(on_size)) {}
   Room(const Room&) = delete;
   Room& operator=(const Room&) = delete;
 
   void join(Session& session);
   void leave(Session& session);
-  void stop();  // no more broadcasts
+  // `count` messages, packets back to back in `bytes`; `ends`: where each packet ends.
+  void deliver(const SharedBytes& bytes, const std::vector<size_t>& ends, uint64_t count);
 
   long long id() const { return id_; }
   size_t size() const { return count_; }
-  uint64_t messages_sent() const { return sent_; }
+  bool broadcasting() const { return broadcasting_; }
   uint64_t deliveries() const { return deliveries_; }
 
  private:
-  void start_clock();
-  void tick();
-  void broadcast(uint64_t count);
-
   long long id_;
-  const ServerOptions& options_;
-  const MessageSource& source_;
-  ChannelMap& map_;
+  std::function<void(Room&)> on_size_;
   std::vector<Session*> members_;  // may hold nulls while a broadcast walks it
   size_t count_ = 0;
   bool broadcasting_ = false;
-  bool started_ = false;
-  bool stopped_ = false;
-  Clock::time_point start_;
-  uint64_t sent_ = 0;
   uint64_t deliveries_ = 0;
-  ScopedTimer timer_;
-  // The packets of one broadcast, back to back; reused when no member still queues it.
-  std::shared_ptr<std::string> batch_;
-  std::vector<size_t> ends_;   // where each packet ends in batch_
 };
 
 }  // namespace asyncore::barrage

@@ -220,7 +220,7 @@ void Session::join_group() {
     return;
   }
   if (room) return;  // already in a group
-  room = &server_->room(*id);
+  room = &server_->rooms().room(*id);
   room->join(*this);
   log_debug("joined " + addr.to_string() + " to room " + std::to_string(*id));
 }

@@ -8,33 +8,49 @@
 
 namespace asyncore::barrage {
 
-Simulator::Simulator(ServerOptions options, ChannelMap* map)
-    : Dispatcher(map), options_(std::move(options)), source_(options_.script, options_.mode == SendMode::large),
-      limits_("barrage listener", this->map(), options_.caps),
+namespace {
+
+// Binds with SO_REUSEPORT too when the port is shared with sibling workers.
+class Listener final : public TcpServer {
+ public:
+  Listener(Address address, HandlerFactory factory, ChannelMap* map, bool reuse_port)
+      : TcpServer(std::move(address), std::move(factory), map), reuse_port_(reuse_port) {}
+  void server_bind() override {
+    if (reuse_port_) set_reuse_port();
+    TcpServer::server_bind();
+  }
+
+ private:
+  bool reuse_port_;
+};
+
+}  // namespace
+
+Simulator::Simulator(ServerOptions options, ChannelMap* map, bool reuse_port)
+    : map_(map ? *map : socket_map()), options_(std::move(options)),
+      source_(options_.script, options_.mode == SendMode::large), rooms_(options_, source_, map_),
       partial_input_(options_.max_partial_input),
-      partial_log_(this->map(), LogLevel::warning, "clients closed for the partial input budget", 10.0),
-      client_log_(this->map(), LogLevel::warning, "malformed, refused or idle clients", 10.0) {
-  set_interest(Interest::declared);  // a listener's answers change only with a re-check
-  Address address = Address::resolve(options_.host, options_.port);
-  create_socket(address.family());
-  set_reuse_addr();  // a restarted simulator takes its port back at once
-  bind(address);
-  listen(4096);
-  accept_batch = 256;  // thousands of clients arrive together in the fan-out benchmark
+      partial_log_(map_, LogLevel::warning, "clients closed for the partial input budget", 10.0),
+      client_log_(map_, LogLevel::warning, "malformed, refused or idle clients", 10.0) {
+  listener_ = make<Listener>(Address::resolve(options_.host, options_.port),
+                             [this](Fd socket, const Address& peer) { accepted(std::move(socket), peer); }, &map_, reuse_port);
+  listener_->request_queue_size = 4096;
+  listener_->accept_batch = 256;  // thousands of clients arrive together in the fan-out benchmark
+  listener_->max_connections = options_.caps.max_connections;
+  listener_->max_per_peer = options_.caps.max_per_peer;
+  listener_->start();
+  listener_->limits().name = "barrage listener";
 }
 
 Simulator::~Simulator() {
   for (Session* session : sessions_) session->detach();
   sessions_.clear();
+  listener_->server_close();
 }
 
-void Simulator::handle_accepted(Fd socket, const Address& peer) {
-  if (shutting_down_) return;
-  if (!limits_.admit(peer)) return;  // the socket closes here
-  const int fd = socket.get();
+void Simulator::accepted(Fd socket, const Address& peer) {
   auto session = make<Session>(std::move(socket), *this);
   session->start();
-  limits_.track(fd, peer);
   log_debug("connection from " + peer.to_string());
 }
 
@@ -50,19 +66,12 @@ void Simulator::partial_input_changed(Session& session, size_t before, size_t no
 }
 
 void Simulator::shutdown() {
-  shutting_down_ = true;
   partial_log_.flush();
   client_log_.flush();
-  close();
-  for (auto& [id, room] : rooms_) room->stop();
+  listener_->server_close();
+  rooms_.stop();
   std::vector<Session*> everyone(sessions_.begin(), sessions_.end());
   for (Session* session : everyone) session->say_goodbye();
-}
-
-uint64_t Simulator::deliveries() const {
-  uint64_t total = 0;
-  for (const auto& [id, room] : rooms_) total += room->deliveries();
-  return total;
 }
 
 std::optional<long long> Simulator::served_room(std::string_view text) const {
@@ -75,12 +84,6 @@ std::optional<long long> Simulator::served_room(std::string_view text) const {
     return std::nullopt;
   }
   return id;
-}
-
-Room& Simulator::room(long long id) {
-  auto& slot = rooms_[id];
-  if (!slot) slot = std::make_unique<Room>(id, options_, source_, map());
-  return *slot;
 }
 
 }  // namespace asyncore::barrage

@@ -1,44 +1,48 @@
-// Simulator: the Douyu barrage server as it is known to behave, for tests, demos and load. The
-// listener owns the rooms and knows every session, so it can say goodbye (error 52) to all of
-// them when it stops.
+// Simulator: the Douyu barrage server as it is known to behave, for tests, demos and load. It
+// accepts through a TcpServer, keeps the rooms in a RoomRegistry and knows every session, so it
+// can say goodbye (error 52) to all of them when it stops.
 #pragma once
-#include <map>
 #include <memory>
 #include <optional>
 #include <string_view>
 #include <unordered_set>
 
 #include "apps/barrage/generator.h"
-#include "apps/barrage/room.h"
+#include "apps/barrage/room_registry.h"
 #include "apps/barrage/server_options.h"
 #include <asyncore/asyncore.h>
 #include <asyncore/net/input_budget.h>
+#include <asyncore/net/tcp_server.h>
 #include <asyncore/rate_limited_log.h>
 
 namespace asyncore::barrage {
 
 class Session;
 
-class Simulator final : public Dispatcher {
+class Simulator {
  public:
-  explicit Simulator(ServerOptions options, ChannelMap* map = nullptr);
-  ~Simulator() override;
+  // reuse_port: the port is shared with sibling worker processes (--workers).
+  explicit Simulator(ServerOptions options, ChannelMap* map = nullptr, bool reuse_port = false);
+  ~Simulator();
+  Simulator(const Simulator&) = delete;
+  Simulator& operator=(const Simulator&) = delete;
 
-  void handle_accepted(Fd socket, const Address& peer) override;
   // Stops accepting and broadcasting, sends error 52 to every client and closes each once its
   // output is flushed.
   void shutdown();
 
+  ChannelMap& map() { return map_; }
+  const Address& address() const { return listener_->server_address; }
   const ServerOptions& options() const { return options_; }
   const MessageSource& source() const { return source_; }
   // Connections past options().caps are closed at accept, counted here and logged.
-  const ConnectionLimits& limits() const { return limits_; }
+  const ConnectionLimits& limits() const { return listener_->limits(); }
   size_t session_count() const { return sessions_.size(); }
-  uint64_t deliveries() const;
+  uint64_t deliveries() const { return rooms_.deliveries(); }
+  RoomRegistry& rooms() { return rooms_; }
 
   // The room id when `text` names a room this server serves.
   std::optional<long long> served_room(std::string_view text) const;
-  Room& room(long long id);
 
   // Sessions register themselves.
   void add(Session& session) { sessions_.insert(&session); }
@@ -52,15 +56,17 @@ class Simulator final : public Dispatcher {
   RateLimitedLog& client_log() { return client_log_; }
 
  private:
+  void accepted(Fd socket, const Address& peer);
+
+  ChannelMap& map_;
   ServerOptions options_;
   MessageSource source_;
-  ConnectionLimits limits_;
-  std::map<long long, std::unique_ptr<Room>> rooms_;
+  RoomRegistry rooms_;
   std::unordered_set<Session*> sessions_;
   InputBudget<Session> partial_input_;
   RateLimitedLog partial_log_;
   RateLimitedLog client_log_;
-  bool shutting_down_ = false;
+  std::shared_ptr<TcpServer> listener_;
 };
 
 }  // namespace asyncore::barrage

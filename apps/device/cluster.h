@@ -41,8 +41,6 @@ struct ClusterOptions {
   double lease = 6;     // seconds
 };
 
-std::string default_node_id();  // "<host name>-<pid>"
-
 struct ClusterStats {
   std::uint64_t claims = 0;           // logins written to Redis
   std::uint64_t releases = 0;         // offlines written (compare-and-delete that matched)

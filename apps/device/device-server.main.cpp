@@ -1,5 +1,4 @@
 // device-server: the long-connection service for smart-watch devices (docs/device.md).
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -13,10 +12,11 @@
 #include "apps/device/device_store.h"
 #include "apps/device/hub.h"
 #include "apps/device/registry.h"
-#include "apps/device/workers.h"
 #include <asyncore/asyncore.h>
 #include "apps/common/cli.h"
 #include "apps/common/connection_flags.h"
+#include "apps/common/node_flags.h"
+#include "apps/common/workers.h"
 #include <asyncore/secret.h>
 
 using namespace asyncore;
@@ -75,19 +75,8 @@ int main(int argc, char** argv) {
              "devices --auto-register may record; logins of new ones past it get 401 (default 100000)", 0, 100000000);
   cli.option("--log-summary-interval", &log_summary_interval, "S",
              "bad frames and refused logins: the first is logged, then one summary line per S seconds (default 10)", 0.01, 86400);
-  ClusterOptions cluster_options;
-  cli.option("--redis", &cluster_options.redis, "ADDR",
-             "run as one node of several sharing this Redis (host:port or unix:/path); default: alone");
-  cli.option("--node-id", &cluster_options.node_id, "NAME", "this node's name among them (default: host name-pid)");
-  cli.option("--lease", &cluster_options.lease, "S", "seconds a silent node keeps its lease (default 6)", 0.3, 3600);
-  int workers = 0;
-  bool reuse_port = false;
-  cli.option("--workers", &workers, "N",
-             "run N worker processes sharing the ports (SO_REUSEPORT), each a node; needs --redis (default 0: one process)",
-             0, 64);
-  cli.flag("--reuse-port", &reuse_port, "share the ports with other processes (what --workers gives its workers)");
-  int worker_of = 0;
-  cli.option("--worker-of", &worker_of, "PID", "(given by --workers) stop when that parent process is gone", 0, 1 << 30);
+  NodeFlags node;
+  add_node_flags(cli, node);
   cli.option("--battery-sync-interval", &battery_sync, "S",
              "longest a battery level read from a heartbeat waits for the journal's sync; heartbeats are answered "
              "at once (default 5)", 0.01, 3600);
@@ -102,30 +91,22 @@ int main(int argc, char** argv) {
   } else if (const char* from_env = std::getenv(kAdminTokenVariable); admin_token.empty() && from_env && *from_env) {
     admin_token = from_env;
   }
-  if (workers > 0 && cluster_options.redis.empty()) cli.fail("--workers needs --redis");
-  // A worker whose parent is gone (even by SIGKILL) stops as on SIGTERM: no orphan keeps the ports.
-  if (worker_of > 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (::getppid() != worker_of) return 0;  // the parent died before we could ask
-  }
-  if (!cluster_options.redis.empty()) {
-    try {
-      redis::resolve_endpoint(cluster_options.redis);
-    } catch (const std::exception& e) {
-      cli.fail(std::string("--redis: ") + e.what());
-    }
-    if (cluster_options.node_id.empty()) cluster_options.node_id = default_node_id();
-    // Node names go into keys, channels and space-separated messages.
-    for (char c : cluster_options.node_id) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-        cli.fail("--node-id: letters, digits, '-', '_' and '.' only");
-      }
-    }
-  }
+  if (!check_node_flags(cli, node)) return 0;
+  const ClusterOptions cluster_options{node.redis, node.node_id, node.lease};
+  const bool reuse_port = node.reuse_port;
 
-  if (workers > 0) {
-    return run_workers(WorkersPlan{workers, host, port, admin_port, cluster_options.node_id, data_dir,
-                                   std::vector<std::string>(argv, argv + argc)});
+  if (node.workers > 0) {
+    WorkersPlan plan{.program = "device-server",
+                     .workers = node.workers,
+                     .host = host,
+                     .ports = {{"device", "--port", port}, {"admin", "--admin-port", admin_port}},
+                     .node_id = node.node_id,
+                     .decided = {"--data-dir"},
+                     .worker_flags = [&](size_t i) {
+                       return std::vector<std::string>{"--data-dir", data_dir + "/worker-" + std::to_string(i)};
+                     },
+                     .argv = std::vector<std::string>(argv, argv + argc)};
+    return run_workers(plan);
   }
 
   std::vector<RegistryEntry> registry;

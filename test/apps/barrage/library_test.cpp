@@ -18,7 +18,7 @@ struct Fixture {
     set_log_level(LogLevel::warning);
     server_options.port = 0;
     server = std::make_shared<Simulator>(server_options, &map);
-    options.port = server->addr.port();
+    options.port = server->address().port();
     options.room = "77";
   }
   ~Fixture() {
@@ -186,4 +186,22 @@ TEST_CASE("output lines: text and json") {
   CHECK(text == "[3] rankup uid=5");
   CHECK(is_control_type("mrkl"));
   CHECK_FALSE(is_control_type("chatmsg"));
+}
+
+TEST_CASE("a room is made for its first member and removed after the last left; a new one starts afresh") {
+  Fixture f;
+  CHECK(f.server->rooms().size() == 0);
+  for (int round = 0; round < 2; ++round) {
+    CAPTURE(round);
+    Client client(f.options, &f.map);
+    std::vector<std::string> chats;
+    client.on_chat = [&](const ChatMessage& m) { chats.emplace_back(m.text); };
+    client.start();
+    REQUIRE(f.run_until([&] { return chats.size() >= 2; }));
+    CHECK(f.server->rooms().size() == 1);
+    CHECK(chats[0] == "主播好厉害！ #0");  // the room's clock started with this member
+    client.logout();
+    REQUIRE(f.run_until([&] { return f.server->rooms().size() == 0; }));
+  }
+  CHECK(f.server->deliveries() >= 4);  // the removed rooms' deliveries still count
 }

@@ -1,4 +1,4 @@
-#include "apps/device/workers.h"
+#include "apps/common/workers.h"
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include "apps/common/cli.h"
 #include <asyncore/process/process.h>
 
-namespace asyncore::device {
+namespace asyncore {
 
 namespace {
 
@@ -33,18 +33,21 @@ Fd reserve_port(const std::string& host, int port, Address& bound) {
 }
 
 // Our command line without what the parent decides for each worker.
-std::vector<std::string> worker_args(const std::vector<std::string>& argv) {
-  static const char* const decided[] = {"--workers", "--port", "--admin-port", "--node-id", "--data-dir", "--worker-of"};
+std::vector<std::string> worker_args(const WorkersPlan& plan) {
+  std::vector<std::string> decided = {"--workers", "--node-id", "--worker-of"};
+  for (const WorkerPort& port : plan.ports) decided.push_back(port.flag);
+  decided.insert(decided.end(), plan.decided.begin(), plan.decided.end());
+  const std::vector<std::string>& argv = plan.argv;
   std::vector<std::string> out;
   for (size_t i = 1; i < argv.size(); ++i) {
     bool skip = false;
-    for (const char* name : decided) {
+    for (const std::string& name : decided) {
       if (argv[i] == name) {
         skip = true;
         ++i;  // and its value
         break;
       }
-      if (argv[i].starts_with(std::string(name) + "=")) {
+      if (argv[i].starts_with(name + "=")) {
         skip = true;
         break;
       }
@@ -57,16 +60,15 @@ std::vector<std::string> worker_args(const std::vector<std::string>& argv) {
 }  // namespace
 
 int run_workers(const WorkersPlan& plan) {
-  Address device_address, admin_address;
-  Fd device_port, admin_port;
+  std::vector<Address> addresses(plan.ports.size());
+  std::vector<Fd> reserved;
   try {
-    device_port = reserve_port(plan.host, plan.port, device_address);
-    admin_port = reserve_port(plan.host, plan.admin_port, admin_address);
+    for (size_t i = 0; i < plan.ports.size(); ++i) reserved.push_back(reserve_port(plan.host, plan.ports[i].port, addresses[i]));
   } catch (const std::exception& e) {
-    log_error(std::string("device-server: ") + e.what());
+    log_error(plan.program + ": " + e.what());
     return 1;
   }
-  const std::vector<std::string> passed = worker_args(plan.argv);
+  const std::vector<std::string> passed = worker_args(plan);
   ChannelMap map;
   std::vector<std::optional<Process>> workers(static_cast<size_t>(plan.workers));
   bool stopping = false;
@@ -78,10 +80,14 @@ int run_workers(const WorkersPlan& plan) {
     options.argv.insert(options.argv.end(), passed.begin(), passed.end());
     const std::string n = std::to_string(i);
     options.argv.insert(options.argv.end(),
-                        {"--reuse-port", "--worker-of", std::to_string(::getpid()), "--port",
-                         std::to_string(device_address.port()), "--admin-port",
-                         std::to_string(admin_address.port()), "--node-id", plan.node_id + "-w" + n, "--data-dir",
-                         plan.data_dir + "/worker-" + n});
+                        {"--reuse-port", "--worker-of", std::to_string(::getpid()), "--node-id", plan.node_id + "-w" + n});
+    for (size_t p = 0; p < plan.ports.size(); ++p) {
+      options.argv.insert(options.argv.end(), {plan.ports[p].flag, std::to_string(addresses[p].port())});
+    }
+    if (plan.worker_flags) {
+      const std::vector<std::string> own = plan.worker_flags(i);
+      options.argv.insert(options.argv.end(), own.begin(), own.end());
+    }
     // A worker's log lines are ours; its "listening" lines are not (the parent announced the ports).
     options.on_line = [](OutputStream stream, std::string_view line) {
       if (stream == OutputStream::err) std::fprintf(stderr, "%.*s\n", static_cast<int>(line.size()), line.data());
@@ -93,23 +99,22 @@ int run_workers(const WorkersPlan& plan) {
         if (all) map.stop();
         return;
       }
-      log_warning("device-server: worker " + std::to_string(i) + " ended (" + status.describe() + "); restarting it in 1 s");
+      log_warning(plan.program + ": worker " + std::to_string(i) + " ended (" + status.describe() + "); restarting it in 1 s");
       map.call_later(1.0, [&start, i] { start(i); });
     };
     try {
       workers[i].emplace(std::move(options));
     } catch (const std::exception& e) {
-      log_error("device-server: cannot start worker " + n + ": " + e.what() + "; trying again in 1 s");
+      log_error(plan.program + ": cannot start worker " + n + ": " + e.what() + "; trying again in 1 s");
       map.call_later(1.0, [&start, i] { start(i); });
     }
   };
   for (size_t i = 0; i < workers.size(); ++i) start(i);
-  announce_listening("device", device_address);
-  announce_listening("admin", admin_address);
+  for (size_t p = 0; p < plan.ports.size(); ++p) announce_listening(plan.ports[p].name, addresses[p]);
   auto stop = [&] {
     if (stopping) return;
     stopping = true;
-    log_info("device-server: stopping " + std::to_string(workers.size()) + " workers");
+    log_info(plan.program + ": stopping " + std::to_string(workers.size()) + " workers");
     bool any = false;
     for (auto& w : workers) {
       if (w && w->running()) {
@@ -122,8 +127,8 @@ int run_workers(const WorkersPlan& plan) {
   map.add_signal_handler(SIGINT, stop);
   map.add_signal_handler(SIGTERM, stop);
   map.run();
-  log_info("device-server: workers stopped");
+  log_info(plan.program + ": workers stopped");
   return 0;
 }
 
-}  // namespace asyncore::device
+}  // namespace asyncore

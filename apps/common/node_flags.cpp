@@ -1,0 +1,54 @@
+#include "apps/common/node_flags.h"
+
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <csignal>
+#include <cstdio>
+
+#include <asyncore/redis/client.h>
+
+namespace asyncore {
+
+std::string default_node_id() {
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "node");
+  return std::string(host) + "-" + std::to_string(::getpid());
+}
+
+void add_node_flags(Cli& cli, NodeFlags& flags) {
+  cli.option("--redis", &flags.redis, "ADDR", "run as one node of several sharing this Redis (host:port or unix:/path); default: alone");
+  cli.option("--node-id", &flags.node_id, "NAME", "this node's name among them (default: host name-pid)");
+  cli.option("--lease", &flags.lease, "S", "seconds a silent node keeps its lease (default 6)", 0.3, 3600);
+  cli.option("--workers", &flags.workers, "N",
+             "run N worker processes sharing the ports (SO_REUSEPORT), each a node; needs --redis (default 0: one process)",
+             0, 64);
+  cli.flag("--reuse-port", &flags.reuse_port, "share the ports with other processes (what --workers gives its workers)");
+  cli.option("--worker-of", &flags.worker_of, "PID", "(given by --workers) stop when that parent process is gone", 0, 1 << 30);
+}
+
+bool check_node_flags(const Cli& cli, NodeFlags& flags) {
+  if (flags.workers > 0 && flags.redis.empty()) cli.fail("--workers needs --redis");
+  // A worker whose parent is gone (even by SIGKILL) stops as on SIGTERM: no orphan keeps the ports.
+  if (flags.worker_of > 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != flags.worker_of) return false;  // the parent died before we could ask
+  }
+  if (flags.redis.empty()) return true;
+  try {
+    redis::resolve_endpoint(flags.redis);
+  } catch (const std::exception& e) {
+    cli.fail(std::string("--redis: ") + e.what());
+  }
+  if (flags.node_id.empty()) flags.node_id = default_node_id();
+  // Node names go into keys, channels and space-separated messages.
+  for (char c : flags.node_id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      cli.fail("--node-id: letters, digits, '-', '_' and '.' only");
+    }
+  }
+  return true;
+}
+
+}  // namespace asyncore
