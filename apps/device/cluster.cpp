@@ -107,16 +107,6 @@ std::optional<CommandOutcome> outcome_named(std::string_view name) {
 // Commands another node may wait for at once; past it, NO at once rather than a growing table.
 constexpr size_t kMaxRouted = 10000;
 
-}  // namespace
-
-std::string default_node_id() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "node");
-  return std::string(host) + "-" + std::to_string(::getpid());
-}
-
-namespace {
-
 redis::ClientOptions client_options(const ClusterOptions& options, redis::Kind kind, const std::string& name) {
   redis::ClientOptions out;
   out.address = options.redis;

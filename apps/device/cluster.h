@@ -30,6 +30,7 @@
 #include "apps/device/metrics.h"
 #include <asyncore/channel_map.h>
 #include <asyncore/redis/client.h>
+#include "apps/common/node_id.h"
 
 namespace asyncore::device {
 
@@ -40,8 +41,6 @@ struct ClusterOptions {
   std::string node_id;  // unique among the nodes; default: host name + pid
   double lease = 6;     // seconds
 };
-
-std::string default_node_id();  // "<host name>-<pid>"
 
 struct ClusterStats {
   std::uint64_t claims = 0;           // logins written to Redis

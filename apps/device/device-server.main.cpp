@@ -115,12 +115,7 @@ int main(int argc, char** argv) {
       cli.fail(std::string("--redis: ") + e.what());
     }
     if (cluster_options.node_id.empty()) cluster_options.node_id = default_node_id();
-    // Node names go into keys, channels and space-separated messages.
-    for (char c : cluster_options.node_id) {
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-        cli.fail("--node-id: letters, digits, '-', '_' and '.' only");
-      }
-    }
+    if (auto problem = node_id_problem(cluster_options.node_id)) cli.fail("--node-id: " + *problem);
   }
 
   if (workers > 0) {

@@ -24,6 +24,9 @@ Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelM
   };
   server_.on_close = [this](const MessengerPtr& m, std::size_t remaining) {
     connections_.erase(m->id());
+    if (shared_) {
+      if (std::string name = directory_.name_of(m->id()); !name.empty()) shared_->release(name, m->id());
+    }
     directory_.forget_connection(m->id());  // its name is free at once
     if (auto it = unidentified_.find(m->id()); it != unidentified_.end()) {
       it->second.cancel();
@@ -37,6 +40,10 @@ Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelM
     handle_message(m, header);
   };
   timer_ = server_.map().call_later(options_.interval, [this] { multicast_directory(); });
+  if (!options_.shared.redis.empty()) {
+    shared_ = std::make_unique<SharedDirectory>(server_.map(), options_.shared, options_.limits, options_.alive);
+    shared_->start();
+  }
 }
 
 Hub::~Hub() {
@@ -49,6 +56,11 @@ void Hub::stop() {
   connection_log_.flush();
   refused_log_.flush();
   server_.stop();
+}
+
+void Hub::leave(std::function<void()> done) {
+  if (!shared_) return done();
+  shared_->stop(std::move(done));
 }
 
 std::string Hub::limits_summary() const {
@@ -92,6 +104,7 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
     unidentified_.erase(it);
   }
   PeerEntry entry{report->name, m->peer().host(), report->port};
+  const std::string old_name = shared_ ? directory_.name_of(m->id()) : std::string();
   const auto outcome = directory_.report(entry, m->id(), m->map().now());
   if (!Directory::accepted(outcome)) {
     ++refused_reports_;
@@ -105,18 +118,52 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
     }
     return;
   }
-  if (outcome != Directory::Outcome::unchanged && connection_log_.admit()) {
+  if (outcome == Directory::Outcome::unchanged) return;
+  if (connection_log_.admit()) {
     log_info("hub: peer " + log_escape(entry.name) + " at " + entry.ip + ":" + std::to_string(entry.port));
+  }
+  if (shared_) {
+    shared_->claim(*directory_.find(entry.name), old_name, [this, id = m->id(), name = entry.name](Directory::Outcome o) {
+      refused_elsewhere(id, name, o);
+    });
+  }
+}
+
+void Hub::refused_elsewhere(const std::string& connection_id, const std::string& name, Directory::Outcome outcome) {
+  if (name.empty() || directory_.name_of(connection_id) != name) return;  // renamed or gone meanwhile
+  directory_.forget_connection(connection_id);
+  ++refused_reports_;
+  if (refused_log_.admit()) {
+    log_warning("hub: refused " + connection_id + " as peer " + log_escape(name) + ": " +
+                std::string(Directory::describe(outcome)) + " (the directory shared with other hubs)");
   }
 }
 
 void Hub::multicast_directory() {
   timer_ = server_.map().call_later(options_.interval, [this] { multicast_directory(); });
-  auto alive = directory_.alive(server_.map().now(), options_.alive);
+  const Clock::time_point now = server_.map().now();
+  auto alive = directory_.alive(now, options_.alive);
+  if (shared_) {
+    if (sync_in_flight_) return;  // a slow Redis: that sync's answer sends the directory
+    // Answered within one interval, or the local directory goes out instead.
+    sync_in_flight_ = shared_->sync(alive, now, options_.interval, [this](auto shared, auto lost) {
+      sync_in_flight_ = false;
+      for (const auto& [id, outcome] : lost) refused_elsewhere(id, directory_.name_of(id), outcome);
+      if (shared) return send_directory(*shared);
+      std::vector<PeerEntry> local;
+      for (const auto& record : directory_.alive(server_.map().now(), options_.alive)) local.push_back(record.entry);
+      send_directory(local);
+    });
+    if (sync_in_flight_) return;
+  }
   std::vector<PeerEntry> entries;
+  for (const auto& record : alive) entries.push_back(record.entry);
+  send_directory(entries);
+}
+
+void Hub::send_directory(const std::vector<PeerEntry>& entries) {
   std::vector<MessengerPtr> targets;
-  for (const auto& record : alive) {
-    entries.push_back(record.entry);
+  for (const auto& record : directory_.alive(server_.map().now(), options_.alive)) {
     if (auto it = connections_.find(record.connection_id); it != connections_.end()) targets.push_back(it->second);
   }
   if (targets.empty()) return;
