@@ -122,11 +122,12 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
   if (connection_log_.admit()) {
     log_info("hub: peer " + log_escape(entry.name) + " at " + entry.ip + ":" + std::to_string(entry.port));
   }
-  if (shared_) {
-    shared_->claim(*directory_.find(entry.name), old_name, [this, id = m->id(), name = entry.name](Directory::Outcome o) {
-      refused_elsewhere(id, name, o);
-    });
-  }
+  if (!shared_) return;
+  auto answered = [this, id = m->id(), name = entry.name](std::optional<Directory::Outcome> outcome) {
+    if (auto it = claiming_.find(id); it != claiming_.end() && --it->second == 0) claiming_.erase(it);
+    if (outcome && !Directory::accepted(*outcome)) refused_elsewhere(id, name, *outcome);
+  };
+  if (shared_->claim(*directory_.find(entry.name), old_name, std::move(answered))) ++claiming_[m->id()];
 }
 
 void Hub::refused_elsewhere(const std::string& connection_id, const std::string& name, Directory::Outcome outcome) {
@@ -164,6 +165,7 @@ void Hub::multicast_directory() {
 void Hub::send_directory(const std::vector<PeerEntry>& entries) {
   std::vector<MessengerPtr> targets;
   for (const auto& record : directory_.alive(server_.map().now(), options_.alive)) {
+    if (claiming_.count(record.connection_id)) continue;
     if (auto it = connections_.find(record.connection_id); it != connections_.end()) targets.push_back(it->second);
   }
   if (targets.empty()) return;

@@ -72,6 +72,9 @@ class Hub {
   ScopedTimer timer_;
   std::unique_ptr<SharedDirectory> shared_;  // last: its callbacks use everything above
   bool sync_in_flight_ = false;
+  // Connections whose claim the shared directory has yet to answer, with the claims' count:
+  // they get no directory until it did (the claim may be refused).
+  std::unordered_map<std::string, int> claiming_;
 };
 
 }  // namespace asyncore::messenger

@@ -190,17 +190,16 @@ std::vector<std::string> SharedDirectory::limit_args() const {
           milliseconds(limits_.name_hold)};
 }
 
-void SharedDirectory::claim(const Directory::Record& record, const std::string& old_name,
-                            std::function<void(Outcome)> refused) {
-  if (!client_.ready()) return;  // nothing is held for Redis: the next sync after it returns claims
+bool SharedDirectory::claim(const Directory::Record& record, const std::string& old_name,
+                            std::function<void(std::optional<Outcome>)> answered) {
+  if (!client_.ready()) return false;  // nothing is held for Redis: the next sync after it returns claims
   std::vector<std::string> args = limit_args();
   args.insert(args.end(), {record.connection_id, record.entry.name, record.entry.ip, std::to_string(record.entry.port),
                            old_name});
-  claim_script().run(client_, {}, args, [refused = std::move(refused)](redis::Result& result) {
-    if (!result.ok()) return;  // the local decision stands until the next sync
-    const std::optional<Outcome> outcome = outcome_named(result.reply.str);
-    if (outcome && !Directory::accepted(*outcome)) refused(*outcome);
+  claim_script().run(client_, {}, args, [answered = std::move(answered)](redis::Result& result) {
+    answered(result.ok() ? outcome_named(result.reply.str) : std::nullopt);
   });
+  return true;
 }
 
 void SharedDirectory::release(const std::string& name, const std::string& connection_id) {

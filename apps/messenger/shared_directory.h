@@ -50,8 +50,11 @@ class SharedDirectory {
   void stop(std::function<void()> done);
 
   // `record` was accepted locally as a new name or address (`old_name`: the name its connection
-  // held before, or ""). `refused` runs only when the shared directory refuses it.
-  void claim(const Directory::Record& record, const std::string& old_name, std::function<void(Outcome)> refused);
+  // held before, or ""). `answered` gets the shared directory's outcome, or nullopt when Redis
+  // did not answer (the local decision then stands until the next sync). Returns false, calling
+  // nothing, when Redis is away.
+  bool claim(const Directory::Record& record, const std::string& old_name,
+             std::function<void(std::optional<Outcome>)> answered);
   void release(const std::string& name, const std::string& connection_id);
   // Refreshes `local` (this hub's alive records) and reads the whole directory; `done` gets
   // nullopt when Redis did not answer within `timeout`. Returns false, calling nothing, when

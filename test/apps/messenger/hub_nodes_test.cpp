@@ -1,0 +1,170 @@
+// msg-hub nodes sharing one directory (--redis): real processes, a redis-server of the test's
+// own, three msg-hub nodes and msg-peer processes reporting to different hubs.
+#include <doctest/doctest.h>
+
+#include <csignal>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "test/apps/messenger/peer_process.h"
+#include "test/support/redis_server.h"
+
+using messenger_testing::address_arg;
+using messenger_testing::Peer;
+using testing::RedisServer;
+
+namespace {
+
+struct HubNode {
+  std::string id;
+  testing::Child child;
+  int port;
+  HubNode(const std::string& node_id, const std::string& redis, const std::vector<std::string>& extra)
+      : id(node_id),
+        child([&] {
+          std::vector<std::string> argv{testing::bin_path("msg-hub"), "--port", "0", "--interval", "0.1", "--alive", "5",
+                                        "--redis", redis, "--node-id", node_id, "--lease", "2"};
+          argv.insert(argv.end(), extra.begin(), extra.end());
+          return argv;
+        }()),
+        port(child.listening_port("hub")) {}
+  bool logged(const std::string& text) const { return child.stderr_text().find(text) != std::string::npos; }
+};
+
+struct Nodes {
+  RedisServer redis;
+  testing::TempDir dir;
+  std::vector<std::unique_ptr<HubNode>> hubs;
+  explicit Nodes(const std::vector<std::string>& extra = {}) {
+    for (const char* id : {"h1", "h2", "h3"}) hubs.push_back(std::make_unique<HubNode>(id, redis.address(), extra));
+  }
+  HubNode& hub(int n) { return *hubs[n - 1]; }
+  std::string field(const std::string& name, const std::string& what) const {
+    return redis.command({"HGET", "msg:peer:" + name, what}).str;
+  }
+  long long names() const { return redis.command({"SCARD", "msg:names"}).integer; }
+};
+
+// The peer's directory as its `peers` command prints it: "ok peers a@ip:port b@ip:port".
+std::string peers_of(Peer& peer) {
+  peer.command("peers");
+  return peer.line_starting("ok peers");
+}
+
+// Asks `peer` for its directory until it is `expected` (bounded).
+bool sees(Peer& peer, const std::vector<std::string>& expected, testing::Seconds timeout = testing::Seconds(15)) {
+  std::string want = "ok peers";
+  for (const auto& e : expected) want += " " + e;
+  return testing::eventually([&] { return peers_of(peer) == want; }, timeout);
+}
+
+}  // namespace
+
+TEST_CASE("hub nodes: a peer on hub 1 sees a peer that reported only to hub 2, and they talk directly") {
+  Nodes nodes;
+  Peer alice("alice", nodes.hub(1).port, nodes.dir.file("alice")), bob("bob", nodes.hub(2).port, nodes.dir.file("bob"));
+  CHECK(sees(alice, {alice.entry(), bob.entry()}));
+  CHECK(sees(bob, {alice.entry(), bob.entry()}));
+  CHECK(nodes.field("alice", "node") == "h1");
+  CHECK(nodes.field("bob", "node") == "h2");
+  // A third hub with no peer of its own knows both too: a peer joining it sees them at once.
+  Peer carol("carol", nodes.hub(3).port, nodes.dir.file("carol"));
+  CHECK(sees(carol, {alice.entry(), bob.entry(), carol.entry()}));
+  CHECK(sees(alice, {alice.entry(), bob.entry(), carol.entry()}));
+  // Peer-to-peer traffic goes straight to the peer, not through a hub.
+  alice.command("msg carol hello from hub 1");
+  CHECK(alice.line_starting("ok msg") == "ok msg carol");
+  CHECK(carol.line_starting("msg ") == "msg alice hello from hub 1");
+  // A peer that quits is gone from every hub's directory (its hub releases the name at once).
+  carol.command("quit");
+  CHECK(carol.child.wait(testing::Seconds(10)) == 0);
+  CHECK(testing::eventually([&] { return nodes.names() == 2; }));
+  CHECK(sees(alice, {alice.entry(), bob.entry()}));
+}
+
+TEST_CASE("hub nodes: kill -9 of a hub: its peers move to another hub and reappear in the directory") {
+  Nodes nodes;
+  const std::string hubs = address_arg(nodes.hub(1).port) + "," + address_arg(nodes.hub(2).port);
+  Peer alice("alice", hubs, nodes.dir.file("alice")), bob("bob", nodes.hub(3).port, nodes.dir.file("bob"));
+  REQUIRE(sees(bob, {alice.entry(), bob.entry()}));
+  REQUIRE(nodes.field("alice", "node") == "h1");
+  nodes.hub(1).child.signal(SIGKILL);
+  REQUIRE(nodes.hub(1).child.wait(testing::Seconds(10)) == 128 + SIGKILL);
+  // h1's names stay held for its lease (2 s), then alice's report on h2 takes hers back.
+  CHECK(testing::eventually([&] { return nodes.field("alice", "node") == "h2"; }, testing::Seconds(15)));
+  CHECK(alice.child.stderr_text().find("trying " + address_arg(nodes.hub(2).port)) != std::string::npos);
+  CHECK(nodes.redis.command({"EXISTS", "msg:hub:h1:lease"}).integer == 0);
+  CHECK(sees(bob, {alice.entry(), bob.entry()}));
+  CHECK(sees(alice, {alice.entry(), bob.entry()}));
+  bob.command("msg alice still there?");
+  CHECK(bob.line_starting("ok msg") == "ok msg alice");
+  CHECK(alice.line_starting("msg ") == "msg bob still there?");
+}
+
+TEST_CASE("hub nodes: a name belongs to one live connection across hubs") {
+  Nodes nodes;
+  Peer first("alice", nodes.hub(1).port, nodes.dir.file("first"));
+  REQUIRE(testing::eventually([&] { return nodes.field("alice", "node") == "h1"; }));
+  Peer second("alice", nodes.hub(2).port, nodes.dir.file("second"));
+  Peer bob("bob", nodes.hub(2).port, nodes.dir.file("bob"));
+  // h2 refuses the second claimant; everyone, on every hub, sees the first.
+  CHECK(testing::eventually([&] { return nodes.hub(2).logged("as peer alice: the name belongs to another live connection"); }));
+  CHECK(sees(bob, {first.entry(), bob.entry()}));
+  CHECK(nodes.field("alice", "port") == std::to_string(first.port));
+  CHECK(sees(first, {first.entry(), bob.entry()}));
+  // The owner's connection closes: the name is free at once, and the second claimant gets it.
+  first.child.signal(SIGKILL);
+  CHECK(testing::eventually([&] { return nodes.field("alice", "node") == "h2"; }));
+  CHECK(nodes.field("alice", "port") == std::to_string(second.port));
+  CHECK(sees(bob, {second.entry(), bob.entry()}));
+}
+
+TEST_CASE("hub nodes: --max-peers and --max-names-per-host hold over all hubs") {
+  SUBCASE("--max-peers") {
+    Nodes nodes({"--max-peers", "2"});
+    Peer a("a", nodes.hub(1).port, nodes.dir.file("a")), b("b", nodes.hub(2).port, nodes.dir.file("b"));
+    REQUIRE(sees(a, {a.entry(), b.entry()}));
+    Peer c("c", nodes.hub(3).port, nodes.dir.file("c"));
+    CHECK(testing::eventually([&] { return nodes.hub(3).logged("as peer c: the directory is full (--max-peers)"); }));
+    CHECK(nodes.names() == 2);
+    CHECK(nodes.redis.command({"SISMEMBER", "msg:names", "c"}).integer == 0);
+    // A refused peer is sent no directory: it knows nobody.
+    CHECK(peers_of(c) == "ok peers");
+    CHECK(peers_of(a) == "ok peers " + a.entry() + " " + b.entry());
+    // Room again: c gets in.
+    b.command("quit");
+    CHECK(b.child.wait(testing::Seconds(10)) == 0);
+    CHECK(sees(a, {a.entry(), c.entry()}));
+  }
+  SUBCASE("--max-names-per-host") {
+    Nodes nodes({"--max-names-per-host", "1"});
+    Peer a("a", nodes.hub(1).port, nodes.dir.file("a"));
+    REQUIRE(testing::eventually([&] { return nodes.names() == 1; }));
+    Peer b("b", nodes.hub(2).port, nodes.dir.file("b"));
+    CHECK(testing::eventually(
+        [&] { return nodes.hub(2).logged("as peer b: this host holds too many names (--max-names-per-host)"); }));
+    CHECK(nodes.names() == 1);
+    CHECK(nodes.redis.command({"HGET", "msg:hosts", "127.0.0.1"}).str == "1");
+  }
+}
+
+TEST_CASE("hub nodes: with Redis away each hub serves its own peers, says so once, and converges when it returns") {
+  Nodes nodes;
+  Peer alice("alice", nodes.hub(1).port, nodes.dir.file("alice")), bob("bob", nodes.hub(2).port, nodes.dir.file("bob"));
+  REQUIRE(sees(alice, {alice.entry(), bob.entry()}));
+  nodes.redis.kill9();
+  CHECK(testing::eventually([&] { return nodes.hub(1).logged("is away"); }));
+  // h1 keeps listing its own peers, a newcomer included.
+  Peer dave("dave", nodes.hub(1).port, nodes.dir.file("dave"));
+  CHECK(sees(dave, {alice.entry(), dave.entry()}));
+  CHECK(sees(bob, {bob.entry()}));
+  // The Redis client retries with its backoff meanwhile; the hub says "away" once per outage.
+  nodes.redis.restart();  // no persistence: Redis comes back empty
+  CHECK(testing::eventually([&] { return nodes.hub(1).logged("is back") && nodes.hub(2).logged("is back"); }));
+  CHECK(sees(bob, {alice.entry(), bob.entry(), dave.entry()}));
+  CHECK(sees(dave, {alice.entry(), bob.entry(), dave.entry()}));
+  CHECK(nodes.names() == 3);
+  const std::string log = nodes.hub(1).child.stderr_text();
+  CHECK(log.find("is away") == log.rfind("is away"));
+}
