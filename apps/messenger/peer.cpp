@@ -48,7 +48,7 @@ Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
     const HubAddress& lost = options_.hubs[hub_index_];
     hub_index_ = (hub_index_ + 1) % options_.hubs.size();  // the next hub shares the directory
     const HubAddress& next = options_.hubs[hub_index_];
-    log_warning("peer: hub " + lost.host + ":" + std::to_string(lost.port) + ": " + why + "; trying " + next.host + ":" +
+    log_warning("peer: hub " + lost.host + ":" + std::to_string(lost.port) + ": " + why + "; retrying " + next.host + ":" +
                 std::to_string(next.port) + " in " + describe_seconds(options_.report));
     reconnect_timer_ = inbound_.map().call_later(options_.report, [this] { connect_hub(); });
   };
