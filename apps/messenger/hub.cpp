@@ -28,6 +28,8 @@ Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelM
       if (std::string name = directory_.name_of(m->id()); !name.empty()) shared_->release(name, m->id());
     }
     directory_.forget_connection(m->id());  // its name is free at once
+    claiming_.erase(m->id());
+    held_elsewhere_.erase(m->id());
     if (auto it = unidentified_.find(m->id()); it != unidentified_.end()) {
       it->second.cancel();
       unidentified_.erase(it);
@@ -104,6 +106,10 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
     unidentified_.erase(it);
   }
   PeerEntry entry{report->name, m->peer().host(), report->port};
+  if (auto it = held_elsewhere_.find(m->id()); it != held_elsewhere_.end() && it->second == entry.name) {
+    ++refused_reports_;  // said once already (refused_elsewhere)
+    return;
+  }
   const std::string old_name = shared_ ? directory_.name_of(m->id()) : std::string();
   const auto outcome = directory_.report(entry, m->id(), m->map().now());
   if (!Directory::accepted(outcome)) {
@@ -124,15 +130,17 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
   }
   if (!shared_) return;
   auto answered = [this, id = m->id(), name = entry.name](std::optional<Directory::Outcome> outcome) {
-    if (auto it = claiming_.find(id); it != claiming_.end() && --it->second == 0) claiming_.erase(it);
+    claiming_.erase(id);
     if (outcome && !Directory::accepted(*outcome)) refused_elsewhere(id, name, *outcome);
   };
-  if (shared_->claim(*directory_.find(entry.name), old_name, std::move(answered))) ++claiming_[m->id()];
+  if (claiming_.count(m->id())) return;
+  if (shared_->claim(*directory_.find(entry.name), old_name, std::move(answered))) claiming_.insert(m->id());
 }
 
 void Hub::refused_elsewhere(const std::string& connection_id, const std::string& name, Directory::Outcome outcome) {
   if (name.empty() || directory_.name_of(connection_id) != name) return;  // renamed or gone meanwhile
   directory_.forget_connection(connection_id);
+  held_elsewhere_[connection_id] = name;
   ++refused_reports_;
   if (refused_log_.admit()) {
     log_warning("hub: refused " + connection_id + " as peer " + log_escape(name) + ": " +
@@ -149,6 +157,7 @@ void Hub::multicast_directory() {
     // Answered within one interval, or the local directory goes out instead.
     sync_in_flight_ = shared_->sync(alive, now, options_.interval, [this](auto shared, auto lost) {
       sync_in_flight_ = false;
+      held_elsewhere_.clear();  // the directory may have room, or the name be free, again
       for (const auto& [id, outcome] : lost) refused_elsewhere(id, directory_.name_of(id), outcome);
       if (shared) return send_directory(*shared);
       std::vector<PeerEntry> local;

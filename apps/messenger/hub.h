@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "apps/messenger/directory.h"
 #include "apps/messenger/server.h"
@@ -72,9 +73,12 @@ class Hub {
   ScopedTimer timer_;
   std::unique_ptr<SharedDirectory> shared_;  // last: its callbacks use everything above
   bool sync_in_flight_ = false;
-  // Connections whose claim the shared directory has yet to answer, with the claims' count:
-  // they get no directory until it did (the claim may be refused).
-  std::unordered_map<std::string, int> claiming_;
+  // What a peer can make this hub ask Redis is bounded: one claim in flight per connection (a
+  // connection waiting for its answer gets no directory: it may be refused; a new name meanwhile
+  // is checked by the next sync), and a name the shared directory refused to a connection is
+  // refused here, without asking again, until the next sync.
+  std::unordered_set<std::string> claiming_;
+  std::unordered_map<std::string, std::string> held_elsewhere_;  // connection id -> name
 };
 
 }  // namespace asyncore::messenger

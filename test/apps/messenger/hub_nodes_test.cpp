@@ -7,9 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "apps/messenger/directory.h"
 #include "test/apps/messenger/peer_process.h"
 #include "test/support/redis_server.h"
 
+using asyncore::messenger::encode_frame;
+using asyncore::messenger::report_header;
 using messenger_testing::address_arg;
 using messenger_testing::Peer;
 using testing::RedisServer;
@@ -118,6 +121,35 @@ TEST_CASE("hub nodes: a name belongs to one live connection across hubs") {
   CHECK(testing::eventually([&] { return nodes.field("alice", "node") == "h2"; }));
   CHECK(nodes.field("alice", "port") == std::to_string(second.port));
   CHECK(sees(bob, {second.entry(), bob.entry()}));
+}
+
+TEST_CASE("hub nodes: a name refused by the shared directory is not asked of Redis again before the next sync") {
+  Nodes nodes;
+  // Redis logs every command with the client that sent it (SLOWLOG with a threshold of 0).
+  nodes.redis.command({"CONFIG", "SET", "slowlog-max-len", "100000"});
+  nodes.redis.command({"CONFIG", "SET", "slowlog-log-slower-than", "0"});
+  Peer alice("alice", nodes.hub(1).port, nodes.dir.file("alice"));
+  REQUIRE(testing::eventually([&] { return nodes.field("alice", "node") == "h1"; }));
+  // A hub whose sync would come only after the test.
+  HubNode h4("h4", nodes.redis.address(), {"--interval", "60"});
+  // Its lease is taken once its Redis connection is ready (before that, reports wait for a sync).
+  REQUIRE(testing::eventually([&] { return nodes.redis.command({"EXISTS", "msg:hub:h4:lease"}).integer == 1; }));
+  testing::Client raw(h4.port);
+  raw.send_all(encode_frame(report_header("alice", 4000)));
+  REQUIRE(testing::eventually([&] { return h4.logged("as peer alice: the name belongs to another live connection"); }));
+  std::string burst;
+  for (int i = 0; i < 200; ++i) burst += encode_frame(report_header("alice", 4000));
+  raw.send_all(burst);
+  // Reports are handled in order: once "zed" is listed, every "alice" before it was.
+  raw.send_all(encode_frame(report_header("zed", 4000)));
+  REQUIRE(testing::eventually([&] { return nodes.field("zed", "node") == "h4"; }));
+  const asyncore::redis::Reply log = nodes.redis.command({"SLOWLOG", "GET", "-1"});
+  int claims = 0;
+  for (const auto& entry : log.elements) {
+    if (entry.elements.size() < 6 || entry.elements[5].str != "msg-hub-h4") continue;
+    for (const auto& arg : entry.elements[3].elements) claims += arg.str == "alice";
+  }
+  CHECK(claims == 1);
 }
 
 TEST_CASE("hub nodes: --max-peers and --max-names-per-host hold over all hubs") {
