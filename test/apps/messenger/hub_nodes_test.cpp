@@ -200,3 +200,23 @@ TEST_CASE("hub nodes: with Redis away each hub serves its own peers, says so onc
   const std::string log = nodes.hub(1).child.stderr_text();
   CHECK(log.find("is away") == log.rfind("is away"));
 }
+
+TEST_CASE("hub nodes: a hub stopped past its lease loses its names, and claims them again when it resumes") {
+  Nodes nodes;
+  Peer alice("alice", nodes.hub(1).port, nodes.dir.file("alice")), bob("bob", nodes.hub(2).port, nodes.dir.file("bob"));
+  REQUIRE(sees(bob, {alice.entry(), bob.entry()}));
+  const std::string incarnation = nodes.redis.command({"GET", "msg:hub:h1:lease"}).str;
+  nodes.hub(1).child.signal(SIGSTOP);
+  // Its lease lapses (2 s): the other hubs drop its entries; alice's connection to h1 stays open.
+  CHECK(testing::eventually([&] { return nodes.redis.command({"SISMEMBER", "msg:names", "alice"}).integer == 0; }));
+  CHECK(sees(bob, {bob.entry()}));
+  nodes.hub(1).child.signal(SIGCONT);
+  CHECK(testing::eventually([&] { return nodes.field("alice", "node") == "h1"; }));
+  CHECK(sees(bob, {alice.entry(), bob.entry()}));
+  // It holds its lease again, as a new incarnation, and alice's entry is under it.
+  CHECK(testing::eventually([&] {
+    const std::string now = nodes.redis.command({"GET", "msg:hub:h1:lease"}).str;
+    return now != incarnation && nodes.field("alice", "inc") == now;
+  }));
+  CHECK(nodes.hub(1).logged("lapsed"));
+}
