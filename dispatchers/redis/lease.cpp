@@ -63,8 +63,8 @@ void Lease::renew() {
     if (result.reply.integer != 0 || incarnation != incarnation_) return;
     ++lost_;
     log_warning("redis lease " + log_escape(key_) + " lapsed; taking it again as a new incarnation");
+    if (on_lost) on_lost();  // still under the old incarnation, to let go of what it held
     incarnation_ = new_incarnation();
-    if (on_lost) on_lost();
     take();
   });
 }

@@ -1,8 +1,8 @@
 // redis::Lease: a process's claim to be alive among several sharing one Redis. A key holds the
 // lease's incarnation with a TTL, renewed every TTL/3 through the given client; when a renewal
 // finds the key gone or holding another incarnation (the process was stopped, or cut off from
-// Redis, longer than the TTL), others may already have taken what it held: the lease takes a
-// new incarnation, calls on_lost, and is taken again. Whatever the holder writes under its
+// Redis, longer than the TTL), others may already have taken what it held: the lease calls
+// on_lost, takes a new incarnation and is taken again. Whatever the holder writes under its
 // incarnation is then known stale to everyone.
 //
 //   redis::Lease lease(client, "myapp:node:a:lease", 6.0, map);
@@ -39,7 +39,9 @@ class Lease {
   std::uint64_t renew_failures() const { return renew_failures_; }
   std::uint64_t lost() const { return lost_; }
 
-  std::function<void()> on_lost;  // called with the new incarnation already in place
+  // Called with incarnation() still the lapsed one (what it held can be let go under it); the new
+  // one is in place once it returns.
+  std::function<void()> on_lost;
 
  private:
   void take();

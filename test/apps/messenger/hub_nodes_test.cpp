@@ -220,3 +220,18 @@ TEST_CASE("hub nodes: a hub stopped past its lease loses its names, and claims t
   }));
   CHECK(nodes.hub(1).logged("lapsed"));
 }
+
+TEST_CASE("hub nodes: a hub stopped with SIGTERM lets its names and its lease go at once") {
+  Nodes nodes;
+  const std::string hubs = address_arg(nodes.hub(1).port) + "," + address_arg(nodes.hub(2).port);
+  Peer alice("alice", hubs, nodes.dir.file("alice")), bob("bob", nodes.hub(3).port, nodes.dir.file("bob"));
+  REQUIRE(sees(bob, {alice.entry(), bob.entry()}));
+  REQUIRE(nodes.field("alice", "node") == "h1");
+  nodes.hub(1).child.signal(SIGTERM);
+  REQUIRE(nodes.hub(1).child.wait(testing::Seconds(10)) == 0);
+  // Gone before it exited: no wait for the lease (2 s) to lapse.
+  CHECK(nodes.redis.command({"EXISTS", "msg:hub:h1:lease"}).integer == 0);
+  CHECK(nodes.field("alice", "node") != "h1");
+  CHECK(testing::eventually([&] { return nodes.field("alice", "node") == "h2"; }));
+  CHECK(sees(bob, {alice.entry(), bob.entry()}));
+}

@@ -33,7 +33,11 @@ TEST_CASE("a lease is taken and renewed; once it lapses it is taken again as a n
   client.start();
   Lease lease(client, "app:node:a:lease", 0.6, map);
   int lost = 0;
-  lease.on_lost = [&] { ++lost; };
+  std::string lapsed;
+  lease.on_lost = [&] {
+    ++lost;
+    lapsed = lease.incarnation();
+  };
   lease.start();
   const std::string first = lease.incarnation();
   REQUIRE(run_until(map, [&] { return server.command({"GET", "app:node:a:lease"}).str == first; }));
@@ -47,6 +51,7 @@ TEST_CASE("a lease is taken and renewed; once it lapses it is taken again as a n
   server.command({"DEL", "app:node:a:lease"});
   REQUIRE(run_until(map, [&] { return lost == 1; }));
   CHECK(lease.lost() == 1);
+  CHECK(lapsed == first);  // on_lost still sees the incarnation that lapsed
   const std::string second = lease.incarnation();
   CHECK(second != first);
   REQUIRE(run_until(map, [&] { return server.command({"GET", "app:node:a:lease"}).str == second; }));
