@@ -220,11 +220,17 @@ bool SharedDirectory::sync(const std::vector<Directory::Record>& local, Clock::t
   }
   sync_script().run(
       client_, {}, args,
-      [done = std::move(done)](redis::Result& result) {
+      [this, done = std::move(done)](redis::Result& result) {
         if (!result.ok() || result.reply.elements.size() != 2) {
-          if (result.outcome == redis::Outcome::reply) log_error("msg-hub: directory sync: " + log_escape(result.error_text()));
+          // A lost connection is said by on_disconnect; anything else once until a sync works.
+          if (client_.ready() && !sync_failing_) {
+            log_warning("msg-hub: the shared directory's sync failed (" + log_escape(result.error_text()) +
+                        "): sending this hub's own peers until it works");
+          }
+          sync_failing_ = true;
           return done(std::nullopt, {});
         }
+        if (std::exchange(sync_failing_, false)) log_info("msg-hub: the shared directory's sync works again");
         const auto& list = result.reply.elements[0].elements;
         std::vector<PeerEntry> entries;
         for (std::size_t i = 0; i + 2 < list.size(); i += 3) {

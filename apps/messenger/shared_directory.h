@@ -73,7 +73,8 @@ class SharedDirectory {
   double alive_;
   redis::Client client_;
   redis::Lease lease_;
-  bool away_ = false;  // said once per outage
+  bool away_ = false;          // said once per outage
+  bool sync_failing_ = false;  // a sync failed with Redis connected (slow, loading): said once
 };
 
 // The outcome named by the shared directory's scripts, or nullopt.

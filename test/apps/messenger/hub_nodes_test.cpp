@@ -235,3 +235,16 @@ TEST_CASE("hub nodes: a hub stopped with SIGTERM lets its names and its lease go
   CHECK(testing::eventually([&] { return nodes.field("alice", "node") == "h2"; }));
   CHECK(sees(bob, {alice.entry(), bob.entry()}));
 }
+
+TEST_CASE("hub nodes: a Redis too slow for a sync (DEBUG SLEEP): the hub sends its own peers, says so once, then recovers") {
+  Nodes nodes;
+  Peer alice("alice", nodes.hub(1).port, nodes.dir.file("alice")), bob("bob", nodes.hub(2).port, nodes.dir.file("bob"));
+  REQUIRE(sees(alice, {alice.entry(), bob.entry()}));
+  nodes.redis.command({"DEBUG", "SLEEP", "1"});  // returns when Redis answers again
+  CHECK(testing::eventually([&] { return nodes.hub(1).logged("sync works again"); }));
+  CHECK(sees(alice, {alice.entry(), bob.entry()}));
+  const std::string log = nodes.hub(1).child.stderr_text();
+  CHECK(log.find("sync failed") != std::string::npos);
+  CHECK(log.find("sync failed") == log.rfind("sync failed"));
+  CHECK(log.find("is away") == std::string::npos);  // slow is not gone
+}
