@@ -248,3 +248,18 @@ TEST_CASE("hub nodes: a Redis too slow for a sync (DEBUG SLEEP): the hub sends i
   CHECK(log.find("sync failed") == log.rfind("sync failed"));
   CHECK(log.find("is away") == std::string::npos);  // slow is not gone
 }
+
+TEST_CASE("hub nodes: an owner silent past --name-hold loses its name to a claimant on another hub") {
+  Nodes nodes({"--name-hold", "1"});
+  // A connection that reported once and went silent without closing (a dead peer's socket).
+  testing::Client silent(nodes.hub(1).port);
+  silent.send_all(encode_frame(report_header("alice", 4000)));
+  REQUIRE(testing::eventually([&] { return nodes.field("alice", "node") == "h1"; }));
+  Peer alice("alice", nodes.hub(2).port, nodes.dir.file("alice"));
+  // h1 keeps the silent owner's "seen" at its last report, so the hold runs out everywhere.
+  CHECK(testing::eventually([&] { return nodes.field("alice", "node") == "h2"; }));
+  CHECK(nodes.field("alice", "port") == std::to_string(alice.port));
+  // h1 learns at its next sync that the name is held elsewhere and forgets it: one owner.
+  CHECK(testing::eventually([&] { return nodes.hub(1).logged("as peer alice: the name belongs to another live connection (the directory shared"); }));
+  CHECK(sees(alice, {alice.entry()}));
+}
