@@ -8,19 +8,15 @@
 # KEEP=1 keeps its folder (the watchers' stamped lines) for a look.
 set -u
 cd "$(dirname "$0")/../.."
-B=${BUILD_DIR:-$PWD/build}
-OUT=${OUT:-$B/bench}
-TSV=${TSV:-$OUT/results.tsv}
-QUICK=${BENCH_QUICK:-0}
-mkdir -p "$OUT"
 # shellcheck source=test/bench/common.sh
 source test/bench/common.sh
+B=${BUILD_DIR:-$PWD/build}; OUT=${OUT:-$B/bench}; TSV=${TSV:-$OUT/results.tsv}; QUICK=${BENCH_QUICK:-0}
 command -v redis-server >/dev/null || { log "hub-nodes: redis-server needed"; exit 1; }
 INTERVAL=0.5
 SAMPLES=$([ "$QUICK" = 1 ] && echo 6 || echo 20)
+mkdir -p "$OUT"
 
-dir=$(mktemp -d)
-pids=()
+dir=$(mktemp -d) pids=()
 trap 'for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$dir"' EXIT
 redis-server --port 0 --unixsocket "$dir/redis.sock" --save "" --appendonly no --daemonize no --logfile "$dir/redis.log" &
 pids+=($!)

@@ -24,21 +24,29 @@ ClientOptions options_for(const std::string& address) {
   return options;
 }
 
+// A Redis of the test's own, a client on it, and a lease of 0.6 s that counts its losses.
+struct Setup {
+  RedisServer server;
+  ChannelMap map;
+  Client client{options_for(server.address()), &map};
+  Lease lease;
+  int lost = 0;
+  std::string lapsed;  // the incarnation on_lost saw
+  explicit Setup(const std::string& key) : lease(client, key, 0.6, map) {
+    client.start();
+    lease.on_lost = [this] {
+      ++lost;
+      lapsed = lease.incarnation();
+    };
+    lease.start();
+  }
+};
+
 }  // namespace
 
 TEST_CASE("a lease is taken and renewed; once it lapses it is taken again as a new incarnation; release deletes it") {
-  RedisServer server;
-  ChannelMap map;
-  Client client(options_for(server.address()), &map);
-  client.start();
-  Lease lease(client, "app:node:a:lease", 0.6, map);
-  int lost = 0;
-  std::string lapsed;
-  lease.on_lost = [&] {
-    ++lost;
-    lapsed = lease.incarnation();
-  };
-  lease.start();
+  Setup s("app:node:a:lease");
+  auto& [server, map, client, lease, lost, lapsed] = s;
   const std::string first = lease.incarnation();
   REQUIRE(run_until(map, [&] { return server.command({"GET", "app:node:a:lease"}).str == first; }));
   CHECK(server.command({"PTTL", "app:node:a:lease"}).integer <= 600);
@@ -68,14 +76,8 @@ TEST_CASE("a lease is taken and renewed; once it lapses it is taken again as a n
 }
 
 TEST_CASE("a lease's renewals that fail while Redis is away change nothing; the first after it returns tells") {
-  RedisServer server;
-  ChannelMap map;
-  Client client(options_for(server.address()), &map);
-  client.start();
-  Lease lease(client, "app:node:b:lease", 0.6, map);
-  int lost = 0;
-  lease.on_lost = [&] { ++lost; };
-  lease.start();
+  Setup s("app:node:b:lease");
+  auto& [server, map, client, lease, lost, lapsed] = s;
   REQUIRE(run_until(map, [&] { return server.command({"EXISTS", "app:node:b:lease"}).integer == 1; }));
   const std::string first = lease.incarnation();
   server.kill9();
