@@ -257,3 +257,15 @@ TEST_CASE("hub nodes: an owner silent past --name-hold loses its name to a claim
   CHECK(testing::eventually([&] { return nodes.hub(1).logged("as peer alice: the name belongs to another live connection (the directory shared"); }));
   CHECK(sees(alice, {alice.entry()}));
 }
+
+TEST_CASE("msg-hub --redis/--node-id and msg-peer --hub with several hubs: bad values get one clear line and exit 2") {
+  auto hub = testing::run({testing::bin_path("msg-hub"), "--redis", "nowhere"});
+  CHECK(hub.code == 2);
+  CHECK(hub.err.find("--redis: redis address \"nowhere\": expected host:port or unix:/path") != std::string::npos);
+  hub = testing::run({testing::bin_path("msg-hub"), "--redis", "unix:/tmp/x.sock", "--node-id", "a b"});
+  CHECK(hub.code == 2);
+  CHECK(hub.err == "msg-hub: --node-id: letters, digits, '-', '_' and '.' only\n");
+  auto peer = testing::run({testing::bin_path("msg-peer"), "--name", "p", "--hub", "127.0.0.1:9000,127.0.0.1"});
+  CHECK(peer.code == 2);
+  CHECK(peer.err.find("for --hub: expected HOST:PORT") != std::string::npos);
+}
