@@ -66,7 +66,7 @@ PUBLIC_HEADERS := \
   $(addprefix dispatchers/json/,json.h utf8.h) \
   $(addprefix dispatchers/journal/,journal.h crc32.h) \
   $(addprefix dispatchers/process/,process.h process_lines.h) \
-  $(addprefix dispatchers/redis/,client.h resp.h)
+  $(addprefix dispatchers/redis/,client.h lease.h resp.h)
 public_name = $(patsubst dispatchers/%,%,$(patsubst core/%,%,$(1)))
 INCLUDE_STAMP := $(INCLUDE_DIR)/.stamp
 $(INCLUDE_STAMP): Makefile

@@ -3,19 +3,11 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <csignal>
-#include <cstdio>
 
 #include <asyncore/redis/client.h>
 
 namespace asyncore {
-
-std::string default_node_id() {
-  char host[256] = {};
-  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') std::snprintf(host, sizeof host, "node");
-  return std::string(host) + "-" + std::to_string(::getpid());
-}
 
 void add_node_flags(Cli& cli, NodeFlags& flags) {
   cli.option("--redis", &flags.redis, "ADDR", "run as one node of several sharing this Redis (host:port or unix:/path); default: alone");
@@ -42,12 +34,7 @@ bool check_node_flags(const Cli& cli, NodeFlags& flags) {
     cli.fail(std::string("--redis: ") + e.what());
   }
   if (flags.node_id.empty()) flags.node_id = default_node_id();
-  // Node names go into keys, channels and space-separated messages.
-  for (char c : flags.node_id) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
-      cli.fail("--node-id: letters, digits, '-', '_' and '.' only");
-    }
-  }
+  if (auto problem = node_id_problem(flags.node_id)) cli.fail("--node-id: " + *problem);
   return true;
 }
 

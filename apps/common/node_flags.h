@@ -5,6 +5,7 @@
 #include <string>
 
 #include "apps/common/cli.h"
+#include "apps/common/node_id.h"
 
 namespace asyncore {
 
@@ -16,8 +17,6 @@ struct NodeFlags {
   bool reuse_port = false;
   int worker_of = 0;    // the --workers parent's pid
 };
-
-std::string default_node_id();  // "<host name>-<pid>"
 
 void add_node_flags(Cli& cli, NodeFlags& flags);
 // After cli.parse(): checks the flags (a bad one fails through cli), fills the default node id,

@@ -30,6 +30,7 @@
 #include "apps/device/metrics.h"
 #include <asyncore/channel_map.h>
 #include <asyncore/redis/client.h>
+#include "apps/common/node_id.h"
 
 namespace asyncore::device {
 

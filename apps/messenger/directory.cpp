@@ -145,6 +145,11 @@ const Directory::Record* Directory::find(std::string_view name) const {
   return it == records_.end() ? nullptr : &it->second;
 }
 
+std::string Directory::name_of(const std::string& connection_id) const {
+  auto held = names_by_connection_.find(connection_id);
+  return held == names_by_connection_.end() ? std::string() : held->second;
+}
+
 std::vector<Directory::Record> Directory::alive(Clock::time_point now, double window_seconds) {
   const auto window = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(window_seconds));
   std::vector<Record> out;

@@ -79,6 +79,8 @@ class Directory {
   void forget_connection(const std::string& connection_id);
   // The owner of `name`, or nullptr.
   const Record* find(std::string_view name) const;
+  // The name `connection_id` holds, or "".
+  std::string name_of(const std::string& connection_id) const;
   // Alive records ordered by name; older ones are forgotten.
   std::vector<Record> alive(Clock::time_point now, double window_seconds);
   std::size_t size() const { return records_.size(); }

@@ -24,7 +24,12 @@ Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelM
   };
   server_.on_close = [this](const MessengerPtr& m, std::size_t remaining) {
     connections_.erase(m->id());
+    if (shared_) {
+      if (std::string name = directory_.name_of(m->id()); !name.empty()) shared_->release(name, m->id());
+    }
     directory_.forget_connection(m->id());  // its name is free at once
+    claiming_.erase(m->id());
+    held_elsewhere_.erase(m->id());
     if (auto it = unidentified_.find(m->id()); it != unidentified_.end()) {
       it->second.cancel();
       unidentified_.erase(it);
@@ -37,6 +42,10 @@ Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelM
     handle_message(m, header);
   };
   timer_ = server_.map().call_later(options_.interval, [this] { multicast_directory(); });
+  if (!options_.shared.redis.empty()) {
+    shared_ = std::make_unique<SharedDirectory>(server_.map(), options_.shared, options_.limits, options_.alive);
+    shared_->start();
+  }
 }
 
 Hub::~Hub() {
@@ -49,6 +58,11 @@ void Hub::stop() {
   connection_log_.flush();
   refused_log_.flush();
   server_.stop();
+}
+
+void Hub::leave(std::function<void()> done) {
+  if (!shared_) return done();
+  shared_->stop(std::move(done));
 }
 
 std::string Hub::limits_summary() const {
@@ -92,6 +106,11 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
     unidentified_.erase(it);
   }
   PeerEntry entry{report->name, m->peer().host(), report->port};
+  if (auto it = held_elsewhere_.find(m->id()); it != held_elsewhere_.end() && it->second == entry.name) {
+    ++refused_reports_;  // said once already (refused_elsewhere)
+    return;
+  }
+  const std::string old_name = shared_ ? directory_.name_of(m->id()) : std::string();
   const auto outcome = directory_.report(entry, m->id(), m->map().now());
   if (!Directory::accepted(outcome)) {
     ++refused_reports_;
@@ -105,18 +124,57 @@ void Hub::handle_message(const MessengerPtr& m, const Header& header) {
     }
     return;
   }
-  if (outcome != Directory::Outcome::unchanged && connection_log_.admit()) {
+  if (outcome == Directory::Outcome::unchanged) return;
+  if (connection_log_.admit()) {
     log_info("hub: peer " + log_escape(entry.name) + " at " + entry.ip + ":" + std::to_string(entry.port));
+  }
+  if (!shared_) return;
+  auto answered = [this, id = m->id(), name = entry.name](std::optional<Directory::Outcome> outcome) {
+    claiming_.erase(id);
+    if (outcome && !Directory::accepted(*outcome)) refused_elsewhere(id, name, *outcome);
+  };
+  if (claiming_.count(m->id())) return;
+  if (shared_->claim(*directory_.find(entry.name), old_name, std::move(answered))) claiming_.insert(m->id());
+}
+
+void Hub::refused_elsewhere(const std::string& connection_id, const std::string& name, Directory::Outcome outcome) {
+  if (name.empty() || directory_.name_of(connection_id) != name) return;  // renamed or gone meanwhile
+  directory_.forget_connection(connection_id);
+  held_elsewhere_[connection_id] = name;
+  ++refused_reports_;
+  if (refused_log_.admit()) {
+    log_warning("hub: refused " + connection_id + " as peer " + log_escape(name) + ": " +
+                std::string(Directory::describe(outcome)) + " (the directory shared with other hubs)");
   }
 }
 
 void Hub::multicast_directory() {
   timer_ = server_.map().call_later(options_.interval, [this] { multicast_directory(); });
-  auto alive = directory_.alive(server_.map().now(), options_.alive);
+  const Clock::time_point now = server_.map().now();
+  auto alive = directory_.alive(now, options_.alive);
+  if (shared_) {
+    if (sync_in_flight_) return;  // a slow Redis: that sync's answer sends the directory
+    // Answered within one interval, or the local directory goes out instead.
+    sync_in_flight_ = shared_->sync(alive, now, options_.interval, [this](auto shared, auto lost) {
+      sync_in_flight_ = false;
+      held_elsewhere_.clear();  // the directory may have room, or the name be free, again
+      for (const auto& [id, outcome] : lost) refused_elsewhere(id, directory_.name_of(id), outcome);
+      if (shared) return send_directory(*shared);
+      std::vector<PeerEntry> local;
+      for (const auto& record : directory_.alive(server_.map().now(), options_.alive)) local.push_back(record.entry);
+      send_directory(local);
+    });
+    if (sync_in_flight_) return;
+  }
   std::vector<PeerEntry> entries;
+  for (const auto& record : alive) entries.push_back(record.entry);
+  send_directory(entries);
+}
+
+void Hub::send_directory(const std::vector<PeerEntry>& entries) {
   std::vector<MessengerPtr> targets;
-  for (const auto& record : alive) {
-    entries.push_back(record.entry);
+  for (const auto& record : directory_.alive(server_.map().now(), options_.alive)) {
+    if (claiming_.count(record.connection_id)) continue;
     if (auto it = connections_.find(record.connection_id); it != connections_.end()) targets.push_back(it->second);
   }
   if (targets.empty()) return;

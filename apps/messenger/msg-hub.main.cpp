@@ -1,5 +1,6 @@
 // msg-hub: the messenger directory hub. Peers report "ID:<name>;Port:<port>"; every --interval
-// seconds each peer that reported within --alive seconds gets the list of alive peers.
+// seconds each peer that reported within --alive seconds gets the list of alive peers. With
+// --redis, several hubs share that list.
 #include <csignal>
 #include <memory>
 
@@ -8,6 +9,8 @@
 #include <asyncore/asyncore.h>
 #include "apps/common/cli.h"
 #include "apps/common/connection_flags.h"
+#include "apps/common/node_id.h"
+#include <asyncore/redis/client.h>
 
 using namespace asyncore;
 
@@ -17,7 +20,8 @@ int main(int argc, char** argv) {
   messenger::HubOptions options;
   Cli cli("msg-hub",
           "[--host H] [--port P] [--interval S] [--alive S] [--identify-timeout S] [--max-connections N] [--max-per-peer N] "
-          "[--max-peers N] [--max-names-per-host N] [--name-hold S] [--token-file FILE] [--frame-timeout S] [--max-partial-input BYTES]",
+          "[--max-peers N] [--max-names-per-host N] [--name-hold S] [--token-file FILE] [--frame-timeout S] [--max-partial-input BYTES] "
+          "[--redis ADDR] [--node-id NAME] [--lease S]",
           "The messenger directory: multicasts the list of alive peers to every alive peer.");
   cli.option("--host", &host, "H", "address to listen on (default 127.0.0.1)");
   cli.option("--port", &port, "P", "port (default 9000; 0 picks a free one)", 0, 65535);
@@ -41,7 +45,21 @@ int main(int argc, char** argv) {
   cli.option("--token-file", &token_file, "FILE",
              "reports must carry Token:<the first line of FILE> (msg-peer --hub-token-file); default: none needed");
   messenger::add_frame_limit_flags(cli, options.connection);
+  cli.option("--redis", &options.shared.redis, "ADDR",
+             "share the directory with the other hubs on this Redis (host:port or unix:/path); default: alone");
+  cli.option("--node-id", &options.shared.node_id, "NAME", "this hub's name among them (default: host name-pid)");
+  cli.option("--lease", &options.shared.lease, "S",
+             "seconds the names of a hub that stopped answering stay held (default 6)", 0.3, 3600);
   cli.parse(argc, argv);
+  if (!options.shared.redis.empty()) {
+    try {
+      redis::resolve_endpoint(options.shared.redis);
+    } catch (const std::exception& e) {
+      cli.fail(std::string("--redis: ") + e.what());
+    }
+    if (options.shared.node_id.empty()) options.shared.node_id = default_node_id();
+    if (auto problem = node_id_problem(options.shared.node_id)) cli.fail("--node-id: " + *problem);
+  }
   if (!token_file.empty()) options.token = messenger::read_token_flag(cli, "--token-file", token_file);
   options.limits.max_peers = static_cast<std::size_t>(max_peers);
   options.limits.max_per_host = static_cast<std::size_t>(max_names_per_host);
@@ -56,10 +74,13 @@ int main(int argc, char** argv) {
   auto shutdown = [&] {
     log_info("msg-hub: stopping; " + hub->limits_summary());
     hub->stop();
-    map.stop();
+    hub->leave([&map] { map.stop(); });
   };
   map.add_signal_handler(SIGINT, shutdown);
   map.add_signal_handler(SIGTERM, shutdown);
+  if (!options.shared.redis.empty()) {
+    log_info("msg-hub: node " + options.shared.node_id + " sharing the directory on redis " + options.shared.redis);
+  }
   announce_listening("hub", hub->address());  // after the handlers: a script may signal at once
   map.run();
   return 0;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <memory>
@@ -63,7 +64,7 @@ int main(int argc, char** argv) {
   std::string hub, inbox;
   int port = 0;
   Cli cli("msg-peer",
-          "--name NAME --hub H:P [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N] "
+          "--name NAME --hub H:P[,H:P...] [--host H] [--port P] [--report S] [--inbox DIR] [--max-connections N] [--max-per-peer N] "
           "[--frame-timeout S] [--max-partial-input BYTES] [--accept-files-from none|all|NAME,...] [--max-file-size BYTES] "
           "[--max-transfers N] [--max-transfers-per-peer N] [--min-free-disk BYTES] [--hub-token-file FILE]",
           "A messenger peer: reports to the hub and talks to other peers; commands on stdin:\n" +
@@ -72,15 +73,23 @@ int main(int argc, char** argv) {
     if (auto problem = messenger::peer_name_problem(v)) throw std::invalid_argument(*problem);
     options.name = std::string(v);
   });
-  cli.option("--hub", "H:P", "the hub's address (required)", [&](std::string_view v) {
-    auto colon = v.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) throw std::invalid_argument("expected HOST:PORT");
-    uint16_t hub_port = parse_port(v.substr(colon + 1));
-    if (hub_port == 0) throw std::invalid_argument("port must be 1..65535");
-    options.hub_host = std::string(v.substr(0, colon));
-    options.hub_port = hub_port;
-    hub = std::string(v);
-  });
+  cli.option("--hub", "H:P[,H:P...]",
+             "the hub's address (required); several hubs sharing one directory (msg-hub --redis): the peer reports "
+             "to the first and moves to the next when it loses one",
+             [&](std::string_view v) {
+               options.hubs.clear();
+               for (std::size_t at = 0; at <= v.size();) {
+                 const std::size_t comma = std::min(v.find(',', at), v.size());
+                 const std::string_view item = v.substr(at, comma - at);
+                 const auto colon = item.rfind(':');
+                 if (colon == std::string_view::npos || colon == 0) throw std::invalid_argument("expected HOST:PORT");
+                 const uint16_t hub_port = parse_port(item.substr(colon + 1));
+                 if (hub_port == 0) throw std::invalid_argument("port must be 1..65535");
+                 options.hubs.push_back({std::string(item.substr(0, colon)), hub_port});
+                 at = comma + 1;
+               }
+               hub = std::string(v);
+             });
   cli.option("--host", &options.host, "H", "address to listen on for other peers (default 127.0.0.1)");
   cli.option("--port", &port, "P", "port to listen on (default 0: any free port)", 0, 65535);
   cli.option("--report", &options.report, "S", "seconds between reports to the hub (default 1)", 0.01, 86400);

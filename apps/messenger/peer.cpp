@@ -45,8 +45,11 @@ Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
   };
   auto retry = [this](const std::string& why) {
     if (shutting_down_) return;
-    log_warning("peer: hub " + options_.hub_host + ":" + std::to_string(options_.hub_port) + ": " + why +
-                "; retrying in " + describe_seconds(options_.report));
+    const HubAddress& lost = options_.hubs[hub_index_];
+    hub_index_ = (hub_index_ + 1) % options_.hubs.size();  // the next hub shares the directory
+    const HubAddress& next = options_.hubs[hub_index_];
+    log_warning("peer: hub " + lost.host + ":" + std::to_string(lost.port) + ": " + why + "; retrying " + next.host + ":" +
+                std::to_string(next.port) + " in " + describe_seconds(options_.report));
     reconnect_timer_ = inbound_.map().call_later(options_.report, [this] { connect_hub(); });
   };
   hub_.on_connect_fail = [retry](const MessengerPtr&, const std::string& reason) { retry(reason); };
@@ -68,7 +71,7 @@ Peer::~Peer() {
 
 void Peer::connect_hub() {
   if (shutting_down_) return;
-  hub_link_ = hub_.add_connection(options_.hub_host, options_.hub_port);
+  hub_link_ = hub_.add_connection(options_.hubs[hub_index_].host, options_.hubs[hub_index_].port);
 }
 
 void Peer::send_report() {

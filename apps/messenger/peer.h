@@ -22,10 +22,16 @@
 
 namespace asyncore::messenger {
 
+struct HubAddress {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9000;
+};
+
 struct PeerOptions {
   std::string name;
-  std::string hub_host = "127.0.0.1";
-  std::uint16_t hub_port = 9000;
+  // The hubs sharing one directory (msg-hub --redis): the peer reports to one at a time and,
+  // when that one is lost, goes on with the next.
+  std::vector<HubAddress> hubs{HubAddress{}};
   std::string host = "127.0.0.1";  // where to listen for other peers
   std::uint16_t port = 0;
   double report = 1.0;  // seconds between reports to the hub
@@ -110,6 +116,7 @@ class Peer {
   std::map<std::string, PeerEntry> directory_;  // by name
   std::map<std::string, Link> links_;           // by peer name
   std::unordered_map<const Messenger*, std::string> link_names_;
+  std::size_t hub_index_ = 0;  // the hub in options_.hubs reported to now
   ScopedTimer report_timer_, reconnect_timer_, shutdown_timer_;
   RateLimitedLog refused_file_log_;  // any peer can send refused chunks at will
   bool shutting_down_ = false;

@@ -5,8 +5,9 @@
 # The machines are shared and noisy, so throughput is reported as a ratio to the hand-written
 # epoll limit measured minutes apart; instruction and system-call counts (callgrind, strace) are
 # exact and repeatable. BENCH_QUICK=1 shortens every run. BENCH_ONLY=held,timers (any of echo,
-# cost, held, timers, redis, apps, mqtt) runs only those sections; mqtt is device-server beside
-# Mosquitto (test/bench/mqtt-peer.sh). BENCH_HOLD sets the held connections
+# cost, held, timers, redis, apps, mqtt, hubs) runs only those sections; mqtt is device-server beside
+# Mosquitto (test/bench/mqtt-peer.sh), hubs the messenger directory across msg-hub nodes
+# (test/bench/hub-nodes.sh). BENCH_HOLD sets the held connections
 # (default 19,000), BENCH_HOLD_LOADS the load processes that share them (default 4).
 # BENCH_BARRAGE_BASELINE=DIR compares the barrage simulator with another build's (see
 # barrage-fanout.sh).
@@ -16,7 +17,7 @@ B=${BUILD_DIR:-$PWD/build}
 OUT=$B/bench
 mkdir -p "$OUT"
 QUICK=${BENCH_QUICK:-0}
-ONLY=${BENCH_ONLY:-echo,cost,held,timers,redis,apps,mqtt}
+ONLY=${BENCH_ONLY:-echo,cost,held,timers,redis,apps,mqtt,hubs}
 HOLD=${BENCH_HOLD:-19000}
 HOLD_LOADS=${BENCH_HOLD_LOADS:-4}
 HOLD_SECONDS=${BENCH_HOLD_SECONDS:-$([ "$QUICK" = 1 ] && echo 12 || echo 30)}
@@ -161,6 +162,12 @@ if want mqtt; then
   log "mqtt"
   BUILD_DIR=$B OUT=$OUT TSV=$TSV SERVER_CPU=$SERVER_CPU LOAD_CPU=$LOAD_CPU BENCH_QUICK=$QUICK test/bench/mqtt-peer.sh ||
     log "mqtt-peer.sh failed"
+fi
+
+# ---------------------------------------------------------------- msg-hub nodes
+if want hubs; then
+  log "hubs"
+  BUILD_DIR=$B OUT=$OUT TSV=$TSV BENCH_QUICK=$QUICK test/bench/hub-nodes.sh || log "hub-nodes.sh failed"
 fi
 
 # ---------------------------------------------------------------- the table

@@ -23,9 +23,12 @@ struct Peer {
   testing::Child child;
   int port;
   Peer(const std::string& peer_name, int hub_port, const std::string& inbox, std::vector<std::string> extra = {})
+      : Peer(peer_name, address_arg(hub_port), inbox, std::move(extra)) {}
+  // `hubs`: --hub's value, "H:P" or "H:P,H:P,...".
+  Peer(const std::string& peer_name, const std::string& hubs, const std::string& inbox, std::vector<std::string> extra = {})
       : name(peer_name),
         child([&] {
-          std::vector<std::string> argv{testing::bin_path("msg-peer"), "--name", peer_name, "--hub", address_arg(hub_port),
+          std::vector<std::string> argv{testing::bin_path("msg-peer"), "--name", peer_name, "--hub", hubs,
                                         "--report", "0.1", "--inbox", inbox};
           argv.insert(argv.end(), extra.begin(), extra.end());
           return argv;
