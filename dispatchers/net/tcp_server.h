@@ -103,7 +103,7 @@ struct ListenerOptions {
   int backlog = 128;      // request_queue_size
   int accept_batch = 64;  // connections accepted per readiness (a login storm wants more)
   bool reuse_port = false;
-  std::function<void(Refusal)> on_refused;  // e.g. a metrics counter, told of every refusal
+  std::function<void(Refusal)> on_refused = nullptr;  // e.g. a metrics counter, told of every refusal
 };
 
 // A started server, owned by the map until it closes, whose connections the factory makes.
