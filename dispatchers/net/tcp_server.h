@@ -67,6 +67,7 @@ class TcpServer : public Dispatcher {
   size_t refused_total() const { return limits_.refused_total(); }
   size_t request_errors() const { return request_errors_; }
   ConnectionLimits& limits() { return limits_; }  // its name, log interval and counters
+  const ConnectionLimits& limits() const { return limits_; }
 
   // --- hooks -------------------------------------------------------------------------------
   virtual void server_bind();
@@ -98,8 +99,8 @@ class TcpServer : public Dispatcher {
 
 // What a program sets on its listener, in one place; make_server() applies it before start().
 struct ListenerOptions {
-  std::string name;  // starts the refusal log lines ("echo listener: refused ..."); default the address
-  ConnectionCaps caps;
+  std::string name = {};  // starts the refusal log lines ("echo listener: refused ..."); default the address
+  ConnectionCaps caps = {};
   int backlog = 128;      // request_queue_size
   int accept_batch = 64;  // connections accepted per readiness (a login storm wants more)
   bool reuse_port = false;
