@@ -415,21 +415,6 @@ void read_log(int fd, std::string& text) {
   for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
 }
 
-size_t occurrences(const std::string& text, std::string_view needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-bool echoes(testing::Client& c, const std::string& line, double timeout) {
-  try {
-    c.send_all(line + "\n");
-    return c.recv_exact(line.size() + 1, testing::Seconds(timeout)) == line + "\n";
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 TEST_CASE("out of fds the listener pauses, serves the open connections and resumes by itself") {
@@ -473,12 +458,15 @@ TEST_CASE("out of fds the listener pauses, serves the open connections and resum
     std::vector<testing::Client> clients;
     for (int i = 0; i < kClients; ++i) clients.emplace_back(port);  // all complete in the backlog
     int served = 0;
-    while (served < kClients && echoes(clients[static_cast<size_t>(served)], "hi " + std::to_string(served), served == 0 ? 5 : 0.5)) ++served;
+    while (served < kClients && testing::echoes(clients[static_cast<size_t>(served)], "hi " + std::to_string(served) + "\n",
+                                                testing::Seconds(served == 0 ? 5 : 0.5))) {
+      ++served;
+    }
     CHECK(served >= 3);
     CHECK(served < kClients);
     read_log(log_pipe[0], log);
-    CHECK(occurrences(log, "pausing accepts") == 1);
-    CHECK(echoes(clients[0], "still served", 5));  // the open connections go on meanwhile
+    CHECK(testing::occurrences(log, "pausing accepts") == 1);
+    CHECK(testing::echoes(clients[0], "still served\n"));  // the open connections go on meanwhile
 
     // Free fds: the waiting clients are accepted without anything else happening.
     for (int i = 0; i < served; ++i) clients[static_cast<size_t>(i)].close();
