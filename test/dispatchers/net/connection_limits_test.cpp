@@ -201,3 +201,19 @@ TEST_CASE("refusals are counted by reason; the log gets the first in full, then 
   }
   CHECK(log.count("brief listener: refused 1 more connection (max_per_peer 1); 2 refused in all") == 1);
 }
+
+TEST_CASE("log_interval 0 logs every refusal in full, and no summary follows") {
+  Lines log;
+  ChannelMap map;
+  std::vector<Fd> peers;
+  ConnectionLimits limits("every listener", map, {.max_connections = 0, .max_per_peer = 1});
+  limits.log_interval = 0;
+  auto held = open_connection(map, peers);
+  limits.track(held->fileno(), from("10.0.0.1"));
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(limits.admit(from("10.0.0.1")));
+  CHECK_FALSE(limits.in_refusal_episode());
+  limits.flush_log();
+  INFO(log.all());
+  CHECK(log.count("every listener: refused 10.0.0.1:40000: max_per_peer 1 reached") == 3);
+  CHECK(log.count("more connection") == 0);
+}
