@@ -153,6 +153,15 @@ $(BUILD)/$(1:.cpp=): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(COMMON_LI
 endef
 $(foreach t,$(TEST_SRC),$(eval $(call test_rule,$(t))))
 
+# The README's examples: each ```cpp block marked <!-- example: NAME --> becomes
+# $(BUILD)/gen/readme/NAME.inc, which test/docs/ includes, so an example that no longer compiles
+# fails the build of its test.
+README_EXAMPLES := $(BUILD)/gen/readme/.stamp
+$(README_EXAMPLES): README.md test/docs/readme_examples.sh
+	test/docs/readme_examples.sh README.md $(@D) && touch $@
+$(BUILD)/obj/test/docs/readme_examples_test.o $(BUILD)/obj/test/docs/readme-echo-server.main.o: $(README_EXAMPLES)
+$(BUILD)/obj/test/docs/%.o: CXXFLAGS += -I$(BUILD)/gen
+
 define helper_rule
 $(2)/$(notdir $(1:.main.cpp=)): $(BUILD)/obj/$(1:.cpp=.o) $(call test_app,$(1)) $(COMMON_LIB) $(SUPPORT_LIB) $(LIB)
 	@mkdir -p $$(@D)

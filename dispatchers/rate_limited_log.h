@@ -4,6 +4,7 @@
 // seconds are only counted, and one summary line per interval says how many there were.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -14,7 +15,7 @@ namespace asyncore {
 
 class RateLimitedLog {
  public:
-  // `what` names the lines in the summary, e.g. "bad frames".
+  // `what` names the lines in the summary, e.g. "bad frames". An interval <= 0 logs every line.
   RateLimitedLog(ChannelMap& map, LogLevel level, std::string what, double interval);
   ~RateLimitedLog();
   RateLimitedLog(const RateLimitedLog&) = delete;
@@ -25,11 +26,19 @@ class RateLimitedLog {
   bool admit();
   // Logs the summary of what was counted so far, if anything (at shutdown).
   void flush();
+  // flush(), and the quiet period starts now: the next line is logged in full.
+  void end_window();
+  // True from a line logged in full until an interval passes without lines.
+  bool in_window() const { return window_.active(); }
+  // Applies from the next window on.
+  void set_interval(double seconds) { interval_ = seconds; }
+  // Writes the summary line instead of "N more <what> (...)", e.g. with counts of its own.
+  std::function<std::string(std::uint64_t suppressed)> summary;
   LogLevel level() const { return level_; }
   std::uint64_t suppressed_total() const { return suppressed_total_ + suppressed_; }
 
  private:
-  void end_window();
+  void window_ended();
 
   ChannelMap& map_;
   LogLevel level_;

@@ -8,10 +8,10 @@
 
 #include "apps/device/admin_api.h"
 #include "apps/device/cluster.h"
-#include "apps/device/device_listener.h"
 #include "apps/device/device_store.h"
 #include "apps/device/hub.h"
 #include "apps/device/registry.h"
+#include "apps/device/session.h"
 #include <asyncore/asyncore.h>
 #include "apps/common/cli.h"
 #include "apps/common/connection_flags.h"
@@ -143,9 +143,9 @@ int main(int argc, char** argv) {
     log_info("device-server: node " + cluster_options.node_id + " of the cluster on redis " + cluster_options.redis);
   }
 
-  std::shared_ptr<DeviceListener> listener;
+  std::shared_ptr<TcpServer> listener;
   try {
-    listener = make<DeviceListener>(Address::resolve(host, static_cast<uint16_t>(port)), hub, device_caps, reuse_port);
+    listener = listen_devices(Address::resolve(host, static_cast<uint16_t>(port)), hub, device_caps, reuse_port);
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(port) + ": " + e.what());
   }
@@ -162,12 +162,12 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     cli.fail("cannot listen on " + host + ":" + std::to_string(admin_port) + " (admin): " + e.what());
   }
-  announce_listening("device", listener->addr);
+  announce_listening("device", listener->server_address);
   announce_listening("admin", admin->address());
 
   auto stop = [&] {
     log_info("device-server: stopping");
-    listener->close();
+    listener->server_close();
     admin->close();
     hub.shutdown();
     map.stop();

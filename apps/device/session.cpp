@@ -311,4 +311,18 @@ void DeviceSession::handle_error(const std::exception& error) {
   end(OfflineReason::error);
 }
 
+std::shared_ptr<TcpServer> listen_devices(const Address& address, DeviceHub& hub, ConnectionCaps caps, bool reuse_port) {
+  auto make_session = [&hub](Fd socket, const Address& peer) {
+    if (!hub.shutting_down()) make<DeviceSession>(std::move(socket), peer, hub);
+  };
+  return make_server(address, std::move(make_session),
+                     {.name = "device listener",
+                      .caps = caps,
+                      .backlog = 4096,       // a login storm arrives all at once
+                      .accept_batch = 256,
+                      .reuse_port = reuse_port,
+                      .on_refused = [&metrics = hub.metrics()](Refusal reason) { metrics.count_refused("device", refusal_name(reason)); }},
+                     &hub.map());
+}
+
 }  // namespace asyncore::device

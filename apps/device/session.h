@@ -10,6 +10,7 @@
 #include "apps/device/hub.h"
 #include "apps/device/imei.h"
 #include "apps/device/message.h"
+#include <asyncore/net/tcp_server.h>
 #include <asyncore/stream/buffered_stream.h>
 
 namespace asyncore::device {
@@ -74,5 +75,11 @@ class DeviceSession final : public BufferedStream {
   bool holding_ = false;
   bool close_after_held_ = false;
 };
+
+// The device port: a DeviceSession per connection (none once the hub shuts down). Connections
+// past the caps (--max-connections, --max-per-peer) are closed at accept, counted in the metrics
+// as device_connections_refused_total{listener="device",reason=...} and logged (rate-limited).
+// reuse_port: the port is shared with sibling worker processes (--workers).
+std::shared_ptr<TcpServer> listen_devices(const Address& address, DeviceHub& hub, ConnectionCaps caps, bool reuse_port);
 
 }  // namespace asyncore::device

@@ -25,13 +25,13 @@ int main(int argc, char** argv) {
 
   ChannelMap& map = socket_map();
   map.use_backend(parse_backend(backend));
-  std::shared_ptr<echo::EchoServer> server;
+  std::shared_ptr<TcpServer> server;
   try {
-    server = make<echo::EchoServer>(Address::resolve(host, static_cast<uint16_t>(port)), &map, caps);
+    server = echo::listen_echo(Address::resolve(host, static_cast<uint16_t>(port)), map, caps);
   } catch (const std::exception& e) {
     cli.fail(std::string("cannot listen on ") + host + ":" + std::to_string(port) + ": " + e.what());
   }
-  announce_listening("echo", server->addr);
+  announce_listening("echo", server->server_address);
   auto shutdown = [&] {
     log_info("echo-server: stopping; connections " + server->limits().refusal_summary());
     map.stop();

@@ -8,20 +8,9 @@ void EchoHandler::handle_read() {
   if (n > 0) send(std::string_view(buffer, n));
 }
 
-EchoServer::EchoServer(const Address& address, ChannelMap* map, ConnectionCaps caps)
-    : Dispatcher(map), limits_("echo listener", this->map(), caps) {
-  set_interest(Interest::declared);  // a listener's answers change only with a re-check
-  create_socket(address.family());
-  set_reuse_addr();
-  bind(address);
-  listen(1024);
-}
-
-void EchoServer::handle_accepted(Fd socket, const Address& peer) {
-  if (!limits_.admit(peer)) return;  // the socket closes here
-  const int fd = socket.get();
-  make<EchoHandler>(std::move(socket), peer, &map());
-  limits_.track(fd, peer);
+std::shared_ptr<TcpServer> listen_echo(const Address& address, ChannelMap& map, ConnectionCaps caps) {
+  return make_server(address, [&map](Fd socket, const Address& peer) { make<EchoHandler>(std::move(socket), peer, &map); },
+                     {.name = "echo listener", .caps = caps, .backlog = 1024}, &map);
 }
 
 }  // namespace asyncore::echo

@@ -4,7 +4,7 @@
 #pragma once
 #include <asyncore/asyncore.h>
 #include <asyncore/stream/buffered_stream.h>
-#include <asyncore/net/connection_limits.h>
+#include <asyncore/net/tcp_server.h>
 
 namespace asyncore::echo {
 
@@ -16,15 +16,8 @@ class EchoHandler final : public BufferedStream {
   void handle_close() override { close(); }
 };
 
-// Connections past the caps are closed at accept, counted and logged (see ConnectionLimits).
-class EchoServer final : public Dispatcher {
- public:
-  EchoServer(const Address& address, ChannelMap* map = nullptr, ConnectionCaps caps = {});
-  void handle_accepted(Fd socket, const Address& peer) override;
-  ConnectionLimits& limits() { return limits_; }
-
- private:
-  ConnectionLimits limits_;
-};
+// The echo port: an EchoHandler per connection; connections past the caps are closed at accept,
+// counted and logged as "echo listener".
+std::shared_ptr<TcpServer> listen_echo(const Address& address, ChannelMap& map, ConnectionCaps caps = {});
 
 }  // namespace asyncore::echo

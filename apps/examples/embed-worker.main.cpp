@@ -12,6 +12,7 @@
 #include <thread>
 
 #include <asyncore/asyncore.h>
+#include <asyncore/net/tcp_server.h>
 #include <asyncore/stream/buffered_stream.h>
 #include "apps/common/cli.h"
 
@@ -118,20 +119,6 @@ class PrimeSession final : public BufferedStream {
   std::string input_;
 };
 
-class PrimeServer final : public Dispatcher {
- public:
-  PrimeServer(const Address& address, Worker& worker) : worker_(worker) {
-    create_socket(address.family());
-    set_reuse_addr();
-    bind(address);
-    listen(128);
-  }
-  void handle_accepted(Fd socket, const Address&) override { make<PrimeSession>(std::move(socket), worker_); }
-
- private:
-  Worker& worker_;
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -145,13 +132,14 @@ int main(int argc, char** argv) {
 
   ChannelMap& loop = socket_map();
   Worker worker(loop);
-  std::shared_ptr<PrimeServer> server;
+  std::shared_ptr<TcpServer> server;
   try {
-    server = make<PrimeServer>(Address::resolve(host, static_cast<uint16_t>(port)), worker);
+    server = make_server(Address::resolve(host, static_cast<uint16_t>(port)),
+                         [&](Fd socket, const Address&) { make<PrimeSession>(std::move(socket), worker); });
   } catch (const std::exception& e) {
     cli.fail(std::string("cannot listen: ") + e.what());
   }
-  announce_listening("primes", server->addr);
+  announce_listening("primes", server->server_address);
   loop.add_signal_handler(SIGINT, [&] { loop.stop(); });
   loop.add_signal_handler(SIGTERM, [&] { loop.stop(); });
   loop.run();

@@ -15,7 +15,7 @@ Hub::Hub(std::string_view host, std::uint16_t port, HubOptions options, ChannelM
       connection_log_(server_.map(), LogLevel::info, "connections opened or closed", 10.0),
       refused_log_(server_.map(), LogLevel::warning, "refused or ignored reports", 10.0) {
   server_.connection_limits().name = "hub listener";
-  server_.connection_limits().caps = options_.caps;
+  server_.set_connection_caps(options_.caps);
   server_.on_connect = [this](const MessengerPtr& m) {
     connections_[m->id()] = m;
     unidentified_[m->id()] =

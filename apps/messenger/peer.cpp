@@ -24,7 +24,7 @@ Peer::Peer(PeerOptions options, Print print, ChannelMap* map)
       receiver_(options_.inbox, options_.files),
       refused_file_log_(inbound_.map(), LogLevel::warning, "refused file chunks", 10.0) {
   inbound_.connection_limits().name = "peer listener";
-  inbound_.connection_limits().caps = options_.caps;
+  inbound_.set_connection_caps(options_.caps);
   inbound_.on_message = [this](const MessengerPtr& m, const Header& header, const std::string& body) {
     peer_message(m, std::string(kInboundKey) + m->id(), header, body);
   };

@@ -7,7 +7,7 @@
 #include <string_view>
 
 #include "apps/messenger/endpoint.h"
-#include <asyncore/net/connection_limits.h>
+#include <asyncore/net/tcp_server.h>
 
 namespace asyncore::messenger {
 
@@ -17,11 +17,13 @@ class MessengerServer : public MessengerEndpoint {
   MessengerServer(std::string_view host, std::uint16_t port, ChannelMap* map = nullptr, MessengerLimits limits = {});
   ~MessengerServer() override;
 
-  const Address& address() const { return address_; }  // the bound address (real port)
+  const Address& address() const { return listener_->server_address; }  // the bound address (real port)
   // Admission caps (none by default): connections past them are closed at accept, before any
-  // Messenger exists, counted and logged. Set caps and the log name here.
-  ConnectionLimits& connection_limits() { return admission_; }
-  const ConnectionLimits& connection_limits() const { return admission_; }
+  // Messenger exists, counted and logged.
+  void set_connection_caps(ConnectionCaps caps) { listener_->set_caps(caps); }
+  // The refusal counters; set the log name here.
+  ConnectionLimits& connection_limits() { return listener_->limits(); }
+  const ConnectionLimits& connection_limits() const { return listener_->limits(); }
   // Stops accepting and closes every connection (each reported through on_close).
   void stop();
 
@@ -32,11 +34,8 @@ class MessengerServer : public MessengerEndpoint {
   void messenger_connect_failed(const MessengerPtr&, const std::string&) override {}
 
  private:
-  class Listener;
-  void accepted(Fd socket, const Address& peer);
-  std::shared_ptr<Listener> listener_;
-  Address address_;
-  ConnectionLimits admission_;
+  void accepted(Fd socket);
+  std::shared_ptr<TcpServer> listener_;
 };
 
 }  // namespace asyncore::messenger

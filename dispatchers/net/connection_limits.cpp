@@ -37,7 +37,10 @@ const char* refusal_name(Refusal reason) {
 }
 
 ConnectionLimits::ConnectionLimits(std::string name, ChannelMap& map, ConnectionCaps caps)
-    : name(std::move(name)), caps(caps), map_(map), prune_at_(kFirstPrune) {}
+    : name(std::move(name)), caps(caps), map_(map), prune_at_(kFirstPrune),
+      log_(map, LogLevel::warning, "refused connections", log_interval) {
+  log_.summary = [this](std::uint64_t) { return summary_line(); };
+}
 
 ConnectionLimits::~ConnectionLimits() { flush_log(); }  // refusals not yet told are not lost
 
@@ -74,31 +77,22 @@ std::string ConnectionLimits::describe(Refusal reason) const {
 }
 
 void ConnectionLimits::log_refusal(const Address& peer, Refusal reason) {
-  if (summary_timer_.active()) {
+  log_.set_interval(log_interval);
+  if (log_.admit()) {
+    log_warning(name + ": refused " + peer.to_string() + ": " + describe(reason));
+  } else if (log_.in_window()) {
     ++unlogged_[static_cast<std::size_t>(reason)];  // told in the next summary line
-    return;
   }
-  log_warning(name + ": refused " + peer.to_string() + ": " + describe(reason));
-  if (log_interval > 0) summary_timer_ = map_.call_later(log_interval, [this] { summarize(); });
 }
 
-void ConnectionLimits::summarize() {
-  // Nothing refused since the last line: the episode is over, the next refusal is logged in full.
-  if (log_unlogged()) summary_timer_ = map_.call_later(log_interval, [this] { summarize(); });
-}
+void ConnectionLimits::flush_log() { log_.end_window(); }
 
-void ConnectionLimits::flush_log() {
-  summary_timer_.cancel();
-  log_unlogged();
-}
-
-bool ConnectionLimits::log_unlogged() {
+std::string ConnectionLimits::summary_line() {
   const std::size_t total = sum(unlogged_);
-  if (total == 0) return false;
-  log_warning(name + ": refused " + std::to_string(total) + " more connection" + (total == 1 ? "" : "s") + " (" +
-              by_reason(unlogged_) + "); " + std::to_string(refused_total()) + " refused in all");
+  std::string line = name + ": refused " + std::to_string(total) + " more connection" + (total == 1 ? "" : "s") + " (" +
+                     by_reason(unlogged_) + "); " + std::to_string(refused_total()) + " refused in all";
   unlogged_ = {};
-  return true;
+  return line;
 }
 
 std::size_t ConnectionLimits::refused_total() const { return sum(refused_); }

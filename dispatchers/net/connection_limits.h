@@ -4,8 +4,9 @@
 // dispatcher made for it is open in the map: the limits follow (fd, generation) pairs, so
 // nothing has to report a close, and a reused fd number is never taken for the old connection.
 //
-// Refusals are counted by reason and logged without flooding the log: the first one of an
-// episode in full, then at most one summary line per `log_interval` seconds while they go on.
+// Refusals are counted by reason and logged without flooding the log (a RateLimitedLog): the
+// first one of an episode in full, then at most one summary line per `log_interval` seconds, with
+// the count by reason, while they go on.
 //
 //   ConnectionLimits limits("echo listener", map(), {.max_connections = 1000, .max_per_peer = 50});
 //   void handle_accepted(Fd socket, const Address& peer) override {
@@ -27,6 +28,7 @@
 
 #include <asyncore/address.h>
 #include <asyncore/channel_map.h>
+#include <asyncore/rate_limited_log.h>
 
 namespace asyncore {
 
@@ -74,7 +76,7 @@ class ConnectionLimits {
   std::string refusal_summary() const;
   std::string describe(Refusal reason) const;  // "max_per_peer 2 reached"
   // True from a refusal logged in full until an interval passes without refusals.
-  bool in_refusal_episode() const { return summary_timer_.active(); }
+  bool in_refusal_episode() const { return log_.in_window(); }
 
  private:
   struct Connection {
@@ -84,8 +86,7 @@ class ConnectionLimits {
   bool still_open(const Connection& c) const;
   std::size_t prune(std::vector<Connection>& list);  // drops closed ones, returns how many remain
   void prune_all();
-  void summarize();
-  bool log_unlogged();  // one summary line if any refusal was not told yet
+  std::string summary_line();  // of the refusals not told yet, which are then told
 
   ChannelMap& map_;
   std::unordered_map<std::string, std::vector<Connection>> by_host_;
@@ -93,7 +94,7 @@ class ConnectionLimits {
   std::size_t prune_at_;
   std::array<std::size_t, kRefusalKinds> refused_{};
   std::array<std::size_t, kRefusalKinds> unlogged_{};  // refusals since the last log line
-  ScopedTimer summary_timer_;  // active while an episode of refusals lasts
+  RateLimitedLog log_;
 };
 
 }  // namespace asyncore

@@ -42,6 +42,7 @@ void TcpServer::start() {
   try {
     create_socket(address_family, SOCK_STREAM);
     if (allow_reuse_address) set_reuse_addr();
+    if (allow_reuse_port) set_reuse_port();
     server_bind();
     server_activate();
     limits_.name = describe();  // names the bound address
@@ -114,6 +115,19 @@ void TcpServer::refuse(const Fd& socket, const Address& peer, Refusal reason) {
   limits_.count_refusal(reason);
   handle_refused(socket, peer, reason);
   // The caller's Fd closes the connection when it goes out of scope.
+}
+
+std::shared_ptr<TcpServer> make_server(const Address& address, TcpServer::HandlerFactory factory, ListenerOptions options,
+                                       ChannelMap* map) {
+  auto server = std::make_shared<TcpServer>(address, std::move(factory), map);
+  server->set_caps(options.caps);
+  server->request_queue_size = options.backlog;
+  server->accept_batch = options.accept_batch;
+  server->allow_reuse_port = options.reuse_port;
+  server->start();  // from here the map owns it
+  if (!options.name.empty()) server->limits().name = std::move(options.name);
+  server->limits().on_refused = std::move(options.on_refused);
+  return server;
 }
 
 }  // namespace asyncore

@@ -14,6 +14,12 @@
 // peer host (all Unix-domain clients are one peer), kept by a ConnectionLimits. A connection
 // counts while the dispatcher process_request() made for it is open in the server's map.
 // Refused connections are closed at once, counted by reason and logged (rate-limited).
+//
+// Every server in the tree listens through this class: programs pass a handler factory and
+// ListenerOptions to make_server() and keep only their session classes. Accepting itself is the
+// Dispatcher's: up to `accept_batch` connections per readiness, and when the process is out of
+// fds (EMFILE/ENFILE) a pause of 100 ms, one warning per episode, while the open connections are
+// served.
 #pragma once
 #include <functional>
 #include <memory>
@@ -48,15 +54,20 @@ class TcpServer : public Dispatcher {
   int request_queue_size = 128;  // listen() backlog
   // Sets SO_REUSEADDR; for a Unix path, removes a stale socket file nobody listens on.
   bool allow_reuse_address = true;
+  // Sets SO_REUSEPORT: sibling processes listen on the same port and the kernel spreads the
+  // connections among them (device-server --workers).
+  bool allow_reuse_port = false;
 
   // --- limits ------------------------------------------------------------------------------
   size_t max_connections = 0;
   size_t max_per_peer = 0;
+  void set_caps(ConnectionCaps caps) { max_connections = caps.max_connections, max_per_peer = caps.max_per_peer; }
   size_t active_connections() { return limits_.active(); }  // counted against the limits now
   size_t refused(Refusal reason) const { return limits_.refused(reason); }
   size_t refused_total() const { return limits_.refused_total(); }
   size_t request_errors() const { return request_errors_; }
   ConnectionLimits& limits() { return limits_; }  // its name, log interval and counters
+  const ConnectionLimits& limits() const { return limits_; }
 
   // --- hooks -------------------------------------------------------------------------------
   virtual void server_bind();
@@ -86,13 +97,26 @@ class TcpServer : public Dispatcher {
   std::string unix_path_to_remove_;
 };
 
+// What a program sets on its listener, in one place; make_server() applies it before start().
+struct ListenerOptions {
+  std::string name = {};  // starts the refusal log lines ("echo listener: refused ..."); default the address
+  ConnectionCaps caps = {};
+  int backlog = 128;      // request_queue_size
+  int accept_batch = 64;  // connections accepted per readiness (a login storm wants more)
+  bool reuse_port = false;
+  std::function<void(Refusal)> on_refused = nullptr;  // e.g. a metrics counter, told of every refusal
+};
+
+// A started server, owned by the map until it closes, whose connections the factory makes.
+// Throws std::system_error naming the address when it cannot listen.
+std::shared_ptr<TcpServer> make_server(const Address& address, TcpServer::HandlerFactory factory,
+                                       ListenerOptions options = {}, ChannelMap* map = nullptr);
+
 // A started server whose connections are `Handler(Fd, ChannelMap*)` dispatchers owned by the map.
 template <class Handler>
 std::shared_ptr<TcpServer> make_server(const Address& address, ChannelMap* map = nullptr) {
   ChannelMap* m = map ? map : &socket_map();
-  auto server = std::make_shared<TcpServer>(address, [m](Fd socket, const Address&) { make<Handler>(std::move(socket), m); }, m);
-  server->start();
-  return server;
+  return make_server(address, [m](Fd socket, const Address&) { make<Handler>(std::move(socket), m); }, {}, m);
 }
 
 }  // namespace asyncore

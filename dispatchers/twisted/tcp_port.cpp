@@ -6,14 +6,10 @@
 namespace asyncore {
 
 ListeningPort::ListeningPort(const Address& address, std::shared_ptr<Factory> factory, int backlog, ChannelMap* map)
-    : Dispatcher(map), factory_(std::move(factory)) {
-  set_interest(Interest::declared);  // readable()/writable() change only with a re-check
+    : TcpServer(address, map), factory_(std::move(factory)) {
   if (!factory_) throw std::invalid_argument("listen_tcp " + address.to_string() + ": no factory given");
-  create_socket(address.family());
-  set_reuse_addr();
-  bind(address);
-  listen(backlog);
-  host_ = addr;
+  request_queue_size = backlog;
+  start();
   listening_ = true;
   factory_->do_start();
 }
@@ -21,24 +17,19 @@ ListeningPort::ListeningPort(const Address& address, std::shared_ptr<Factory> fa
 void ListeningPort::stop_listening() {
   if (!listening_) return;
   listening_ = false;
-  close();
+  server_close();
   factory_->do_stop();
 }
 
-void ListeningPort::handle_accepted(Fd socket, const Address& peer) {
-  std::shared_ptr<Protocol> protocol;
-  try {
-    protocol = factory_->build_protocol(peer);
-  } catch (const std::exception& error) {
-    log_error(type_name(typeid(error)) + ": " + error.what() + " in build_protocol for " + peer.to_string() + " on " + host_.to_string());
-    return;  // the socket closes as it goes out of scope
-  }
-  if (!protocol) return;  // the factory refused this peer
+void ListeningPort::process_request(Fd socket, const Address& peer) {
+  // A build_protocol that throws is TcpServer's request error: logged, that connection dropped.
+  std::shared_ptr<Protocol> protocol = factory_->build_protocol(peer);
+  if (!protocol) return;  // the factory refused this peer; the socket closes here
   make<TcpConnection>(std::move(socket), factory_, &map())->start(std::move(protocol));
 }
 
 void ListeningPort::handle_error(const std::exception& error) {
-  log_error(type_name(typeid(error)) + ": " + error.what() + " on port " + host_.to_string() + "; no longer listening");
+  log_error(type_name(typeid(error)) + ": " + error.what() + " on port " + server_address.to_string() + "; no longer listening");
   stop_listening();
 }
 

@@ -1,16 +1,17 @@
-// ListeningPort and listen_tcp: Twisted's reactor.listenTCP. Every accepted connection gets a
-// protocol from the factory (nullptr from build_protocol refuses it) and a TcpConnection.
+// ListeningPort and listen_tcp: Twisted's reactor.listenTCP, a TcpServer whose connections are
+// TcpConnections. Every accepted connection gets a protocol from the factory (nullptr from
+// build_protocol refuses it); TcpServer's caps, batch and backlog apply as to any listener.
 #pragma once
 #include <cstdint>
 #include <memory>
 #include <string_view>
 
-#include <asyncore/dispatcher.h>
+#include <asyncore/net/tcp_server.h>
 #include <asyncore/twisted/protocol.h>
 
 namespace asyncore {
 
-class ListeningPort final : public Dispatcher {
+class ListeningPort final : public TcpServer {
  public:
   // Binds (with SO_REUSEADDR) and listens; throws std::system_error naming the address.
   ListeningPort(const Address& address, std::shared_ptr<Factory> factory, int backlog, ChannelMap* map);
@@ -18,17 +19,16 @@ class ListeningPort final : public Dispatcher {
   // Closes the listening socket (connections already accepted go on) and stops the factory once
   // its last port is gone. Idempotent.
   void stop_listening();
-  Address get_host() const { return host_; }  // the bound address, with the real port
+  Address get_host() const { return server_address; }  // the bound address, with the real port
   Factory& factory() const { return *factory_; }
   bool listening() const { return listening_; }
 
-  void handle_accepted(Fd socket, const Address& peer) override;
+  void process_request(Fd socket, const Address& peer) override;
   void handle_error(const std::exception& error) override;  // accept failed: log, stop listening
   void handle_close() override { stop_listening(); }
 
  private:
   std::shared_ptr<Factory> factory_;
-  Address host_;
   bool listening_ = false;
 };
 

@@ -35,21 +35,6 @@ double cpu_seconds(int pid) {
   return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-size_t count_of(const std::string& text, std::string_view needle) {
-  size_t n = 0;
-  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
-  return n;
-}
-
-bool echoes(Client& c, const std::string& text, double timeout = 5.0) {
-  try {
-    c.send_all(text);
-    return c.recv_exact(text.size(), testing::Seconds(timeout)) == text;
-  } catch (const std::exception&) {
-    return false;
-  }
-}
-
 }  // namespace
 
 TEST_CASE("EMFILE on accept: pause logged, existing connections served, no spin, accepts resume") {
@@ -87,15 +72,15 @@ TEST_CASE("EMFILE on accept: pause logged, existing connections served, no spin,
     CHECK(served >= 5);
     CHECK(served < kClients);
     // Existing connections keep being served while accepting is paused.
-    CHECK(echoes(clients[0], "still served"));
+    CHECK(testing::echoes(clients[0], "still served"));
 
     // Not spinning: CPU time over one second. Nor flooding the log: the retries while still
     // out of fds are silent (one warning per episode).
-    size_t warnings_before = count_of(server.stderr_text(), "pausing accepts");
+    size_t warnings_before = testing::occurrences(server.stderr_text(), "pausing accepts");
     double before = cpu_seconds(server.pid());
     ::usleep(1000 * 1000);
     double used = cpu_seconds(server.pid()) - before;
-    CHECK(count_of(server.stderr_text(), "pausing accepts") == warnings_before);
+    CHECK(testing::occurrences(server.stderr_text(), "pausing accepts") == warnings_before);
     MESSAGE(std::string(backend_name(kind)) << ": echo-server used " << used << " s CPU in 1 s while out of fds");
     CHECK(used < 0.25);
 
@@ -112,7 +97,7 @@ TEST_CASE("EMFILE on accept: pause logged, existing connections served, no spin,
       CHECK(got == expect);
       clients[static_cast<size_t>(i)].close();  // make room for the next ones
     }
-    CHECK(count_of(server.stderr_text(), "accepting again") >= 1);
+    CHECK(testing::occurrences(server.stderr_text(), "accepting again") >= 1);
     CHECK(server.running());
     server.signal(SIGTERM);
     CHECK(server.wait() == 0);

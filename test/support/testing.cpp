@@ -430,6 +430,21 @@ HttpResponse http(int port, std::string_view method, std::string_view target, st
   return r;
 }
 
+bool echoes(Client& client, std::string_view text, Seconds timeout) {
+  try {
+    client.send_all(text);
+    return client.recv_exact(text.size(), timeout) == text;
+  } catch (const std::exception&) {
+    return false;
+  }
+}
+
+size_t occurrences(std::string_view text, std::string_view needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string_view::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
 bool eventually(const std::function<bool()>& condition, Seconds timeout) {
   auto deadline = deadline_after(timeout);
   for (;;) {

@@ -112,6 +112,12 @@ HttpResponse http(int port, std::string_view method, std::string_view target,
                   std::string_view body = {}, std::vector<std::string> extra_headers = {},
                   Seconds timeout = Seconds(10));
 
+// Sends `text` and reads it back: true when the same bytes came back in time (an echo service).
+bool echoes(Client& client, std::string_view text, Seconds timeout = Seconds(5));
+
+// How often `needle` occurs in `text` (overlaps included), e.g. a log line in a child's stderr.
+size_t occurrences(std::string_view text, std::string_view needle);
+
 // Polls `condition` every few milliseconds until it holds or the time runs out.
 bool eventually(const std::function<bool()>& condition, Seconds timeout = Seconds(10));
 

@@ -54,6 +54,16 @@ class Lines {
   std::vector<std::string> lines_;
 };
 
+// "test listener" with one connection per peer host, 10.0.0.1's one held open; the log captured.
+struct OnePerPeer {
+  Lines log;
+  ChannelMap map;
+  std::vector<Fd> peers;
+  ConnectionLimits limits{"test listener", map, {.max_connections = 0, .max_per_peer = 1}};
+  std::shared_ptr<Idle> held = open_connection(map, peers);
+  OnePerPeer() { limits.track(held->fileno(), from("10.0.0.1")); }
+};
+
 }  // namespace
 
 TEST_CASE("per-peer counts follow the map: a closed connection stops counting") {
@@ -150,16 +160,10 @@ TEST_CASE("many connections opening and closing keep the counts exact") {
   CHECK(by_host == open.size());
 }
 
-TEST_CASE("refusals are counted by reason; the log gets the first in full, then summaries") {
-  Lines log;
-  ChannelMap map;
-  std::vector<Fd> peers;
-  ConnectionLimits limits("test listener", map, {.max_connections = 0, .max_per_peer = 1});
+TEST_CASE_FIXTURE(OnePerPeer, "refusals are counted by reason; the log gets the first in full, then summaries") {
   limits.log_interval = 0.2;
   std::vector<Refusal> told;
   limits.on_refused = [&](Refusal r) { told.push_back(r); };
-  auto held = open_connection(map, peers);
-  limits.track(held->fileno(), from("10.0.0.1"));
 
   for (int i = 0; i < 50; ++i) CHECK_FALSE(limits.admit(from("10.0.0.1")));
   limits.refuse(from("10.0.0.9"), Refusal::verify_request);
@@ -200,4 +204,14 @@ TEST_CASE("refusals are counted by reason; the log gets the first in full, then 
     CHECK_FALSE(brief.admit(from("10.0.0.1")));
   }
   CHECK(log.count("brief listener: refused 1 more connection (max_per_peer 1); 2 refused in all") == 1);
+}
+
+TEST_CASE_FIXTURE(OnePerPeer, "log_interval 0 logs every refusal in full, and no summary follows") {
+  limits.log_interval = 0;
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(limits.admit(from("10.0.0.1")));
+  CHECK_FALSE(limits.in_refusal_episode());
+  limits.flush_log();
+  INFO(log.all());
+  CHECK(log.count("test listener: refused 10.0.0.1:40000: max_per_peer 1 reached") == 3);
+  CHECK(log.count("more connection") == 0);
 }

@@ -3,7 +3,12 @@
 #include <asyncore/net/tcp_server.h>
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <sys/un.h>
 
 #include <atomic>
@@ -329,4 +334,165 @@ TEST_CASE("a stale Unix socket file is replaced only with allow_reuse_address; a
   TcpServer intruder(address, [](Fd, const Address&) {}, &map);
   CHECK_THROWS_AS(intruder.start(), std::system_error);  // someone listens: not stale
   CHECK(live->accepting);
+}
+
+// --- ListenerOptions: what every program's listener sets -------------------------------------
+
+TEST_CASE("make_server with ListenerOptions: name, caps, backlog, reuse_port and on_refused") {
+  LogCapture log;
+  ChannelMap map;
+  std::vector<Refusal> told;
+  ListenerOptions options;
+  options.name = "probe listener";
+  options.caps = {.max_connections = 0, .max_per_peer = 1};
+  options.backlog = 9;
+  options.accept_batch = 5;
+  options.reuse_port = true;
+  options.on_refused = [&](Refusal reason) { told.push_back(reason); };
+  auto server = make_server(Address::ipv4("127.0.0.1", 0),
+                            [&map](Fd s, const Address&) { make<EchoLines>(std::move(s), &map); }, options, &map);
+  CHECK(server->request_queue_size == 9);
+  CHECK(server->accept_batch == 5);
+  int value = 0;
+  socklen_t len = sizeof value;
+  REQUIRE(::getsockopt(server->fileno(), SOL_SOCKET, SO_REUSEPORT, &value, &len) == 0);
+  CHECK(value != 0);
+  // A second listener with reuse_port shares the port (what device-server --workers relies on).
+  options.on_refused = nullptr;
+  auto sibling = make_server(server->server_address, [](Fd, const Address&) {}, options, &map);
+  CHECK(sibling->server_address == server->server_address);
+  sibling->server_close();
+
+  const std::string replies = with_client(map, [&] {
+    Fd first = connect_from("127.0.0.1", port_of(*server));
+    std::string out = echo_once(first.get(), "one");
+    Fd second = connect_from("127.0.0.1", port_of(*server));
+    return out + "[" + echo_once(second.get(), "two") + "]";
+  });
+  CHECK(replies == "one\n[]");
+  CHECK(told == std::vector<Refusal>{Refusal::max_per_peer});
+  CHECK(log.contains("probe listener: refused 127.0.0.1:"));
+  CHECK(log.contains("max_per_peer 1 reached"));
+}
+
+TEST_CASE("without reuse_port a second listener on the port fails, naming the address") {
+  ChannelMap map;
+  auto server = make_server(Address::ipv4("127.0.0.1", 0), [](Fd, const Address&) {}, {}, &map);
+  CHECK_THROWS_WITH_AS(make_server(server->server_address, [](Fd, const Address&) {}, {}, &map),
+                       doctest::Contains(server->server_address.to_string().c_str()), std::system_error);
+  CHECK(map.size() == 1);  // the failed one left nothing behind
+}
+
+TEST_CASE("the accept batch bounds the connections accepted per readiness") {
+  ChannelMap map;
+  int made = 0;
+  std::vector<std::shared_ptr<Dispatcher>> sessions;
+  ListenerOptions options;
+  options.accept_batch = 3;
+  auto server = make_server(Address::ipv4("127.0.0.1", 0), [&](Fd s, const Address&) {
+    ++made;
+    make<EchoLines>(std::move(s), &map);
+  }, options, &map);
+  // Connected (the kernel completes the handshakes) before the loop runs at all.
+  std::vector<testing::Client> clients;
+  for (int i = 0; i < 10; ++i) clients.emplace_back(port_of(*server));
+  map.poll_once(5);
+  CHECK(made == 3);
+  map.poll_once(5);
+  CHECK(made == 6);
+  REQUIRE(run_until(map, [&] { return made == 10; }));
+  CHECK(server->active_connections() == 10);
+}
+
+// Out of fds (EMFILE): a child process with a lowered RLIMIT_NOFILE runs the listener, the parent
+// connects more clients than it has fds for. The listener pauses accepting (one warning), keeps
+// serving the connections it has, and accepts the waiting clients by itself once fds free up.
+namespace {
+
+// Reads what the child logged so far (non-blocking) into `text`.
+void read_log(int fd, std::string& text) {
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;) text.append(buffer, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+TEST_CASE("out of fds the listener pauses, serves the open connections and resumes by itself") {
+#ifdef TEST_SANITIZED
+  MESSAGE("skipped in a sanitizer build: the sanitizer runtime itself fails without fds");
+  return;
+#endif
+  int port_pipe[2], log_pipe[2];
+  REQUIRE(::pipe2(port_pipe, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(log_pipe, O_CLOEXEC | O_NONBLOCK) == 0);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::alarm(60);  // bounded even if the parent vanishes
+    set_log_sink([fd = log_pipe[1]](LogLevel, std::string_view line) {
+      std::string text = std::string(line) + "\n";
+      (void)!::write(fd, text.data(), text.size());
+    });
+    ChannelMap map;
+    auto server = make_server<EchoLines>(Address::ipv4("127.0.0.1", 0), &map);
+    // Room for 6 more fds: the limit sits just past the 6th free number (fds already open above
+    // it stay usable; the harness may hold some high ones).
+    int limit_at = 0;
+    for (int free_seen = 0; free_seen < 6; ++limit_at) {
+      if (::fcntl(limit_at, F_GETFD) == -1) ++free_seen;
+    }
+    const rlimit limit{static_cast<rlim_t>(limit_at), static_cast<rlim_t>(limit_at)};
+    const uint16_t port = server->server_address.port();
+    if (::setrlimit(RLIMIT_NOFILE, &limit) != 0 || ::write(port_pipe[1], &port, sizeof port) != sizeof port) ::_exit(2);
+    map.run();
+    ::_exit(0);
+  }
+  ::close(port_pipe[1]);
+  ::close(log_pipe[1]);
+  uint16_t port = 0;
+  const bool got_port = ::read(port_pipe[0], &port, sizeof port) == sizeof port;
+  ::close(port_pipe[0]);
+  std::string log;
+  if (got_port) {
+    constexpr int kClients = 20;
+    std::vector<testing::Client> clients;
+    for (int i = 0; i < kClients; ++i) clients.emplace_back(port);  // all complete in the backlog
+    int served = 0;
+    while (served < kClients && testing::echoes(clients[static_cast<size_t>(served)], "hi " + std::to_string(served) + "\n",
+                                                testing::Seconds(served == 0 ? 5 : 0.5))) {
+      ++served;
+    }
+    CHECK(served >= 3);
+    CHECK(served < kClients);
+    read_log(log_pipe[0], log);
+    CHECK(testing::occurrences(log, "pausing accepts") == 1);
+    CHECK(testing::echoes(clients[0], "still served\n"));  // the open connections go on meanwhile
+
+    // Free fds: the waiting clients are accepted without anything else happening.
+    for (int i = 0; i < served; ++i) clients[static_cast<size_t>(i)].close();
+    int late = 0;
+    for (int i = served; i < kClients; ++i) {
+      auto& client = clients[static_cast<size_t>(i)];
+      // The first one waiting still has its unanswered "hi" in flight: that answer comes first.
+      const std::string pending = i == served ? "hi " + std::to_string(i) + "\n" : "";
+      try {
+        client.send_all("late\n");
+        if (client.recv_exact(pending.size() + 5, testing::Seconds(10)) == pending + "late\n") ++late;
+      } catch (const std::exception&) {
+      }
+      clients[static_cast<size_t>(i)].close();  // make room for the next ones
+    }
+    CHECK(late == kClients - served);
+    CHECK(testing::eventually([&] {
+      read_log(log_pipe[0], log);
+      return log.find("accepting again") != std::string::npos;
+    }));
+  }
+  CHECK(got_port);
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));  // it was still running: nothing made it exit
+  ::close(log_pipe[0]);
+  INFO(log);
 }
