@@ -68,6 +68,8 @@ PUBLIC_HEADERS := \
   $(addprefix dispatchers/process/,process.h process_lines.h) \
   $(addprefix dispatchers/redis/,client.h lease.h resp.h)
 public_name = $(patsubst dispatchers/%,%,$(patsubst core/%,%,$(1)))
+# The first rule below is the include farm, not what a bare `make` should build.
+.DEFAULT_GOAL := all
 INCLUDE_STAMP := $(INCLUDE_DIR)/.stamp
 $(INCLUDE_STAMP): Makefile
 	@rm -rf $(INCLUDE_DIR)/asyncore

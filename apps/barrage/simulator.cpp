@@ -8,38 +8,20 @@
 
 namespace asyncore::barrage {
 
-namespace {
-
-// Binds with SO_REUSEPORT too when the port is shared with sibling workers.
-class Listener final : public TcpServer {
- public:
-  Listener(Address address, HandlerFactory factory, ChannelMap* map, bool reuse_port)
-      : TcpServer(std::move(address), std::move(factory), map), reuse_port_(reuse_port) {}
-  void server_bind() override {
-    if (reuse_port_) set_reuse_port();
-    TcpServer::server_bind();
-  }
-
- private:
-  bool reuse_port_;
-};
-
-}  // namespace
-
 Simulator::Simulator(ServerOptions options, ChannelMap* map, bool reuse_port)
     : map_(map ? *map : socket_map()), options_(std::move(options)),
       source_(options_.script, options_.mode == SendMode::large), rooms_(options_, source_, map_),
       partial_input_(options_.max_partial_input),
       partial_log_(map_, LogLevel::warning, "clients closed for the partial input budget", 10.0),
       client_log_(map_, LogLevel::warning, "malformed, refused or idle clients", 10.0) {
-  listener_ = make<Listener>(Address::resolve(options_.host, options_.port),
-                             [this](Fd socket, const Address& peer) { accepted(std::move(socket), peer); }, &map_, reuse_port);
-  listener_->request_queue_size = 4096;
-  listener_->accept_batch = 256;  // thousands of clients arrive together in the fan-out benchmark
-  listener_->max_connections = options_.caps.max_connections;
-  listener_->max_per_peer = options_.caps.max_per_peer;
-  listener_->start();
-  listener_->limits().name = "barrage listener";
+  listener_ = make_server(Address::resolve(options_.host, options_.port),
+                          [this](Fd socket, const Address& peer) { accepted(std::move(socket), peer); },
+                          ListenerOptions{.name = "barrage listener",
+                                          .caps = options_.caps,
+                                          .backlog = 4096,
+                                          .accept_batch = 256,  // thousands of clients arrive together in the fan-out benchmark
+                                          .reuse_port = reuse_port},
+                          &map_);
 }
 
 Simulator::~Simulator() {
