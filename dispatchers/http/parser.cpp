@@ -5,28 +5,12 @@
 #include <asyncore/log_escape.h>
 #include <asyncore/http/uri.h>
 
+#include "dispatchers/http/chars.h"
+
 namespace asyncore::http {
 namespace {
 
-// RFC 9110 token characters (method, header names).
-struct TokenTable {
-  bool allowed[256] = {};
-  constexpr TokenTable() {
-    for (int c = '0'; c <= '9'; ++c) allowed[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) allowed[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) allowed[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) allowed[static_cast<unsigned char>(c)] = true;
-  }
-};
-constexpr TokenTable kToken;
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!kToken.allowed[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
+using chars::is_token;
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -179,12 +163,9 @@ void HttpRequestParser::on_request_line(std::string_view line) {
     fail(400, "request line: empty request target");
     return;
   }
-  for (size_t i = 0; i < target.size(); ++i) {
-    auto c = static_cast<unsigned char>(target[i]);
-    if (c <= 0x20 || c >= 0x7f || c == '#') {
-      fail(400, "request line: byte " + std::to_string(i) + " of the request target is not allowed in " + quoted(target));
-      return;
-    }
+  if (size_t i = chars::find_bad_target_byte(target); i != std::string_view::npos) {
+    fail(400, "request line: byte " + std::to_string(i) + " of the request target is not allowed in " + quoted(target));
+    return;
   }
   if (version == "HTTP/1.1") {
     request_.version_minor_ = 1;
@@ -214,24 +195,21 @@ void HttpRequestParser::on_request_line(std::string_view line) {
 
 void HttpRequestParser::on_field_line(size_t start, size_t end, bool trailer) {
   std::string_view line = std::string_view(request_.head_).substr(start, end - start);
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos) {
-    fail(400, where() + ": no ':' in " + quoted(line));
-    return;
-  }
-  std::string_view name = line.substr(0, colon);
-  if (!is_token(name)) {
-    if (!name.empty() && is_space(name.back())) fail(400, where() + ": whitespace before ':' in " + quoted(line));
+  // The name is the run of token characters, which must end at the colon.
+  const size_t colon = chars::token_length(line);
+  if (colon == 0 || colon == line.size() || line[colon] != ':') {
+    const size_t found = line.find(':');
+    std::string_view name = line.substr(0, found);
+    if (found == std::string_view::npos) fail(400, where() + ": no ':' in " + quoted(line));
+    else if (!name.empty() && is_space(name.back())) fail(400, where() + ": whitespace before ':' in " + quoted(line));
     else fail(400, where() + ": bad field name " + quoted(name));
     return;
   }
+  std::string_view name = line.substr(0, colon);
   std::string_view value = trim(line.substr(colon + 1));
-  for (char ch : value) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      fail(400, where() + ": control character in the value of " + quoted(name));
-      return;
-    }
+  if (!chars::valid_value(value)) {
+    fail(400, where() + ": control character in the value of " + quoted(name));
+    return;
   }
   auto& fields = trailer ? request_.trailers_ : request_.headers_;
   if (request_.headers_.size() + request_.trailers_.size() >= limits_.max_headers) {
@@ -410,12 +388,7 @@ void HttpRequestParser::on_chunk_size_line(std::string_view line) {
   std::string_view extension = line.substr(digits);
   while (!extension.empty() && is_space(extension.front())) extension.remove_prefix(1);
   if (!extension.empty() || digits < line.size()) {
-    bool ok = !extension.empty() && extension.front() == ';';
-    for (char ch : extension) {
-      auto c = static_cast<unsigned char>(ch);
-      ok = ok && !((c < 0x20 && c != '\t') || c == 0x7f);
-    }
-    if (!ok) {
+    if (extension.empty() || extension.front() != ';' || !chars::valid_value(extension)) {
       fail(400, where + ": bad chunk size " + quoted(line));
       return;
     }

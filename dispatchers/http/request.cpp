@@ -24,11 +24,15 @@ void for_each_query_pair(std::string_view query, Visit&& visit) {
   }
 }
 
+bool encoded(std::string_view raw) {
+  for (char c : raw) {
+    if (c == '%' || c == '+') return true;
+  }
+  return false;
+}
+
 bool decoded_equals(std::string_view raw, std::string_view decoded_name) {
-  // A plain loop: find_first_of searches the set once per character, on every query lookup.
-  bool encoded = false;
-  for (char c : raw) encoded = encoded || c == '%' || c == '+';
-  if (!encoded) return raw == decoded_name;
+  if (!encoded(raw)) return raw == decoded_name;
   return percent_decoded(raw, true) == decoded_name;
 }
 
@@ -37,7 +41,8 @@ bool decoded_equals(std::string_view raw, std::string_view decoded_name) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
+    // Equal bytes (the usual case) cost one test; only a difference asks about case.
+    if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
   }
   return true;
 }

@@ -6,6 +6,8 @@
 #include <asyncore/http/request.h>
 #include <asyncore/json/json.h>
 
+#include "dispatchers/http/chars.h"
+
 namespace asyncore::http {
 namespace {
 
@@ -13,26 +15,10 @@ constexpr std::string_view kText = "text/plain; charset=utf-8";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 constexpr std::string_view kJson = "application/json";
 
-bool valid_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool valid_value(std::string_view value) {
-  for (char ch : value) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
+using chars::valid_value;
 
 void check_header(std::string_view name, std::string_view value) {
-  if (!valid_name(name)) throw std::invalid_argument("Response header name '" + std::string(name) + "' is not a token");
+  if (!chars::is_token(name)) throw std::invalid_argument("Response header name '" + std::string(name) + "' is not a token");
   if (!valid_value(value)) {
     throw std::invalid_argument("Response header '" + std::string(name) + "' has a control character in its value");
   }
