@@ -43,6 +43,9 @@ std::optional<json::Value> flat_integers(std::string_view body) {
 std::variant<Message, BadBody> parse_message(std::string_view body) {
   json::ParseResult parsed;
   parsed.value = flat_integers(body);
+  // What the flat reader accepts (no white space, no escapes, plain ASCII keys, integers without
+  // sign or leading zero, no repeated key) is written back byte for byte by json::dump.
+  const bool canonical = static_cast<bool>(parsed);
   if (!parsed) parsed = json::try_parse(body);
   if (!parsed) return BadBody{"invalid JSON: " + std::string(parsed.error->what())};
   if (!parsed.value->is_object()) return BadBody{"body is not a JSON object"};
@@ -58,6 +61,7 @@ std::variant<Message, BadBody> parse_message(std::string_view body) {
     message.ident = static_cast<int>(ident->as_int());
   }
   message.body = std::move(*parsed.value);
+  message.canonical = canonical;
   return message;
 }
 

@@ -574,7 +574,8 @@ class Writer {
       first = false;
       new_line(level + 1);
       append_quoted(out_, member.key);
-      out_ += indent_ >= 0 ? ": " : ":";
+      if (indent_ >= 0) out_ += ": ";
+      else out_ += ':';
       write(member.value, level + 1);
     }
     if (!members.empty()) new_line(level);
