@@ -1,5 +1,6 @@
 #include <asyncore/http/response.h>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -161,11 +162,17 @@ void append_response(std::string& out, const Response& response, const ResponseF
   size_t size = 160 + date.size() + server.size() + response.content_type.size() + response.body.size();
   for (const auto& [name, value] : response.headers()) size += name.size() + value.size() + 4;
   out.reserve(out.size() + size);
-  out.append("HTTP/1.1 ");
-  append_number(out, static_cast<uint64_t>(status));
-  out.push_back(' ');
-  out.append(reason_phrase(status));
-  out.append("\r\nDate: ");
+  // The status line and the Date header's name in one append (status has three digits).
+  const std::string_view reason = reason_phrase(status);
+  char line[64] = "HTTP/1.1 ";
+  char* p = line + 9;
+  *p++ = static_cast<char>('0' + status / 100);
+  *p++ = static_cast<char>('0' + status / 10 % 10);
+  *p++ = static_cast<char>('0' + status % 10);
+  *p++ = ' ';
+  p = std::copy(reason.begin(), reason.end(), p);  // the longest phrase has 31 bytes
+  for (char c : std::string_view("\r\nDate: ")) *p++ = c;
+  out.append(line, p);
   out.append(date);
   if (!server.empty()) out.append("\r\nServer: ").append(server);
   const bool no_body = status_has_no_body(status);
