@@ -51,16 +51,20 @@ inline uint64_t has_byte(uint64_t x, unsigned b) {
 // cheap over-approximation for 8 bytes: zero only when none of them is bad.
 template <class Maybe, class Bad>
 inline size_t find_first(std::string_view s, Maybe maybe, Bad bad) {
+  auto scan = [&](size_t from, size_t to) {
+    for (size_t j = from; j < to; ++j) {
+      if (bad(static_cast<unsigned char>(s[j]))) return j;
+    }
+    return std::string_view::npos;
+  };
+  if (s.size() < 8) return scan(0, s.size());
   size_t i = 0;
   for (; i + 8 <= s.size(); i += 8) {
     if (!maybe(load8(s.data() + i))) [[likely]] continue;
-    for (size_t j = i; j < i + 8; ++j) {
-      if (bad(static_cast<unsigned char>(s[j]))) return j;
-    }
+    if (size_t j = scan(i, i + 8); j != std::string_view::npos) return j;
   }
-  for (; i < s.size(); ++i) {
-    if (bad(static_cast<unsigned char>(s[i]))) return i;
-  }
+  // The rest as one more word, overlapping the last one read.
+  if (i < s.size() && maybe(load8(s.data() + s.size() - 8))) return scan(i, s.size());
   return std::string_view::npos;
 }
 }  // namespace detail
@@ -81,16 +85,6 @@ inline size_t find_bad_target_byte(std::string_view target) {
   return find_first(
       target, [](uint64_t w) { return has_less(w, 0x21) | (w & kHigh) | has_byte(w, 0x7f) | has_byte(w, '#'); },
       bad_target_byte);
-}
-
-// ASCII case-insensitive equality with a name already in lower case (header names).
-inline bool equals_lower(std::string_view s, std::string_view lower) {
-  if (s.size() != lower.size()) return false;
-  for (size_t i = 0; i < s.size(); ++i) {
-    const char c = s[i];
-    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c) != lower[i]) return false;
-  }
-  return true;
 }
 
 }  // namespace asyncore::http::chars

@@ -1,5 +1,6 @@
 #include <asyncore/http/parser.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <asyncore/log_escape.h>
@@ -97,36 +98,57 @@ size_t HttpRequestParser::feed(std::string_view data) {
 }
 
 size_t HttpRequestParser::feed_lines(std::string_view data) {
-  const void* found = std::memchr(data.data(), '\n', data.size());
-  size_t take = found ? static_cast<size_t>(static_cast<const char*>(found) - data.data()) + 1 : data.size();
-  if (head_bytes_ + take > limits_.max_head_bytes) {
-    std::string limit = std::to_string(limits_.max_head_bytes);
-    if (phase_ == Phase::start) fail(414, "request line longer than " + limit + " bytes");
-    else fail(431, (phase_ == Phase::trailers ? "head and trailers longer than " : "head longer than ") + limit + " bytes");
-    return take;
-  }
+  // Every line complete in `data` is read in this call: its bytes go to the head in one append
+  // (at most one byte past what the limit allows, which shows the limit crossed), the lines are
+  // read in place, and what follows the head (a body, the next request) is cut off again. The
+  // limit is still checked line by line, as each line is taken.
   std::string& head = request_.head_;
-  head.append(data.data(), take);
-  head_bytes_ += take;
-  if (!found) return take;
-  size_t end = head.size() - 1;  // the '\n'
-  if (end == line_start_ || head[end - 1] != '\r') {
-    ++line_number_;
-    fail(400, where() + ": line ends with a bare LF, not CRLF");
-    return take;
+  const size_t allowed = limits_.max_head_bytes - head_bytes_;
+  const size_t chunk = allowed >= data.size() ? data.size() : allowed + 1;
+  size_t next = head.size();  // where the next unread byte is in the head
+  head.append(data.data(), chunk);
+  size_t used = 0;
+  while (used < chunk) {
+    const char* start = head.data() + next;
+    const void* found = std::memchr(start, '\n', chunk - used);
+    const size_t take = found ? static_cast<size_t>(static_cast<const char*>(found) - start) + 1 : data.size() - used;
+    if (head_bytes_ + take > limits_.max_head_bytes) {
+      head.resize(next);
+      std::string limit = std::to_string(limits_.max_head_bytes);
+      if (phase_ == Phase::start) fail(414, "request line longer than " + limit + " bytes");
+      else fail(431, (phase_ == Phase::trailers ? "head and trailers longer than " : "head longer than ") + limit + " bytes");
+      return used + take;
+    }
+    head_bytes_ += take;
+    used += take;
+    next += take;
+    if (!found) return used;  // an unfinished line, kept for the next call
+    const size_t end = next - 1;  // the '\n'
+    if (end == line_start_ || head[end - 1] != '\r') {
+      ++line_number_;
+      fail(400, where() + ": line ends with a bare LF, not CRLF");
+      head.resize(next);
+      return used;
+    }
+    if (phase_ == Phase::start && end - 1 == line_start_) {
+      // An empty line before the request line: ignored (RFC 9112 section 2.2), and dropped.
+      head.erase(line_start_, next - line_start_);
+      next = line_start_;
+      continue;
+    }
+    on_line(line_start_, end - 1);
+    line_start_ = next;
+    if (phase_ != Phase::headers && phase_ != Phase::trailers) {  // the head or trailers ended, or failed
+      head.resize(next);
+      return used;
+    }
   }
-  on_line(line_start_, end - 1);
-  line_start_ = head.size();
-  return take;
+  return used;
 }
 
 void HttpRequestParser::on_line(size_t start, size_t end) {
   std::string& head = request_.head_;
-  if (phase_ == Phase::start) {
-    if (start == end) {  // an empty line before the request line: ignored (RFC 9112 section 2.2)
-      head.resize(start);
-      return;
-    }
+  if (phase_ == Phase::start) {  // (an empty line here was dropped by feed_lines)
     line_number_ = 1;
     on_request_line(std::string_view(head).substr(start, end - start));
     if (!failed()) phase_ = Phase::headers;
