@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "core/backend.h"
+#include "core/backend_epoll.h"
 #include "core/signals.h"
 #include "core/waker.h"
 
@@ -126,6 +127,7 @@ void ChannelMap::use_backend(BackendKind kind) {
   if (depth_ > 0) throw std::logic_error("use_backend: cannot switch backends from inside a callback");
   backend_kind_ = kind;
   top_ready_ = {}, nested_ready_.clear();  // they point into the old backend's buffers
+  epoll_ = nullptr;
   backend_.reset();
   ensure_backend();
 }
@@ -133,6 +135,7 @@ void ChannelMap::use_backend(BackendKind kind) {
 void ChannelMap::ensure_backend() {
   if (backend_) return;
   backend_ = make_backend(backend_kind_);
+  epoll_ = backend_kind_ == BackendKind::epoll ? static_cast<EpollBackend*>(backend_.get()) : nullptr;
   for (size_t fd = 0; fd < slots_.size(); ++fd) {
     if (slots_[fd].dispatcher) {
       slots_[fd].interest = 0;
@@ -153,7 +156,7 @@ void ChannelMap::apply_interest_changes() {
     if (!d) continue;
     // Enrolled here, not in add_channel: a subclass's constructor chooses its mode after the
     // base registered the socket.
-    if (!d->declared_interest_) {
+    if (d->interest_ == Dispatcher::Interest::polled) {
       if (!slot.polled) slot.polled = true, polled_.push_back(fd);
       continue;  // ask_polled asks it next, once: asyncore asks once per pass
     }
@@ -169,7 +172,7 @@ void ChannelMap::ask_polled() {
     const int fd = polled_[i];
     Slot& slot = slots_[static_cast<size_t>(fd)];
     Dispatcher* d = slot.dispatcher;
-    if (!d || d->declared_interest_) {
+    if (!d || d->interest_ != Dispatcher::Interest::polled) {
       slot.polled = false;
       polled_[i] = polled_.back();
       polled_.pop_back();
@@ -273,13 +276,21 @@ bool ChannelMap::still_same(const Dispatcher& d, int fd, uint32_t generation) co
   const int fd = ready_fd(event);
   const uint32_t generation = ready_generation(event);
   const uint32_t e = event.events;
-  if (static_cast<size_t>(fd) >= slots_.size()) return;
+  // fd -1: blanked by a nested pass. Any other fd was registered here, and slots_ never shrinks.
+  if (fd < 0) [[unlikely]] return;
   Dispatcher* d = slots_[static_cast<size_t>(fd)].dispatcher;
   // Closed earlier in this pass, or a new dispatcher reusing the fd number: not this event's.
   if (!d || slots_[static_cast<size_t>(fd)].generation != generation) return;
-  dispatching_fd_ = fd;
+  // A rechecked dispatcher's plain read needs handle_read() and nothing else: it re-checks
+  // itself, so its recheck() calls must reach the dirty list (dispatching_fd_ is left alone).
+  const bool plain_read = e == kEventRead && d->interest_ == Dispatcher::Interest::rechecked && d->connected && !d->accepting;
+  if (!plain_read) dispatching_fd_ = fd;
   bool rechecking = false;  // an exception from the re-check itself is not followed by another
   try {
+    if (plain_read) [[likely]] {
+      d->handle_read();
+      return;
+    }
     if (e & kEventRead) d->handle_read_event();
     if (e & ~kEventRead) [[unlikely]] {  // writability, priority data, hangup, errors
       if ((e & kEventWrite) && still_same(*d, fd, generation)) d->handle_write_event();
@@ -359,7 +370,10 @@ struct DepthGuard {
 };
 }  // namespace
 
-size_t ChannelMap::poll_once(double timeout) { return pass<false>(timeout); }
+size_t ChannelMap::poll_once(double timeout) {
+  ensure_backend();
+  return pass<false>(timeout);
+}
 
 void ChannelMap::prepare_wait() {
   DepthGuard guard(depth_);  // hooks, flushes, readable()/writable() are callbacks too
@@ -371,7 +385,7 @@ void ChannelMap::prepare_wait() {
 
 template <bool kNoLimit>
 size_t ChannelMap::pass(double timeout) {
-  if (!backend_) [[unlikely]] ensure_backend();
+  // The backend exists (poll_once, loop and run make it; none is replaced inside a callback).
   if (prepare_needed_) prepare_wait();
   // After the hooks, which may add timers. No limit and no timers (run()): no clock needed. A
   // stop() wakes the wait through the waker, so it need not be looked at here.
@@ -379,7 +393,7 @@ size_t ChannelMap::pass(double timeout) {
   const timespec* wait_ptr = (kNoLimit || timeout < 0) && timers_.empty() ? nullptr : wait_time(timeout, wait);
   // depth_ is 0 here but in a nested pass (called from a handler, a timer or a hook).
   const size_t level = static_cast<size_t>(depth_);
-  std::span<ReadyEvent> ready = backend_->wait(wait_ptr, level);
+  std::span<ReadyEvent> ready = epoll_ && !level ? epoll_->wait_top(wait_ptr) : backend_->wait(wait_ptr, level);
   if (level) [[unlikely]] enter_nested_pass(ready, level);
   else top_ready_ = ready;
   {
@@ -446,6 +460,7 @@ bool ChannelMap::alive() const { return channel_count_ > 0 || !timers_.empty(); 
 // the loop returns at once and consumes it, as asyncio's run_forever does.
 // asyncore: `while map and count > 0`: a count of 0 or less makes no pass at all.
 void ChannelMap::loop(double timeout, std::optional<long> count) {
+  ensure_backend();
   while (!stop_requested_ && alive() && (!count || *count > 0)) {
     pass<false>(timeout);
     if (count) --*count;
@@ -454,6 +469,7 @@ void ChannelMap::loop(double timeout, std::optional<long> count) {
 }
 
 void ChannelMap::run() {
+  ensure_backend();
   while (!stop_requested_) pass<true>(-1);  // no limit and no timers: wait_time needs no clock
   stop_requested_ = false;
 }

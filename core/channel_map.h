@@ -19,6 +19,7 @@
 namespace asyncore {
 
 class Backend;
+class EpollBackend;
 struct ReadyEvent;  // the backend's record of one ready fd (internal)
 
 class Waker;
@@ -186,6 +187,7 @@ class ChannelMap {
   bool prepare_needed_ = false;
   size_t channel_count_ = 0;
   std::unique_ptr<Backend> backend_;
+  EpollBackend* epoll_ = nullptr;  // backend_ when it is epoll's: its wait() is called inline
   BackendKind backend_kind_ = BackendKind::epoll;
   TimerQueue timers_;
   std::unique_ptr<Waker> waker_;

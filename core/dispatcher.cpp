@@ -73,7 +73,7 @@ void Dispatcher::set_socket(Fd socket) {
 }
 
 void Dispatcher::set_internal_socket(Fd socket) {
-  declared_interest_ = true;  // the waker and signal pipe never change their answers
+  interest_ = Interest::declared;  // the waker and signal pipe never change their answers
   socket_ = std::move(socket);
   map_->add_internal_channel(*this);
 }
@@ -230,7 +230,7 @@ void Dispatcher::recheck() {
 }
 
 void Dispatcher::set_interest(Interest mode) {
-  declared_interest_ = mode == Interest::declared;
+  interest_ = mode;
   // The map enrols a polled dispatcher when it next applies this re-check, and drops a declared
   // one from its polled list when it next walks it.
   if (socket_) map_->push_dirty(socket_.get());

@@ -54,7 +54,8 @@ CommandAnswer command_answer(const CommandResult& result) {
   switch (result.outcome) {
     case CommandOutcome::ok:
       body += ",\"ack\":";
-      json::dump_to(body, result.ack);
+      if (!result.ack_text.empty()) body += result.ack_text;
+      else json::dump_to(body, result.ack);
       status = 200;
       break;
     case CommandOutcome::sent:

@@ -197,8 +197,11 @@ std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCal
   Waiter& waiter = waiters_[id];
   waiter.done = std::move(done);
   waiter.mode = mode;
-  waiter.timer = map_.call_later(timeout, [this, id, mode] {
-    finish(id, {mode == CommandMode::queue ? CommandOutcome::queued : CommandOutcome::timeout, {}, {}});
+  // [this, id] fits inside the std::function (16 trivially copyable bytes): no allocation.
+  waiter.timer = map_.call_later(timeout, [this, id] {
+    const auto it = waiters_.find(id);
+    if (it == waiters_.end()) return;
+    finish(id, {it->second.mode == CommandMode::queue ? CommandOutcome::queued : CommandOutcome::timeout, {}, {}});
   });
   return id;
 }
@@ -261,7 +264,7 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
   session->send_command(command, pending);
 }
 
-void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack) {
+void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack, std::string_view text) {
   if (pending.queue_id) {
     store_.complete(session.imei(), pending.queue_id);
     schedule_commit();
@@ -274,7 +277,7 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
     if (DeviceRecord* record = store_.find(session.imei())) record->heartbeat = pending.heartbeat;
   }
   if (pending.waiter && waiters_.count(pending.waiter)) {
-    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}});
+    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}, std::string(text)});
   } else if (pending.waiter) {
     metrics_.count_dropped_ack();  // its caller already gave up
   } else if (!pending.queue_id) {

@@ -36,9 +36,14 @@ std::string_view to_string(CommandMode mode);
 std::string_view to_string(CommandOutcome outcome);
 
 struct CommandResult {
+  CommandResult() = default;
+  // {outcome, ack, error} as before; ack_text is optional.
+  CommandResult(CommandOutcome outcome, json::Value ack = {}, std::string error = {}, std::string ack_text = {})
+      : outcome(outcome), ack(std::move(ack)), error(std::move(error)), ack_text(std::move(ack_text)) {}
   CommandOutcome outcome = CommandOutcome::no;
   json::Value ack;  // outcome ok: the device's ack
   std::string error;  // outcome queue_full or unavailable: why, for the admin
+  std::string ack_text;  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it again)
 };
 using CommandCallback = std::function<void(CommandResult)>;
 
@@ -85,7 +90,8 @@ class DeviceHub {
   void record_sample(Imei imei, DeviceRecord& record, const Event& event);
   // The session holds its replies until what was appended so far is durable.
   void hold_until_durable(DeviceSession& session);
-  void ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack);
+  // `text`: the ack as the device sent it when that is exactly json::dump(ack), else "".
+  void ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack, std::string_view text = {});
 
   // --- interact / sendtodev / queue -------------------------------------------------------------
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.

@@ -14,6 +14,7 @@ struct Message {
   int type = 0;
   std::optional<int> ident;  // nullopt when missing or not an integer 1..65535
   json::Value body;          // always an object
+  bool canonical = false;    // the frame's text is exactly json::dump(body): it may be passed on as is
 };
 
 // A body the connection cannot survive (the contract's "bad frame").

@@ -1,5 +1,7 @@
 #include "apps/device/metrics.h"
 
+#include <algorithm>
+
 #include <asyncore/http/operator.h>
 
 namespace asyncore::device {
@@ -48,6 +50,21 @@ void cluster_samples(std::string& out, const ClusterGauges& c) {
 }
 
 }  // namespace
+
+void Metrics::count_command(std::string_view mode, std::string_view result) {
+  // The key built on the stack and looked up as a view: every known pair is already in the map.
+  constexpr std::string_view kBetween = "\",result=\"";
+  char buffer[64];
+  if (mode.size() + kBetween.size() + result.size() > sizeof buffer) {
+    ++commands_[std::string(mode) + std::string(kBetween) + std::string(result)];
+    return;
+  }
+  char* p = buffer;
+  for (std::string_view part : {mode, kBetween, result}) p = std::copy(part.begin(), part.end(), p);
+  const std::string_view key(buffer, static_cast<std::size_t>(p - buffer));
+  if (auto it = commands_.find(key); it != commands_.end()) ++it->second;
+  else ++commands_[std::string(key)];
+}
 
 std::uint64_t Metrics::bad_frames_total() const {
   std::uint64_t total = 0;

@@ -43,7 +43,7 @@ class Metrics {
   void count_unknown_instruction() { ++unknown_instructions_; }
   void count_dropped_ack() { ++dropped_acks_; }
   void count_sent_ack() { ++sent_acks_; }
-  void count_command(std::string_view mode, std::string_view result) { ++commands_[std::string(mode) + "\",result=\"" + std::string(result)]; }
+  void count_command(std::string_view mode, std::string_view result);  // on every command: no allocation
   void count_accepted() { ++accepted_; }
   // A connection closed at accept by a listener's caps ("device" or "admin"; "max_connections", ...).
   void count_refused(std::string_view listener, std::string_view reason) {
@@ -73,7 +73,7 @@ class Metrics {
                                                        {"bad_token", 0},    {"locked", 0}};
   std::map<std::string, std::uint64_t> bad_frames_{
       {"zero_length", 0}, {"oversized", 0}, {"invalid_json", 0}, {"not_object", 0}, {"bad_type", 0}};
-  std::map<std::string, std::uint64_t> commands_{
+  std::map<std::string, std::uint64_t, std::less<>> commands_{
       {"interact\",result=\"OK", 0},     {"interact\",result=\"TIMEOUT", 0}, {"interact\",result=\"NO", 0},
       {"send\",result=\"SENT", 0},       {"send\",result=\"NO", 0},          {"queue\",result=\"QUEUED", 0},
       {"queue\",result=\"OK", 0},        {"queue\",result=\"TIMEOUT", 0},    {"queue\",result=\"QUEUE_FULL", 0},

@@ -108,9 +108,9 @@ void DeviceSession::handle_frame(std::string_view body) {
                                                                     : "bad_type";
     return bad_frame(kind, bad->reason);
   }
-  const Message& message = std::get<Message>(parsed);
+  Message& message = std::get<Message>(parsed);
   if (!logged_in_) return handle_login(message);
-  if (message.type >= 100) return handle_ack(message);
+  if (message.type >= 100) return handle_ack(std::move(message), body);
   handle_report(message);
 }
 
@@ -214,14 +214,14 @@ DeviceRecord* DeviceSession::current_record() {
   return record;
 }
 
-void DeviceSession::handle_ack(const Message& message) {
+void DeviceSession::handle_ack(Message&& message, std::string_view text) {
   if (DeviceRecord* record = hub_.store().find(imei_)) record->last_seen = DeviceHub::unix_now();
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
     if (it->type == message.type && message.ident && it->ident == *message.ident) {
       PendingCommand pending = *it;
       pending_.erase(it);
       if (pending_.empty()) std::vector<PendingCommand>().swap(pending_);
-      return hub_.ack_received(*this, pending, message.body);
+      return hub_.ack_received(*this, pending, std::move(message.body), message.canonical ? text : std::string_view());
     }
   }
   hub_.metrics().count_dropped_ack();

@@ -53,7 +53,8 @@ class DeviceSession final : public BufferedStream {
   void handle_heartbeat(const HeartbeatFrame& heartbeat);
   // The device's record, its last_seen moved to now; null when another connection took it over.
   DeviceRecord* current_record();
-  void handle_ack(const Message& message);
+  // The ack's body moves on to whoever waits for it, with its text when that is canonical.
+  void handle_ack(Message&& message, std::string_view text);
   void refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error);
   void bad_frame(std::string_view kind, std::string_view reason);
   void arm_deadline(double seconds);

@@ -10,7 +10,11 @@ namespace asyncore::echo {
 
 class EchoHandler final : public BufferedStream {
  public:
-  using BufferedStream::BufferedStream;
+  // Rechecked interest: BufferedStream re-checks on every change of its queue or pause, and
+  // this class adds no state of its own, so a message costs no readable()/writable() calls.
+  EchoHandler(Fd socket, const Address& peer, ChannelMap* map) : BufferedStream(std::move(socket), peer, map) {
+    set_interest(Interest::rechecked);
+  }
   void handle_read() override;
   void handle_eof() override { close_when_done(); }
   void handle_close() override { close(); }

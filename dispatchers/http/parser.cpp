@@ -1,32 +1,17 @@
 #include <asyncore/http/parser.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <asyncore/log_escape.h>
 #include <asyncore/http/uri.h>
 
+#include "dispatchers/http/chars.h"
+
 namespace asyncore::http {
 namespace {
 
-// RFC 9110 token characters (method, header names).
-struct TokenTable {
-  bool allowed[256] = {};
-  constexpr TokenTable() {
-    for (int c = '0'; c <= '9'; ++c) allowed[c] = true;
-    for (int c = 'a'; c <= 'z'; ++c) allowed[c] = true;
-    for (int c = 'A'; c <= 'Z'; ++c) allowed[c] = true;
-    for (char c : std::string_view("!#$%&'*+-.^_`|~")) allowed[static_cast<unsigned char>(c)] = true;
-  }
-};
-constexpr TokenTable kToken;
-
-bool is_token(std::string_view s) {
-  if (s.empty()) return false;
-  for (char c : s) {
-    if (!kToken.allowed[static_cast<unsigned char>(c)]) return false;
-  }
-  return true;
-}
+using chars::is_token;
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
@@ -113,36 +98,57 @@ size_t HttpRequestParser::feed(std::string_view data) {
 }
 
 size_t HttpRequestParser::feed_lines(std::string_view data) {
-  const void* found = std::memchr(data.data(), '\n', data.size());
-  size_t take = found ? static_cast<size_t>(static_cast<const char*>(found) - data.data()) + 1 : data.size();
-  if (head_bytes_ + take > limits_.max_head_bytes) {
-    std::string limit = std::to_string(limits_.max_head_bytes);
-    if (phase_ == Phase::start) fail(414, "request line longer than " + limit + " bytes");
-    else fail(431, (phase_ == Phase::trailers ? "head and trailers longer than " : "head longer than ") + limit + " bytes");
-    return take;
-  }
+  // Every line complete in `data` is read in this call: its bytes go to the head in one append
+  // (at most one byte past what the limit allows, which shows the limit crossed), the lines are
+  // read in place, and what follows the head (a body, the next request) is cut off again. The
+  // limit is still checked line by line, as each line is taken.
   std::string& head = request_.head_;
-  head.append(data.data(), take);
-  head_bytes_ += take;
-  if (!found) return take;
-  size_t end = head.size() - 1;  // the '\n'
-  if (end == line_start_ || head[end - 1] != '\r') {
-    ++line_number_;
-    fail(400, where() + ": line ends with a bare LF, not CRLF");
-    return take;
+  const size_t allowed = limits_.max_head_bytes - head_bytes_;
+  const size_t chunk = allowed >= data.size() ? data.size() : allowed + 1;
+  size_t next = head.size();  // where the next unread byte is in the head
+  head.append(data.data(), chunk);
+  size_t used = 0;
+  while (used < chunk) {
+    const char* start = head.data() + next;
+    const void* found = std::memchr(start, '\n', chunk - used);
+    const size_t take = found ? static_cast<size_t>(static_cast<const char*>(found) - start) + 1 : data.size() - used;
+    if (head_bytes_ + take > limits_.max_head_bytes) {
+      head.resize(next);
+      std::string limit = std::to_string(limits_.max_head_bytes);
+      if (phase_ == Phase::start) fail(414, "request line longer than " + limit + " bytes");
+      else fail(431, (phase_ == Phase::trailers ? "head and trailers longer than " : "head longer than ") + limit + " bytes");
+      return used + take;
+    }
+    head_bytes_ += take;
+    used += take;
+    next += take;
+    if (!found) return used;  // an unfinished line, kept for the next call
+    const size_t end = next - 1;  // the '\n'
+    if (end == line_start_ || head[end - 1] != '\r') {
+      ++line_number_;
+      fail(400, where() + ": line ends with a bare LF, not CRLF");
+      head.resize(next);
+      return used;
+    }
+    if (phase_ == Phase::start && end - 1 == line_start_) {
+      // An empty line before the request line: ignored (RFC 9112 section 2.2), and dropped.
+      head.erase(line_start_, next - line_start_);
+      next = line_start_;
+      continue;
+    }
+    on_line(line_start_, end - 1);
+    line_start_ = next;
+    if (phase_ != Phase::headers && phase_ != Phase::trailers) {  // the head or trailers ended, or failed
+      head.resize(next);
+      return used;
+    }
   }
-  on_line(line_start_, end - 1);
-  line_start_ = head.size();
-  return take;
+  return used;
 }
 
 void HttpRequestParser::on_line(size_t start, size_t end) {
   std::string& head = request_.head_;
-  if (phase_ == Phase::start) {
-    if (start == end) {  // an empty line before the request line: ignored (RFC 9112 section 2.2)
-      head.resize(start);
-      return;
-    }
+  if (phase_ == Phase::start) {  // (an empty line here was dropped by feed_lines)
     line_number_ = 1;
     on_request_line(std::string_view(head).substr(start, end - start));
     if (!failed()) phase_ = Phase::headers;
@@ -179,12 +185,9 @@ void HttpRequestParser::on_request_line(std::string_view line) {
     fail(400, "request line: empty request target");
     return;
   }
-  for (size_t i = 0; i < target.size(); ++i) {
-    auto c = static_cast<unsigned char>(target[i]);
-    if (c <= 0x20 || c >= 0x7f || c == '#') {
-      fail(400, "request line: byte " + std::to_string(i) + " of the request target is not allowed in " + quoted(target));
-      return;
-    }
+  if (size_t i = chars::find_bad_target_byte(target); i != std::string_view::npos) {
+    fail(400, "request line: byte " + std::to_string(i) + " of the request target is not allowed in " + quoted(target));
+    return;
   }
   if (version == "HTTP/1.1") {
     request_.version_minor_ = 1;
@@ -214,24 +217,21 @@ void HttpRequestParser::on_request_line(std::string_view line) {
 
 void HttpRequestParser::on_field_line(size_t start, size_t end, bool trailer) {
   std::string_view line = std::string_view(request_.head_).substr(start, end - start);
-  const size_t colon = line.find(':');
-  if (colon == std::string_view::npos) {
-    fail(400, where() + ": no ':' in " + quoted(line));
-    return;
-  }
-  std::string_view name = line.substr(0, colon);
-  if (!is_token(name)) {
-    if (!name.empty() && is_space(name.back())) fail(400, where() + ": whitespace before ':' in " + quoted(line));
+  // The name is the run of token characters, which must end at the colon.
+  const size_t colon = chars::token_length(line);
+  if (colon == 0 || colon == line.size() || line[colon] != ':') {
+    const size_t found = line.find(':');
+    std::string_view name = line.substr(0, found);
+    if (found == std::string_view::npos) fail(400, where() + ": no ':' in " + quoted(line));
+    else if (!name.empty() && is_space(name.back())) fail(400, where() + ": whitespace before ':' in " + quoted(line));
     else fail(400, where() + ": bad field name " + quoted(name));
     return;
   }
+  std::string_view name = line.substr(0, colon);
   std::string_view value = trim(line.substr(colon + 1));
-  for (char ch : value) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) {
-      fail(400, where() + ": control character in the value of " + quoted(name));
-      return;
-    }
+  if (!chars::valid_value(value)) {
+    fail(400, where() + ": control character in the value of " + quoted(name));
+    return;
   }
   auto& fields = trailer ? request_.trailers_ : request_.headers_;
   if (request_.headers_.size() + request_.trailers_.size() >= limits_.max_headers) {
@@ -410,12 +410,7 @@ void HttpRequestParser::on_chunk_size_line(std::string_view line) {
   std::string_view extension = line.substr(digits);
   while (!extension.empty() && is_space(extension.front())) extension.remove_prefix(1);
   if (!extension.empty() || digits < line.size()) {
-    bool ok = !extension.empty() && extension.front() == ';';
-    for (char ch : extension) {
-      auto c = static_cast<unsigned char>(ch);
-      ok = ok && !((c < 0x20 && c != '\t') || c == 0x7f);
-    }
-    if (!ok) {
+    if (extension.empty() || extension.front() != ';' || !chars::valid_value(extension)) {
       fail(400, where + ": bad chunk size " + quoted(line));
       return;
     }

@@ -9,26 +9,37 @@ namespace {
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
-// Calls visit(raw_name, raw_value) for each "name=value" pair of a query string.
+// Calls visit(raw_name, raw_value) for each "name=value" pair of a query string: one pass over
+// its bytes (queries are short: a search per '&' and '=' cost more than the bytes).
 template <class Visit>
 void for_each_query_pair(std::string_view query, Visit&& visit) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    if (pair.empty()) continue;
-    size_t eq = pair.find('=');
-    std::string_view name = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    if (visit(name, value)) return;
+  const char* p = query.data();
+  const char* const end = p + query.size();
+  while (p != end) {
+    const char* name = p;
+    const char* eq = nullptr;
+    while (p != end && *p != '&') {
+      if (*p == '=' && !eq) eq = p;
+      ++p;
+    }
+    const char* pair_end = p;
+    if (p != end) ++p;  // the '&'
+    if (pair_end == name) continue;
+    const std::string_view raw_name(name, static_cast<size_t>((eq ? eq : pair_end) - name));
+    const std::string_view raw_value = eq ? std::string_view(eq + 1, static_cast<size_t>(pair_end - eq - 1)) : std::string_view();
+    if (visit(raw_name, raw_value)) return;
   }
 }
 
+bool encoded(std::string_view raw) {
+  for (char c : raw) {
+    if (c == '%' || c == '+') return true;
+  }
+  return false;
+}
+
 bool decoded_equals(std::string_view raw, std::string_view decoded_name) {
-  // A plain loop: find_first_of searches the set once per character, on every query lookup.
-  bool encoded = false;
-  for (char c : raw) encoded = encoded || c == '%' || c == '+';
-  if (!encoded) return raw == decoded_name;
+  if (!encoded(raw)) return raw == decoded_name;
   return percent_decoded(raw, true) == decoded_name;
 }
 
@@ -37,7 +48,8 @@ bool decoded_equals(std::string_view raw, std::string_view decoded_name) {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (size_t i = 0; i < a.size(); ++i) {
-    if (lower(a[i]) != lower(b[i])) return false;
+    // Equal bytes (the usual case) cost one test; only a difference asks about case.
+    if (a[i] != b[i] && lower(a[i]) != lower(b[i])) return false;
   }
   return true;
 }
@@ -46,7 +58,7 @@ std::optional<std::string> Request::query(std::string_view name) const {
   std::optional<std::string> found;
   for_each_query_pair(raw_query(), [&](std::string_view raw_name, std::string_view raw_value) {
     if (!decoded_equals(raw_name, name)) return false;
-    found = percent_decoded(raw_value, true);
+    found = encoded(raw_value) ? percent_decoded(raw_value, true) : std::string(raw_value);
     return true;
   });
   return found;

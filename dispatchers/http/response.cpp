@@ -1,10 +1,13 @@
 #include <asyncore/http/response.h>
 
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
 #include <asyncore/http/request.h>
 #include <asyncore/json/json.h>
+
+#include "dispatchers/http/chars.h"
 
 namespace asyncore::http {
 namespace {
@@ -13,26 +16,10 @@ constexpr std::string_view kText = "text/plain; charset=utf-8";
 constexpr std::string_view kHtml = "text/html; charset=utf-8";
 constexpr std::string_view kJson = "application/json";
 
-bool valid_name(std::string_view name) {
-  if (name.empty()) return false;
-  for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-    if (!ok) return false;
-  }
-  return true;
-}
-
-bool valid_value(std::string_view value) {
-  for (char ch : value) {
-    auto c = static_cast<unsigned char>(ch);
-    if ((c < 0x20 && c != '\t') || c == 0x7f) return false;
-  }
-  return true;
-}
+using chars::valid_value;
 
 void check_header(std::string_view name, std::string_view value) {
-  if (!valid_name(name)) throw std::invalid_argument("Response header name '" + std::string(name) + "' is not a token");
+  if (!chars::is_token(name)) throw std::invalid_argument("Response header name '" + std::string(name) + "' is not a token");
   if (!valid_value(value)) {
     throw std::invalid_argument("Response header '" + std::string(name) + "' has a control character in its value");
   }
@@ -175,11 +162,17 @@ void append_response(std::string& out, const Response& response, const ResponseF
   size_t size = 160 + date.size() + server.size() + response.content_type.size() + response.body.size();
   for (const auto& [name, value] : response.headers()) size += name.size() + value.size() + 4;
   out.reserve(out.size() + size);
-  out.append("HTTP/1.1 ");
-  append_number(out, static_cast<uint64_t>(status));
-  out.push_back(' ');
-  out.append(reason_phrase(status));
-  out.append("\r\nDate: ");
+  // The status line and the Date header's name in one append (status has three digits).
+  const std::string_view reason = reason_phrase(status);
+  char line[64] = "HTTP/1.1 ";
+  char* p = line + 9;
+  *p++ = static_cast<char>('0' + status / 100);
+  *p++ = static_cast<char>('0' + status / 10 % 10);
+  *p++ = static_cast<char>('0' + status % 10);
+  *p++ = ' ';
+  p = std::copy(reason.begin(), reason.end(), p);  // the longest phrase has 31 bytes
+  for (char c : std::string_view("\r\nDate: ")) *p++ = c;
+  out.append(line, p);
   out.append(date);
   if (!server.empty()) out.append("\r\nServer: ").append(server);
   const bool no_body = status_has_no_body(status);

@@ -35,9 +35,26 @@ std::vector<Router::Segment> parse_pattern(std::string_view pattern) {
   return segments;
 }
 
+bool has_escape(std::string_view raw) {
+  for (char c : raw) {
+    if (c == '%') return true;
+  }
+  return false;
+}
+
 bool segment_equals(std::string_view raw, const std::string& literal) {
-  if (raw.find('%') == std::string_view::npos) return raw == literal;
+  if (!has_escape(raw)) return raw == literal;
   return percent_decoded(raw) == literal;
+}
+
+std::string decoded_segment(std::string_view raw) { return has_escape(raw) ? percent_decoded(raw) : std::string(raw); }
+
+// Path segments are short: a loop beats a call to memchr.
+size_t find_slash(std::string_view s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '/') return i;
+  }
+  return std::string_view::npos;
 }
 
 bool listed(std::string_view allow, std::string_view method) {
@@ -93,10 +110,10 @@ bool Router::matches(const Route& route, std::string_view raw_path, std::vector<
   for (size_t i = 0; i < count; ++i) {
     const Segment& s = route.segments[i];
     if (s.kind == Segment::rest) {
-      params.push_back({s.text, percent_decoded(rest)});
+      params.push_back({s.text, decoded_segment(rest)});
       return true;
     }
-    const size_t slash = rest.find('/');
+    const size_t slash = find_slash(rest);
     const bool last_in_path = slash == std::string_view::npos;
     // More path segments than pattern segments or fewer: no match. A final "*rest" returned above,
     // so "/static" does not match "/static/*file" (the rest needs its slash).
@@ -106,7 +123,7 @@ bool Router::matches(const Route& route, std::string_view raw_path, std::vector<
       if (!segment_equals(segment, s.text)) return false;
     } else {
       if (segment.empty()) return false;
-      params.push_back({s.text, percent_decoded(segment)});
+      params.push_back({s.text, decoded_segment(segment)});
     }
     rest = last_in_path ? std::string_view() : rest.substr(slash + 1);
   }

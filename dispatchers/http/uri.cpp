@@ -30,7 +30,11 @@ void append_percent_decoded(std::string& out, std::string_view text, bool plus_i
   while (i < text.size()) {
     // A run with nothing to decode (most of any path or query) is copied in one append.
     size_t special = i;
-    while (special < text.size() && text[special] != '%' && !(plus_is_space && text[special] == '+')) ++special;
+    if (plus_is_space) {
+      while (special < text.size() && text[special] != '%' && text[special] != '+') ++special;
+    } else {
+      while (special < text.size() && text[special] != '%') ++special;
+    }
     out.append(text.data() + i, special - i);
     if (special == text.size()) return;
     i = special;

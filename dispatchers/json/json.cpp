@@ -4,6 +4,7 @@
 #include <charconv>
 #include <climits>
 #include <cmath>
+#include <cstring>
 #include <unordered_set>
 #include <utility>
 
@@ -44,8 +45,8 @@ Value& Object::set(std::string key, Value value) {
 }
 
 Value& Object::append(std::string key, Value value) {
-  members_.push_back(Member{std::move(key), std::move(value)});
-  return members_.back().value;
+  // Built in place: a temporary Member would cost a second move and a destruction of each part.
+  return members_.emplace_back(std::move(key), std::move(value)).value;
 }
 
 void Object::reserve(std::size_t members) { members_.reserve(members); }
@@ -573,7 +574,8 @@ class Writer {
       first = false;
       new_line(level + 1);
       append_quoted(out_, member.key);
-      out_ += indent_ >= 0 ? ": " : ":";
+      if (indent_ >= 0) out_ += ": ";
+      else out_ += ':';
       write(member.value, level + 1);
     }
     if (!members.empty()) new_line(level);
@@ -660,6 +662,19 @@ void append_double(std::string& out, double d) {
 
 void append_quoted(std::string& out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
+  // Most strings (keys above all) need no escape: one append of the right size, then the bytes.
+  std::size_t plain = 0;
+  while (plain < s.size()) {
+    const auto b = static_cast<unsigned char>(s[plain]);
+    if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\') break;
+    ++plain;
+  }
+  if (plain == s.size()) {
+    const std::size_t at = out.size();
+    out.append(s.size() + 2, '"');
+    if (!s.empty()) std::memcpy(out.data() + at + 1, s.data(), s.size());
+    return;
+  }
   out.reserve(out.size() + s.size() + 2);
   out += '"';
   std::size_t pos = 0;

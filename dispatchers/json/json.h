@@ -164,6 +164,10 @@ class Value {
 };
 
 struct Member {
+  Member() = default;
+  // A constructor rather than an aggregate: emplace_back builds a member in place with it (clang
+  // 14 has no parenthesized aggregate initialization).
+  Member(std::string key, Value value) : key(std::move(key)), value(std::move(value)) {}
   std::string key;
   Value value;
   friend bool operator==(const Member&, const Member&) = default;

@@ -10,19 +10,9 @@ namespace {
 constexpr size_t kMaxPiecesPerWrite = 64;
 }  // namespace
 
-size_t BufferedStream::send(std::string_view data) {
-  if (!is_open() || closing) return 0;
-  const size_t total = data.size();
-  if (out_.empty()) {
-    size_t sent = send_unchecked(data);
-    // The common case: all of it went out at once, so nothing about readable()/writable()
-    // changed and no re-check is needed.
-    if (sent == total) return sent;
-    data.remove_prefix(sent);
-    if (!is_open()) return sent;
-  }
-  if (!room_for(data.size())) return 0;
-  out_.append(data);
+size_t BufferedStream::queue(std::string_view rest, size_t total) {
+  if (!room_for(rest.size())) return 0;
+  out_.append(rest);
   after_output_change();
   return total;
 }

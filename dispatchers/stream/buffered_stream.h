@@ -28,7 +28,18 @@ class BufferedStream : public Dispatcher {
     set_interest(Interest::declared);
   }
 
-  size_t send(std::string_view data) override;  // queues; always returns data.size() unless refused
+  // Queues what cannot go now; always returns data.size() unless refused. Inline: the common
+  // case, nothing waiting and all of it sent at once, changes nothing readable()/writable() say.
+  size_t send(std::string_view data) override {
+    if (out_.empty() && is_open() && !closing) [[likely]] {
+      const size_t sent = send_unchecked(data);
+      if (sent == data.size()) [[likely]] return sent;
+      if (!is_open()) return sent;  // the peer is gone (handle_close() ran)
+      return queue(data.substr(sent), data.size());
+    }
+    if (!is_open() || closing) return 0;
+    return queue(data, data.size());
+  }
   // bytes[begin, end), sent now if nothing waits, else queued by reference (never copied); the
   // caller must not change *bytes afterwards. Returns the size, or 0 when refused.
   size_t send_shared(const SharedBytes& bytes, size_t begin = 0, size_t end = std::string::npos);
@@ -48,6 +59,7 @@ class BufferedStream : public Dispatcher {
 
  private:
   void after_output_change();
+  size_t queue(std::string_view rest, size_t total);  // send()'s slow part: returns total, or 0 if refused
   bool room_for(size_t bytes);  // false (after handle_overflow) when it would pass max_output
   OutputQueue out_;
   bool reading_paused_ = false;

@@ -101,6 +101,68 @@ TEST_CASE("declared interest: only the active dispatcher is asked readable()/wri
   });
 }
 
+// Rechecked interest (echo's handler): not even asked after its own read events, so a message
+// costs no readable()/writable() calls; what it says through recheck(), from its handle_read()
+// too, still reaches the backend before the next wait.
+TEST_CASE("rechecked interest: not asked after its read events (every backend)") {
+  each_backend([](ChannelMap& map, BackendKind) {
+    auto counts = measure(map, 0, 100, [](int) { return 0; }, Dispatcher::Interest::rechecked);
+    CHECK(counts.active_asks == 0);
+  });
+}
+
+TEST_CASE("rechecked interest: a recheck() from handle_read() pauses reading at once, and end of stream stops the read events (every backend)") {
+  // Reads one byte per event, then pauses: level-triggered readiness would deliver the other
+  // bytes in the next passes if the recheck() were lost.
+  class Pausing : public Dispatcher {
+   public:
+    Pausing(Fd socket, ChannelMap* map) : Dispatcher(std::move(socket), map) { set_interest(Interest::rechecked); }
+    bool readable() override {
+      ++asks;
+      return !paused;
+    }
+    void handle_read() override {
+      ++reads;
+      received += recv(1);
+      paused = pause_after_read;
+      recheck();
+    }
+    void handle_eof() override { ++eofs; }  // stays open, half-closed: the loop must not spin
+    bool paused = false, pause_after_read = true;
+    int asks = 0, reads = 0, eofs = 0;
+    std::string received;
+  };
+  each_backend([](ChannelMap& map, BackendKind) {
+    Listener listener(map, Address::ipv4("127.0.0.1", 0), 16);
+    std::unique_ptr<Pausing> conn;
+    listener.on_accept = [&](Fd s, const Address&) { conn = std::make_unique<Pausing>(std::move(s), &map); };
+    Client client(listener.port());
+    REQUIRE(pump(map, [&] { return conn != nullptr; }));
+    REQUIRE(conn->connected);
+    CHECK(conn->interest() == Dispatcher::Interest::rechecked);
+    client.send_all("abc");
+    REQUIRE(pump(map, [&] { return conn->reads == 1; }));
+    for (int i = 0; i < 20; ++i) map.poll_once(0.001);
+    CHECK(conn->received == "a");
+    CHECK(conn->reads == 1);
+    const int asks = conn->asks;
+    CHECK(asks >= 1);  // the recheck() asked it once
+    conn->paused = false;
+    conn->recheck();
+    REQUIRE(pump(map, [&] { return conn->reads == 2; }));
+    for (int i = 0; i < 20; ++i) map.poll_once(0.001);
+    CHECK(conn->received == "ab");
+    conn->paused = conn->pause_after_read = false;
+    conn->recheck();
+    client.shutdown_write();
+    REQUIRE(pump(map, [&] { return conn->eofs == 1; }));
+    for (int i = 0; i < 20; ++i) map.poll_once(0.001);
+    CHECK(conn->received == "abc");
+    CHECK(conn->eofs == 1);
+    CHECK(conn->reads == 4);  // "c", then end of stream: no read event after that
+  });
+}
+
 TEST_CASE("polled interest (a plain subclass): every polled dispatcher is asked before every wait, each pass costs two asks per polled channel") {
   each_backend([](ChannelMap& map, BackendKind) {
     std::vector<Client> idle;
