@@ -9,8 +9,8 @@
 // - Input is bounded: while waiting for a byte-string terminator, more than `max_incoming`
 //   collected bytes call handle_incoming_overflow() (default: log the reason and close). Counts
 //   and "none" are what the application asked for, so it bounds those itself.
-// - Output is bounded by BufferedStream's limits: past `limits.high_water` queued bytes no more input
-//   is read or processed until the queue drains below `limits.low_water`; a push() past
+// - Output is bounded by BufferedStream's limits: past `limits.high_water` queued bytes no more
+//   input is read or processed until the queue drains to `limits.low_water`; a push() past
 //   `limits.max_output` calls handle_output_overflow() (default: log and close). Producers are
 //   asked for more() only when the queue reaches them, so they are the way to send much.
 // - writable() is `connected && queue not empty` (Python: `fifo or not connected`, which spins on
@@ -51,11 +51,12 @@ class AsyncChat : public BufferedStream {
   std::string get_data() { return std::exchange(incoming_, std::string()); }
 
   // --- output ------------------------------------------------------------------------------
-  void push(std::string_view data) { send(data); }
+  void push(std::string_view data) { BufferedStream::send(data); }
   void push_with_producer(std::unique_ptr<ChatProducer> producer) { send_producer(std::move(producer)); }
   void push_with_producer(std::string data) { push(data); }  // bytes act as their own producer
   // close_when_done() (BufferedStream's): closes, after shutting the write side, once
   // everything queued before the call is sent; handle_close() is called then, as in asynchat.
+
   // Emergencies only: drops buffered input, collected data and queued output.
   void discard_buffers();
   // Sends what the socket takes now; called by push() and whenever the socket is writable.

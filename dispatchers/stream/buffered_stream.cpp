@@ -13,21 +13,13 @@ constexpr size_t kMaxPiecesPerWrite = 64;
 constexpr size_t kMaxPullsPerFlush = 16;
 }  // namespace
 
-size_t BufferedStream::send(std::string_view data) {
-  if (!is_open() || closing) return 0;
-  const size_t total = data.size();
-  if (out_.empty() && connected && !corked_) {
-    size_t sent = send_unchecked(data);
-    // The common case: all of it went out at once, so nothing about readable()/writable()
-    // changed and no re-check is needed.
-    if (sent == total) return sent;
-    data.remove_prefix(sent);
-    if (!is_open()) return sent;
-  }
-  if (!room_for(data.size())) return 0;
-  out_.append(data);
+size_t BufferedStream::queue(std::string_view data, size_t sent) {
+  if (!is_open()) return sent;  // closed, or the peer vanished during the send
+  if (closing) return 0;
+  if (!room_for(data.size() - sent)) return 0;
+  out_.append(data.substr(sent));
   after_queueing();
-  return total;
+  return data.size();
 }
 
 size_t BufferedStream::send_shared(const SharedBytes& bytes, size_t begin, size_t end) {
@@ -35,7 +27,7 @@ size_t BufferedStream::send_shared(const SharedBytes& bytes, size_t begin, size_
   end = std::min(end, bytes->size());
   if (begin >= end) return 0;
   const size_t total = end - begin;
-  if (out_.empty() && connected && !corked_) {
+  if (sends_directly()) {
     size_t sent = send_unchecked(std::string_view(*bytes).substr(begin, total));
     if (sent == total) return sent;
     begin += sent;

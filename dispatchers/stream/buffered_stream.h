@@ -46,7 +46,13 @@ class BufferedStream : public Dispatcher {
 
   // Queues (a copy of) what the socket does not take now; before the connection is made all of
   // it waits. Returns data.size(), or 0 when refused (closed, closing, or past max_output).
-  size_t send(std::string_view data) override;
+  // Inline: it is on every message's path, and the common case -- nothing waits, the socket
+  // takes it all -- changes nothing about readable()/writable(), so needs no re-check.
+  size_t send(std::string_view data) override {
+    if (!sends_directly()) return queue(data, 0);
+    const size_t sent = send_unchecked(data);
+    return sent == data.size() ? sent : queue(data, sent);
+  }
   // bytes[begin, end), sent now if nothing waits, else queued by reference (never copied); the
   // caller must not change *bytes afterwards. Returns the size, or 0 when refused.
   size_t send_shared(const SharedBytes& bytes, size_t begin = 0, size_t end = std::string::npos);
@@ -84,6 +90,8 @@ class BufferedStream : public Dispatcher {
   void after_output_change();
 
  private:
+  bool sends_directly() const { return out_.empty() && connected && !corked_ && !closing && is_open(); }
+  size_t queue(std::string_view data, size_t sent);  // the rest, after `sent` bytes went out
   void after_queueing();
   bool room_for(size_t bytes);  // false (after handle_output_overflow) when it would pass max_output
   // Laid out so the flags fill the limits' padding: every held connection carries these.
