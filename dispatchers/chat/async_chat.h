@@ -51,7 +51,12 @@ class AsyncChat : public BufferedStream {
   std::string get_data() { return std::exchange(incoming_, std::string()); }
 
   // --- output ------------------------------------------------------------------------------
-  void push(std::string_view data) { BufferedStream::send(data); }
+  // Refused whole (handle_output_overflow) when it would take the queue past max_output, even if
+  // the socket could take part of it now: asynchat's bound is on what is pushed.
+  void push(std::string_view data) {
+    if (!closing && pending() + data.size() > limits.max_output) return handle_output_overflow(data.size());
+    BufferedStream::send(data);
+  }
   void push_with_producer(std::unique_ptr<ChatProducer> producer) { send_producer(std::move(producer)); }
   void push_with_producer(std::string data) { push(data); }  // bytes act as their own producer
   // close_when_done() (BufferedStream's): closes, after shutting the write side, once
