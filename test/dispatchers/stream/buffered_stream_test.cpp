@@ -58,6 +58,18 @@ std::string read_available(int fd) {
   return out;
 }
 
+// A Stream on one end of a socket pair, on its own map with the given backend.
+struct Rig {
+  ChannelMap map;
+  Pair pair;
+  Stream stream;
+  explicit Rig(BackendKind kind) : stream(std::move(pair.ours), &with_backend(map, kind)) {}
+  static ChannelMap& with_backend(ChannelMap& map, BackendKind kind) {
+    map.use_backend(kind);
+    return map;
+  }
+};
+
 }  // namespace
 
 TEST_CASE("send_shared: a peer that does not read holds references, not copies; all arrives in order") {
@@ -124,10 +136,8 @@ TEST_CASE("shared bytes that must wait count against max_output") {
 TEST_CASE("cork_output: what one pass sends leaves together, before the loop waits") {
   for (BackendKind kind : kAllBackends) {
     CAPTURE(backend_name(kind));
-    ChannelMap map;
-    map.use_backend(kind);
-    Pair pair;
-    Stream stream(std::move(pair.ours), &map);
+    Rig rig(kind);
+    auto& [map, pair, stream] = rig;
     stream.cork_output();
     CHECK(stream.send("one ") == 4);
     CHECK(stream.send_shared(std::make_shared<const std::string>("two ")) == 4);
@@ -148,10 +158,8 @@ TEST_CASE("a registered producer is paused at high_water and resumed at low_wate
   };
   for (BackendKind kind : kAllBackends) {
     CAPTURE(backend_name(kind));
-    ChannelMap map;
-    map.use_backend(kind);
-    Pair pair;
-    Stream stream(std::move(pair.ours), &map);
+    Rig rig(kind);
+    auto& [map, pair, stream] = rig;
     stream.limits.high_water = 64 * 1024;
     stream.limits.low_water = 16 * 1024;
     Recorder producer;
