@@ -55,7 +55,7 @@ PUBLIC_HEADERS := \
   core/log_escape.h core/timer_queue.h \
   dispatchers/rate_limited_log.h dispatchers/secret.h \
   $(addprefix dispatchers/stream/,byte_buffer.h output_queue.h buffered_stream.h dispatcher_with_send.h \
-    client_stream.h file_dispatcher.h line_reader.h) \
+    client_stream.h file_dispatcher.h line_reader.h line_splitter.h) \
   $(addprefix dispatchers/chat/,async_chat.h producer.h terminator.h) \
   $(addprefix dispatchers/twisted/,protocol.h reason.h tcp_connection.h tcp_connector.h tcp_port.h \
     reconnecting_client_factory.h line_receiver.h line_parser.h int_n_string_receiver.h \
@@ -65,7 +65,7 @@ PUBLIC_HEADERS := \
     responder.h response.h router.h server.h uri.h operator.h) \
   $(addprefix dispatchers/json/,json.h utf8.h) \
   $(addprefix dispatchers/journal/,journal.h crc32.h) \
-  $(addprefix dispatchers/process/,process.h process_lines.h) \
+  $(addprefix dispatchers/process/,process.h) \
   $(addprefix dispatchers/redis/,client.h lease.h resp.h)
 public_name = $(patsubst dispatchers/%,%,$(patsubst core/%,%,$(1)))
 # The first rule below is the include farm, not what a bare `make` should build.

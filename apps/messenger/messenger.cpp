@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <system_error>
@@ -13,15 +15,23 @@
 namespace asyncore::messenger {
 
 Messenger::Messenger(Fd socket, MessengerEvents* owner, MessengerLimits limits, ChannelMap* map)
-    : Dispatcher(std::move(socket), map), owner_(owner), limits_(limits), decoder_(limits.max_body) {
-  set_interest(Interest::declared);  // the output queue re-checks whenever it changes
+    : BufferedStream(std::move(socket), map), owner_(owner), limits_(limits), decoder_(limits.max_body) {
+  configure_output();
   id_ = addr.to_string();
   recv_time_ = send_time_ = Clock::now();
 }
 
 Messenger::Messenger(MessengerEvents* owner, MessengerLimits limits, ChannelMap* map)
-    : Dispatcher(map), owner_(owner), limits_(limits), decoder_(limits.max_body) {
-  set_interest(Interest::declared);
+    : BufferedStream(map), owner_(owner), limits_(limits), decoder_(limits.max_body) {
+  configure_output();
+}
+
+void Messenger::configure_output() {
+  // Corked: every frame queued during a pass goes out in one gathered send just before the loop
+  // waits, so a burst of broadcasts costs one syscall per connection, not one per frame.
+  cork_output();
+  const auto bound = static_cast<uint32_t>(std::min<std::size_t>(limits_.max_output, UINT32_MAX));
+  limits = StreamLimits{bound, bound, bound};  // no pausing below the bound (readable() says so)
 }
 
 void Messenger::start_connect(const Address& address) {
@@ -43,42 +53,29 @@ size_t Messenger::send(std::string_view data) {
   return enqueue(std::make_shared<const std::string>(data)) ? data.size() : 0;
 }
 
-bool Messenger::send_frame(SharedBytes frame) { return enqueue(std::move(frame)); }
+bool Messenger::send_frame(SharedBytes frame) { return enqueue(frame); }
 
-bool Messenger::enqueue(SharedBytes frame) {
+bool Messenger::enqueue(const SharedBytes& frame) {
   if (!is_open() || (!connected && !awaiting_connect_)) return false;
-  output_.push(std::move(frame));
   send_time_ = Clock::now();
-  if (output_.size() > limits_.max_output) {
-    std::string reason = "backlog of " + std::to_string(output_.size()) + " bytes passed the bound of " +
-                         std::to_string(limits_.max_output) + " (peer not reading)";
-    if (owner_ && owner_->peer_log().admit()) log_warning("messenger " + id_ + ": " + reason + "; closing");
-    disconnect(reason);
-    return false;
-  }
-  schedule_flush();
-  return true;
+  if (!frame || frame->empty()) return true;
+  return send_shared(frame) != 0;  // 0: past the bound, and disconnected
 }
 
-void Messenger::schedule_flush() {
-  if (!connected) return;  // while connecting the queue waits for handle_connect
-  // Corked: every frame queued during this pass goes out in one gathered send just before the
-  // loop waits, so a burst of broadcasts costs one syscall per connection, not one per frame.
-  flush_before_wait();
+void Messenger::handle_output_overflow(size_t refused_bytes) {
+  std::string reason = "backlog of " + std::to_string(pending() + refused_bytes) + " bytes passed the bound of " +
+                       std::to_string(limits_.max_output) + " (peer not reading)";
+  if (owner_ && owner_->peer_log().admit()) log_warning("messenger " + id_ + ": " + reason + "; closing");
+  disconnect(reason);
+}
+
+void Messenger::handle_write() {
+  BufferedStream::handle_write();
+  check_drained();
 }
 
 void Messenger::handle_flush() {
-  if (is_open() && connected) flush();
-}
-
-void Messenger::flush() {
-  try {
-    output_.write_to(fileno());
-  } catch (const std::system_error& error) {
-    disconnect(std::string("send failed: ") + error.code().message());
-    return;
-  }
-  recheck();
+  BufferedStream::handle_flush();
   check_drained();
 }
 
@@ -98,7 +95,7 @@ void Messenger::check_drained() {
     if (!m->is_open()) return;
     std::vector<std::function<void()>> due;
     std::erase_if(m->drain_waiters_, [&](DrainWaiter& w) {
-      if (m->output_.size() > w.mark) return false;
+      if (m->pending() > w.mark) return false;
       due.push_back(std::move(w.callback));
       return true;
     });
@@ -166,8 +163,6 @@ void Messenger::frame_deadline_passed() {
   disconnect(reason);
 }
 
-void Messenger::handle_write() { flush(); }
-
 void Messenger::handle_connect() {
   // A refused connect can show up as "readable" first; only a real peer means success.
   if (Address::peer_of(fileno()).empty()) {
@@ -181,7 +176,7 @@ void Messenger::handle_connect() {
   awaiting_connect_ = false;
   recv_time_ = send_time_ = Clock::now();
   if (owner_) owner_->messenger_connected(self());
-  if (is_open() && !output_.empty()) schedule_flush();
+  if (is_open() && pending() > 0) flush_before_wait();  // what was queued while connecting
 }
 
 void Messenger::handle_eof() {
@@ -203,7 +198,7 @@ void Messenger::disconnect(std::string reason) {
   const bool was_connecting = awaiting_connect_;
   awaiting_connect_ = false;
   if (close_reason_.empty()) close_reason_ = std::move(reason);
-  output_.clear();
+  discard_output();
   drain_waiters_.clear();
   frame_deadline_.cancel();
   decoder_ = FrameDecoder(limits_.max_body);  // an unfinished frame's memory goes now

@@ -1,5 +1,6 @@
-// Messenger: one messenger connection (the original module's Messenger), a dispatcher that
-// decodes incoming frames and queues outgoing ones with a bounded backlog. Its owner (a
+// Messenger: one messenger connection (the original module's Messenger), a stream that decodes
+// incoming frames and queues outgoing ones (BufferedStream, corked: what a pass queues leaves in
+// one gathered send before the loop waits) with a bounded backlog. Its owner (a
 // MessengerServer or MessengerClient) hears about everything through MessengerEvents.
 #pragma once
 #include <cstddef>
@@ -11,7 +12,7 @@
 
 #include <asyncore/asyncore.h>
 #include "apps/messenger/frame.h"
-#include "apps/messenger/output_queue.h"
+#include <asyncore/stream/buffered_stream.h>
 #include <asyncore/rate_limited_log.h>
 
 namespace asyncore::messenger {
@@ -50,7 +51,7 @@ class MessengerEvents {
   ~MessengerEvents() = default;
 };
 
-class Messenger final : public Dispatcher {
+class Messenger final : public BufferedStream {
  public:
   // An accepted connection (already established).
   Messenger(Fd socket, MessengerEvents* owner, MessengerLimits limits, ChannelMap* map);
@@ -77,7 +78,7 @@ class Messenger final : public Dispatcher {
   bool send_frame(SharedBytes frame);
   bool send_probe();  // TP:Check: keeps the connection known alive; never delivered
 
-  std::size_t pending() const { return output_.size(); }
+  using BufferedStream::pending;
   // Runs `callback` once, as soon as the backlog is at most `mark` bytes (on the loop, never
   // inside this call). Several may wait at once; all are dropped if the connection closes.
   void when_drained(std::size_t mark, std::function<void()> callback);
@@ -90,21 +91,21 @@ class Messenger final : public Dispatcher {
 
   // Dispatcher
   size_t send(std::string_view data) override;  // raw bytes (tests, foreign protocols)
-  bool writable() override { return !output_.empty(); }
+  bool readable() override { return true; }      // the backlog bound, not pausing, limits a peer
   void handle_read() override;
   void handle_write() override;
+  void handle_flush() override;
   void handle_connect() override;
   void handle_eof() override;
   void handle_close() override;
   void handle_error(const std::exception& error) override;
-  void handle_flush() override;
 
  private:
+  void handle_output_overflow(size_t refused_bytes) override;
   MessengerPtr self();
-  bool enqueue(SharedBytes frame);
-  void schedule_flush();
-  void flush();
+  bool enqueue(const SharedBytes& frame);
   void check_drained();
+  void configure_output();
   // Returns whether a message came out.
   bool deliver_ready_messages();
   void track_partial_frame(bool frame_completed);
@@ -113,7 +114,6 @@ class Messenger final : public Dispatcher {
   MessengerEvents* owner_;
   MessengerLimits limits_;
   FrameDecoder decoder_;
-  OutputQueue output_;
   Message last_;
   std::string id_;
   std::string close_reason_;

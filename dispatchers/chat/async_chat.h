@@ -3,16 +3,17 @@
 // of pushed bytes and lazy producers, sent as the socket takes it.
 //
 // Where this differs from Python's asynchat on purpose:
-// - No quadratic copies: input is scanned once (TerminatorScanner), pushed bytes are coalesced
-//   into a ByteBuffer and consumed by offset, SimpleProducer hands out pieces by offset.
+// - Output is a BufferedStream's queue: pushed bytes and producers wait in its one fifo, pushed
+//   bytes are coalesced and consumed by offset, what waits leaves in one sendmsg. No quadratic
+//   copies: input is scanned once (TerminatorScanner), SimpleProducer hands out pieces by offset.
 // - Input is bounded: while waiting for a byte-string terminator, more than `max_incoming`
 //   collected bytes call handle_incoming_overflow() (default: log the reason and close). Counts
 //   and "none" are what the application asked for, so it bounds those itself.
-// - Output is bounded as in BufferedStream: past `limits.high_water` queued bytes no more input
-//   is read or processed until the queue drains below `limits.low_water`; a push() past
+// - Output is bounded by BufferedStream's limits: past `limits.high_water` queued bytes no more
+//   input is read or processed until the queue drains to `limits.low_water`; a push() past
 //   `limits.max_output` calls handle_output_overflow() (default: log and close). Producers are
 //   asked for more() only when the queue reaches them, so they are the way to send much.
-// - writable() is `connected && fifo not empty` (Python: `fifo or not connected`, which spins on
+// - writable() is `connected && queue not empty` (Python: `fifo or not connected`, which spins on
 //   an idle unconnected socket); a connect in progress is watched by the core anyway.
 // - At end of input (the peer half-closed), handle_eof() calls close_when_done(), so replies
 //   already queued are still sent; Python closes at once and drops them.
@@ -20,25 +21,21 @@
 //   handle_close(), and pushes after close_when_done() are dropped (Python never sends them).
 // - Once the channel is closed, input already read is not processed further.
 #pragma once
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 
-#include <asyncore/dispatcher.h>
 #include <asyncore/stream/buffered_stream.h>
-#include <asyncore/stream/byte_buffer.h>
 #include <asyncore/chat/producer.h>
 #include <asyncore/chat/terminator.h>
 
 namespace asyncore {
 
-class AsyncChat : public Dispatcher {
+class AsyncChat : public BufferedStream {
  public:
-  // Declared interest: push(), initiate_send() and pausing re-check.
-  explicit AsyncChat(ChannelMap* map = nullptr) : Dispatcher(map) { set_interest(Interest::declared); }
-  explicit AsyncChat(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) { set_interest(Interest::declared); }
+  explicit AsyncChat(ChannelMap* map = nullptr) : BufferedStream(map) {}
+  explicit AsyncChat(Fd socket, ChannelMap* map = nullptr) : BufferedStream(std::move(socket), map) {}
 
   // --- input -------------------------------------------------------------------------------
   // "\r\n", a count (negative throws std::invalid_argument), or nullptr / Terminator::none().
@@ -54,29 +51,32 @@ class AsyncChat : public Dispatcher {
   std::string get_data() { return std::exchange(incoming_, std::string()); }
 
   // --- output ------------------------------------------------------------------------------
-  void push(std::string_view data);
-  void push_with_producer(std::unique_ptr<ChatProducer> producer);
+  // Refused whole (handle_output_overflow) when it would take the queue past max_output, even if
+  // the socket could take part of it now: asynchat's bound is on what is pushed.
+  void push(std::string_view data) {
+    if (!closing && pending() + data.size() > limits.max_output) return handle_output_overflow(data.size());
+    BufferedStream::send(data);
+  }
+  void push_with_producer(std::unique_ptr<ChatProducer> producer) { send_producer(std::move(producer)); }
   void push_with_producer(std::string data) { push(data); }  // bytes act as their own producer
-  // Closes (after shutting the write side) once everything queued before this call is sent.
-  void close_when_done();
+  // close_when_done() (BufferedStream's): closes, after shutting the write side, once
+  // everything queued before the call is sent; handle_close() is called then, as in asynchat.
+
   // Emergencies only: drops buffered input, collected data and queued output.
   void discard_buffers();
   // Sends what the socket takes now; called by push() and whenever the socket is writable.
-  void initiate_send();
-  size_t pending_output() const { return queued_bytes_; }  // bytes queued, producers excluded
-  bool reading_paused() const { return reading_paused_; }
+  void initiate_send() { BufferedStream::handle_write(); }
+  size_t pending_output() const { return pending(); }  // bytes queued, producers excluded
 
-  // --- tuning (Python's class attributes) --------------------------------------------------
+  // --- tuning (Python's class attributes; the output bounds are BufferedStream's `limits`) ---
   size_t ac_in_buffer_size = 65536;   // bytes asked of each recv
-  size_t ac_out_buffer_size = 65536;  // bytes offered to each send
   size_t max_incoming = 1024 * 1024;  // collected bytes allowed while waiting for a terminator
-  StreamLimits limits;                // output queue bounds
 
   // --- dispatcher hooks --------------------------------------------------------------------
-  bool readable() override { return !reading_paused_; }
-  bool writable() override { return connected && !fifo_.empty(); }
+  // Input goes on being read after close_when_done(), as in asynchat (pushes are dropped).
+  bool readable() override { return !reading_paused(); }
+  bool writable() override { return connected && BufferedStream::writable(); }
   void handle_read() override;
-  void handle_write() override { initiate_send(); }
   void handle_eof() override { close_when_done(); }
   void handle_close() override { close(); }
 
@@ -87,24 +87,17 @@ class AsyncChat : public Dispatcher {
   virtual void handle_incoming_overflow();
   // A push() would queue more than limits.max_output bytes; the data is dropped.
   // Default: log a warning and close.
-  virtual void handle_output_overflow(size_t refused_bytes);
+  void handle_output_overflow(size_t refused_bytes) override;
+  void handle_resume() override { process_incoming(); }  // input held back while the queue was full
+  void handle_done() override { handle_close(); }
 
  private:
-  struct OutputItem {
-    ByteBuffer data;                     // pushed bytes (when neither of the others)
-    std::unique_ptr<ChatProducer> producer;  // a producer not yet exhausted
-    bool close_mark = false;             // close_when_done()'s None
-  };
   void process_incoming();
-  void after_output_change();
 
   TerminatorScanner scanner_;
   std::string incoming_;
   size_t collected_since_terminator_ = 0;
   bool processing_ = false;  // process_incoming() is on the stack (found_terminator may push)
-  std::deque<OutputItem> fifo_;
-  size_t queued_bytes_ = 0;
-  bool reading_paused_ = false;
 };
 using async_chat = AsyncChat;
 

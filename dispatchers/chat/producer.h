@@ -1,20 +1,14 @@
-// Producers: asynchat's lazy output sources (named ChatProducer: asyncore::Producer is the
-// push-producer interface of dispatchers/twisted/protocol.h). async_chat asks the first queued producer for
-// more() only when the socket can take data, so a large reply (a file, a generated listing)
-// never has to sit in memory whole.
+// Producers: asynchat's lazy output sources. The interface, ChatProducer, is the output queue's
+// (<asyncore/stream/output_queue.h>; asyncore::Producer is Twisted's push producer); here is
+// asynchat's simple_producer.
 #pragma once
 #include <cstddef>
 #include <string>
 #include <string_view>
 
-namespace asyncore {
+#include <asyncore/stream/output_queue.h>
 
-class ChatProducer {
- public:
-  virtual ~ChatProducer() = default;
-  // The next piece of output; "" means the producer is exhausted and is dropped.
-  virtual std::string more() = 0;
-};
+namespace asyncore {
 
 // asynchat.simple_producer: hands out `data` in pieces of at most `buffer_size` bytes.
 class SimpleProducer : public ChatProducer {

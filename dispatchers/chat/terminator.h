@@ -67,6 +67,11 @@ size_t find_prefix_at_end(std::string_view haystack, std::string_view needle);
 // A terminator split across appends is found: a tail that could start it is held back until
 // more bytes arrive, so between appends the scanner keeps fewer bytes than the terminator has.
 // Every byte is copied once and scanned a bounded number of times (no quadratic slicing).
+//
+// Not the LineSplitter (<asyncore/stream/line_splitter.h>) on purpose: asynchat hands data out
+// as it arrives (collect_incoming_data streams a line that is still growing; nothing assembles
+// whole lines, and its bound is AsyncChat::max_incoming on what was collected), and besides byte
+// strings its terminators are counts and none, switched between any two pieces.
 class TerminatorScanner {
  public:
   struct Piece {

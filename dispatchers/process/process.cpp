@@ -9,7 +9,7 @@
 
 #include <asyncore/channel_map.h>
 #include "dispatchers/process/pidfd.h"
-#include <asyncore/process/process_lines.h>
+#include <asyncore/stream/line_splitter.h>
 #include "dispatchers/process/process_pipe.h"
 #include "dispatchers/process/process_spawn.h"
 
@@ -75,8 +75,8 @@ class Process::Impl : public std::enable_shared_from_this<Impl> {
   explicit Impl(ProcessOptions options)
       : options_(std::move(options)),
         map_(options_.map ? options_.map : &socket_map()),
-        out_lines_(options_.max_line_length),
-        err_lines_(options_.max_line_length) {}
+        out_lines_(options_.max_line_length, OverlongLine::pieces),  // a child's output: nothing dropped
+        err_lines_(options_.max_line_length, OverlongLine::pieces) {}
 
   void start();
   void abandon();

@@ -1,16 +1,32 @@
-// BufferedStream: a stream dispatcher with a bounded output queue. Past `high_water` queued
-// bytes it stops reading (so a peer that does not read cannot make us buffer without bound),
-// and reads again once the queue drains below `low_water`. A queue past `max_output` (bytes
-// pushed from elsewhere, e.g. a broadcast) calls handle_overflow(), which closes by default.
-// send_shared() queues a shared immutable buffer by reference: a broadcast encoded once costs
-// each connection no copy, even when it has to wait; what waits goes out in one sendmsg.
+// BufferedStream: the one output stream under every protocol (DispatcherWithSend, AsyncChat, the
+// Twisted transport, HTTP, the messenger, the apps' sessions). Its OutputQueue holds copies,
+// shared immutable buffers (send_shared(): a broadcast encoded once costs each connection no
+// copy, even when it has to wait) and asynchat producers; what waits goes out in one sendmsg.
+// - Water marks: past `high_water` queued bytes it stops reading (so a peer that does not read
+//   cannot make us buffer without bound) and pauses a registered Producer; both resume once the
+//   queue drains to `low_water`.
+// - A hard bound: a send that would queue past `max_output` is refused and calls
+//   handle_output_overflow(), which by default logs the reason and closes.
+// - close_when_done(): closes once everything queued is sent (after shutting the write side).
+// - cork_output(): sends wait for the end of the loop pass (the before-wait hook) and leave in
+//   one gathered system call with whatever else the pass queued.
 #pragma once
 #include <cstdint>
+#include <memory>
 
 #include <asyncore/dispatcher.h>
 #include <asyncore/stream/output_queue.h>
 
 namespace asyncore {
+
+// Twisted's IPushProducer: something that can be asked to stop and start producing data.
+class Producer {
+ public:
+  virtual ~Producer() = default;
+  virtual void pause_producing() = 0;
+  virtual void resume_producing() = 0;
+  virtual void stop_producing() {}  // the consumer is gone for good
+};
 
 // 32-bit on purpose: every connection carries one, and 4 GiB queued is beyond any sane bound.
 struct StreamLimits {
@@ -28,41 +44,61 @@ class BufferedStream : public Dispatcher {
     set_interest(Interest::declared);
   }
 
-  // Queues what cannot go now; always returns data.size() unless refused. Inline: the common
-  // case, nothing waiting and all of it sent at once, changes nothing readable()/writable() say.
+  // Queues (a copy of) what the socket does not take now; before the connection is made all of
+  // it waits. Returns data.size(), or 0 when refused (closed, closing, or past max_output).
+  // Inline: it is on every message's path, and the common case -- nothing waits, the socket
+  // takes it all -- changes nothing about readable()/writable(), so needs no re-check.
   size_t send(std::string_view data) override {
-    if (out_.empty() && is_open() && !closing) [[likely]] {
-      const size_t sent = send_unchecked(data);
-      if (sent == data.size()) [[likely]] return sent;
-      if (!is_open()) return sent;  // the peer is gone (handle_close() ran)
-      return queue(data.substr(sent), data.size());
-    }
-    if (!is_open() || closing) return 0;
-    return queue(data, data.size());
+    if (!sends_directly()) return queue(data, 0);
+    const size_t sent = send_unchecked(data);
+    return sent == data.size() ? sent : queue(data, sent);
   }
   // bytes[begin, end), sent now if nothing waits, else queued by reference (never copied); the
   // caller must not change *bytes afterwards. Returns the size, or 0 when refused.
   size_t send_shared(const SharedBytes& bytes, size_t begin = 0, size_t end = std::string::npos);
-  bool readable() override { return !reading_paused_; }
+  // Queues a lazy producer behind everything queued so far (asynchat's push_with_producer).
+  void send_producer(std::unique_ptr<ChatProducer> producer);
+  bool readable() override { return !reading_paused_ && !closing; }
   bool writable() override { return !out_.empty(); }
   void handle_write() override;
+  void handle_flush() override;
 
   // Closes once everything queued is sent (after shutting the write side). Idempotent.
   void close_when_done();
+  // From now on sends wait for the end of the loop pass, then leave in one gathered send.
+  void cork_output() { corked_ = true; }
+  // Twisted's registerProducer: paused past high_water, resumed at low_water. Not owned; one at
+  // a time (a second different one throws std::logic_error).
+  void register_producer(Producer& producer);
+  void unregister_producer() { producer_ = nullptr; }
+  Producer* producer() const { return producer_; }
   size_t pending() const { return out_.size(); }
   bool reading_paused() const { return reading_paused_; }
   StreamLimits limits;
 
  protected:
+  // A send would queue past limits.max_output; its `refused_bytes` are dropped.
+  // Default: handle_overflow().
+  virtual void handle_output_overflow(size_t refused_bytes);
   virtual void handle_overflow();  // default: log a warning and close
+  // The queue drained to low_water and reading resumed (input held back may be processed now).
+  virtual void handle_resume() {}
+  // close_when_done()'s end: everything was sent and the write side shut. Default: close().
+  virtual void handle_done() { close(); }
   void flush();
+  void discard_output();  // drops everything queued (producers too)
+  void after_output_change();
 
  private:
-  void after_output_change();
-  size_t queue(std::string_view rest, size_t total);  // send()'s slow part: returns total, or 0 if refused
-  bool room_for(size_t bytes);  // false (after handle_overflow) when it would pass max_output
-  OutputQueue out_;
+  bool sends_directly() const { return out_.empty() && connected && !corked_ && !closing && is_open(); }
+  size_t queue(std::string_view data, size_t sent);  // the rest, after `sent` bytes went out
+  void after_queueing();
+  bool room_for(size_t bytes);  // false (after handle_output_overflow) when it would pass max_output
+  // Laid out so the flags fill the limits' padding: every held connection carries these.
   bool reading_paused_ = false;
+  bool corked_ = false;
+  OutputQueue out_;
+  Producer* producer_ = nullptr;
 };
 
 }  // namespace asyncore

@@ -1,29 +1,31 @@
 // DispatcherWithSend: asyncore.dispatcher_with_send. send() queues what the socket does not take
-// at once and flushes it when the socket is writable.
+// at once and flushes it when the socket is writable. A BufferedStream without bounds, as in
+// Python: reading never pauses and nothing is refused (up to StreamLimits' 4 GiB).
 #pragma once
-#include <asyncore/dispatcher.h>
-#include <asyncore/stream/byte_buffer.h>
+#include <limits>
+
+#include <asyncore/stream/buffered_stream.h>
 
 namespace asyncore {
 
-class DispatcherWithSend : public Dispatcher {
+class DispatcherWithSend : public BufferedStream {
  public:
-  // Declared interest: writable() changes only through send() and handle_write(), which re-check.
-  explicit DispatcherWithSend(ChannelMap* map = nullptr) : Dispatcher(map) { set_interest(Interest::declared); }
-  explicit DispatcherWithSend(Fd socket, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), map) { set_interest(Interest::declared); }
-  DispatcherWithSend(Fd socket, const Address& peer, ChannelMap* map = nullptr) : Dispatcher(std::move(socket), peer, map) {
-    set_interest(Interest::declared);
+  explicit DispatcherWithSend(ChannelMap* map = nullptr) : BufferedStream(map) { unbounded(); }
+  explicit DispatcherWithSend(Fd socket, ChannelMap* map = nullptr) : BufferedStream(std::move(socket), map) { unbounded(); }
+  DispatcherWithSend(Fd socket, const Address& peer, ChannelMap* map = nullptr) : BufferedStream(std::move(socket), peer, map) {
+    unbounded();
   }
-  // Takes all of `data` (returns its size); what the socket refuses now waits in the buffer.
-  size_t send(std::string_view data) override;
   // Not `not connected or len(out_buffer)` as in Python: an unconnected idle socket would spin.
-  bool writable() override { return !out_buffer_.empty(); }
-  void handle_write() override { initiate_send(); }
-  size_t pending() const { return out_buffer_.size(); }
+  // (BufferedStream's writable(): something is queued.)
 
  protected:
-  void initiate_send();
-  ByteBuffer out_buffer_;
+  void initiate_send() { handle_write(); }
+
+ private:
+  void unbounded() {
+    constexpr uint32_t kNoBound = std::numeric_limits<uint32_t>::max();
+    limits = StreamLimits{kNoBound, kNoBound, kNoBound};
+  }
 };
 using dispatcher_with_send = DispatcherWithSend;
 

@@ -5,7 +5,8 @@
 // - At end of input a last line without '\n' is delivered too, then on_end("") is called.
 // - A line longer than max_line_length bytes calls handle_overlong_line(); by default that
 //   ends the reader with a reason naming the line ("line 3 is longer than 65536 bytes"). An
-//   override that keeps the reader open skips the rest of that line.
+//   override that keeps the reader open skips the rest of that line (LineSplitter's
+//   OverlongLine::truncate).
 // - A read error ends the reader with the error as the reason.
 // on_end is called at most once, and not when the owner close()s the reader itself.
 #pragma once
@@ -15,7 +16,7 @@
 #include <string_view>
 
 #include <asyncore/stream/file_dispatcher.h>
-#include <asyncore/chat/terminator.h>
+#include <asyncore/stream/line_splitter.h>
 
 namespace asyncore {
 
@@ -39,16 +40,14 @@ class LineReader : public FileDispatcher {
   virtual void handle_overlong_line();
 
  private:
-  void deliver(std::string_view piece, bool complete);
   void emit(std::string_view line);
   void end(std::string problem);
 
   OnLine on_line_;
   OnEnd on_end_;
-  TerminatorScanner scanner_;
-  std::string partial_;  // the current line's bytes seen before this read
+  // '\n'-delimited; its bound is max_line_length + 1, so a '\r' before the '\n' does not count.
+  LineSplitter splitter_{0, OverlongLine::truncate};
   size_t lines_ = 0;
-  bool skipping_ = false;  // dropping the rest of an overlong line
   bool ended_ = false;
 };
 

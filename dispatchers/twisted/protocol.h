@@ -16,6 +16,7 @@
 #include <string_view>
 
 #include <asyncore/address.h>
+#include <asyncore/stream/buffered_stream.h>
 #include <asyncore/twisted/reason.h>
 
 namespace asyncore {
@@ -23,15 +24,7 @@ namespace asyncore {
 class Connector;
 class Factory;
 
-// Twisted's IPushProducer: something that can be asked to stop and start producing data.
-class Producer {
- public:
-  virtual ~Producer() = default;
-  virtual void pause_producing() = 0;
-  virtual void resume_producing() = 0;
-  virtual void stop_producing() {}  // the consumer is gone for good
-};
-
+// Producer (Twisted's IPushProducer) is the stream's: <asyncore/stream/buffered_stream.h>.
 // Twisted's ITransport (plus IConsumer, simplified). A transport is itself a producer: pausing it
 // stops reading from the socket, so it can be registered on another transport (a proxy).
 class Transport : public Producer {

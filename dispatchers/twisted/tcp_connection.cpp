@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <system_error>
 
@@ -13,19 +15,22 @@ namespace asyncore {
 namespace {
 
 constexpr size_t kReadChunk = 64 * 1024;
+// Twisted's default write-buffer marks. What a protocol writes is bounded by the protocol (its
+// registered producer), as in Twisted, not by a close: only 4 GiB queued ends the connection.
+constexpr StreamLimits kTwistedLimits{.high_water = 64 * 1024, .low_water = 16 * 1024, .max_output = UINT32_MAX};
 
 }  // namespace
 
 TcpConnection::TcpConnection(Fd socket, std::shared_ptr<Factory> factory, ChannelMap* map)
-    : Dispatcher(std::move(socket), map), factory_(std::move(factory)) {
-  set_interest(Interest::declared);  // every state change below re-checks
+    : BufferedStream(std::move(socket), map), factory_(std::move(factory)) {
+  limits = kTwistedLimits;
   host_ = Address::local_of(fileno());
 }
 
 TcpConnection::TcpConnection(std::shared_ptr<Connector> connector, std::shared_ptr<Factory> factory, int family,
                              ChannelMap* map)
-    : Dispatcher(map), factory_(std::move(factory)), connector_(std::move(connector)) {
-  set_interest(Interest::declared);
+    : BufferedStream(map), factory_(std::move(factory)), connector_(std::move(connector)) {
+  limits = kTwistedLimits;
   create_socket(family);
 }
 
@@ -41,54 +46,20 @@ void TcpConnection::start(std::shared_ptr<Protocol> protocol) {
   }
 }
 
-bool TcpConnection::readable() { return connected && !reading_paused_ && !disconnecting_ && !lost_; }
+bool TcpConnection::readable() { return connected && !protocol_paused_ && !closing && !lost_; }
 
 void TcpConnection::write(std::string_view data) {
-  if (lost_ || disconnecting_ || !connected || data.empty()) return;
-  size_t sent = out_.empty() ? send_unchecked(data) : 0;  // may lose the connection
-  if (lost_) return;
-  if (sent < data.size()) {
-    out_.append(data.substr(sent));
-    recheck();
-  }
-  if (producer_ && !producer_paused_ && out_.size() > high_water_) {
-    producer_paused_ = true;
-    producer_->pause_producing();
-  }
-}
-
-void TcpConnection::handle_write() {
-  while (!out_.empty() && !lost_) {
-    size_t sent = send_unchecked(out_.view());
-    if (sent == 0) break;
-    out_.consume(sent);
-  }
-  after_flush();
-}
-
-void TcpConnection::after_flush() {
-  if (lost_) return;
-  if (out_.empty()) out_.shrink();
-  if (producer_ && producer_paused_ && out_.size() <= low_water_) {
-    producer_paused_ = false;
-    producer_->resume_producing();
-    if (lost_) return;
-  }
-  if (disconnecting_ && out_.empty()) {
-    shutdown_write();  // an orderly FIN after the last byte
-    fail(Reason::done());
-  }
+  if (lost_ || !connected) return;
+  send(data);  // may lose the connection; ignored once disconnecting
 }
 
 void TcpConnection::lose_connection() {
-  if (lost_ || disconnecting_) return;
+  if (lost_ || closing) return;
   if (!connected) {  // still connecting: nothing to flush
     fail(Reason::aborted("lose_connection before the connection was made"));
     return;
   }
-  disconnecting_ = true;
-  recheck();
-  after_flush();
+  close_when_done();  // an orderly FIN after the last byte, then handle_done()
 }
 
 void TcpConnection::fail(Reason reason, bool reset) {
@@ -98,15 +69,18 @@ void TcpConnection::fail(Reason reason, bool reset) {
     linger abort{1, 0};  // close() then sends RST and drops what the kernel still queues
     ::setsockopt(fileno(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   }
-  out_.clear();
   close();
+  discard_output();
   // The map drops its reference after this pass; the callback keeps the connection alive.
   auto self = std::static_pointer_cast<TcpConnection>(shared_from_this());
   map().call_soon([self, reason = std::move(reason)] { self->report_lost(reason); });
 }
 
 void TcpConnection::report_lost(const Reason& reason) {
-  if (Producer* producer = std::exchange(producer_, nullptr)) producer->stop_producing();
+  if (Producer* registered = producer()) {
+    unregister_producer();
+    registered->stop_producing();
+  }
   if (auto protocol = std::move(protocol_)) {
     protocol->connected = false;
     try {
@@ -126,29 +100,16 @@ void TcpConnection::report_lost(const Reason& reason) {
 }
 
 void TcpConnection::pause_reading(bool paused) {
-  reading_paused_ = paused;
+  protocol_paused_ = paused;
   recheck();
 }
 
 void TcpConnection::register_producer(Producer& producer) {
-  if (producer_ && producer_ != &producer) {
-    throw std::logic_error("register_producer: " + describe() + " already has a producer");
-  }
   if (lost_) {
     producer.stop_producing();
     return;
   }
-  producer_ = &producer;
-  producer_paused_ = false;
-  if (out_.size() > high_water_) {
-    producer_paused_ = true;
-    producer.pause_producing();
-  }
-}
-
-void TcpConnection::unregister_producer() {
-  producer_ = nullptr;
-  producer_paused_ = false;
+  BufferedStream::register_producer(producer);
 }
 
 void TcpConnection::set_write_buffer_limits(size_t high_water, size_t low_water) {
@@ -156,8 +117,14 @@ void TcpConnection::set_write_buffer_limits(size_t high_water, size_t low_water)
     throw std::invalid_argument("set_write_buffer_limits: low_water (" + std::to_string(low_water) +
                                 ") must not exceed high_water (" + std::to_string(high_water) + ")");
   }
-  high_water_ = high_water;
-  low_water_ = low_water;
+  limits.high_water = static_cast<uint32_t>(std::min<size_t>(high_water, limits.max_output));
+  limits.low_water = static_cast<uint32_t>(std::min<size_t>(low_water, limits.high_water));
+}
+
+void TcpConnection::handle_overflow() {
+  const std::string why = "write buffer over " + std::to_string(limits.max_output) + " bytes (the peer is not reading)";
+  log_warning(describe() + ": " + why + "; closing");
+  fail(Reason::error(why));
 }
 
 void TcpConnection::handle_read() {
@@ -179,10 +146,7 @@ void TcpConnection::handle_connect() {
 void TcpConnection::handle_eof() {
   // The peer sent FIN. As in Twisted this ends the connection (Kind::done), but what we still
   // have queued is sent first.
-  if (lost_) return;
-  disconnecting_ = true;
-  recheck();
-  after_flush();
+  if (!lost_) close_when_done();
 }
 
 void TcpConnection::handle_close() {

@@ -1,5 +1,7 @@
-// TcpConnection: the dispatcher behind one TCP connection of the Protocol layer, and TcpTransport,
-// the Transport a protocol holds. The map owns the connection; the connection owns its protocol;
+// TcpConnection: the stream behind one TCP connection of the Protocol layer, and TcpTransport,
+// the Transport a protocol holds. Writes, the write buffer's water marks (64K / 16K, as Twisted's
+// defaults) and the registered producer are BufferedStream's; reading pauses only when the
+// protocol asks (pause_producing), as in Twisted. The map owns the connection; the connection owns its protocol;
 // the protocol's transport refers to the connection weakly, so there is no ownership cycle and a
 // transport used after the connection is gone does nothing (get_peer/get_host still answer).
 //
@@ -10,13 +12,12 @@
 #pragma once
 #include <memory>
 
-#include <asyncore/dispatcher.h>
-#include <asyncore/stream/byte_buffer.h>
+#include <asyncore/stream/buffered_stream.h>
 #include <asyncore/twisted/protocol.h>
 
 namespace asyncore {
 
-class TcpConnection final : public Dispatcher {
+class TcpConnection final : public BufferedStream {
  public:
   // Server side: an accepted socket, served by a protocol from `factory`.
   TcpConnection(Fd socket, std::shared_ptr<Factory> factory, ChannelMap* map);
@@ -34,37 +35,29 @@ class TcpConnection final : public Dispatcher {
   void lose_connection();
   void pause_reading(bool paused);
   void register_producer(Producer& producer);
-  void unregister_producer();
   void set_write_buffer_limits(size_t high_water, size_t low_water);
-  size_t write_buffer_size() const { return out_.size(); }
-  bool disconnecting() const { return disconnecting_ || lost_; }
+  size_t write_buffer_size() const { return pending(); }
+  bool disconnecting() const { return closing || lost_; }
   const Address& host() const { return host_; }
 
   bool readable() override;
-  bool writable() override { return !out_.empty(); }
   void handle_read() override;
-  void handle_write() override;
   void handle_connect() override;
   void handle_eof() override;
   void handle_close() override;
   void handle_error(const std::exception& error) override;
 
  private:
-  void after_flush();
+  void handle_done() override { fail(Reason::done()); }  // lose_connection's flush is over
+  void handle_overflow() override;
   void report_lost(const Reason& reason);
 
   std::shared_ptr<Factory> factory_;
   std::shared_ptr<Connector> connector_;  // client side, until the outcome is reported
   std::shared_ptr<Protocol> protocol_;    // until connection_lost
   bool started_ = false;
-  ByteBuffer out_;
-  Producer* producer_ = nullptr;
-  bool producer_paused_ = false;
-  bool reading_paused_ = false;
-  bool disconnecting_ = false;  // lose_connection: flushing, then closing
-  bool lost_ = false;           // closed; the report is on its way
-  size_t high_water_ = 64 * 1024;
-  size_t low_water_ = 16 * 1024;
+  bool protocol_paused_ = false;  // the protocol paused reading (pause_producing)
+  bool lost_ = false;             // closed; the report is on its way
   Address host_;
 };
 

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include <asyncore/channel_map.h>
-#include <asyncore/process/process_lines.h>
+#include <asyncore/stream/line_splitter.h>
 #include "test/support/testing.h"
 
 using asyncore::ChannelMap;

@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -55,6 +57,18 @@ std::string read_available(int fd) {
   for (ssize_t n; (n = ::recv(fd, buffer, sizeof buffer, 0)) > 0;) out.append(buffer, static_cast<size_t>(n));
   return out;
 }
+
+// A Stream on one end of a socket pair, on its own map with the given backend.
+struct Rig {
+  ChannelMap map;
+  Pair pair;
+  Stream stream;
+  explicit Rig(BackendKind kind) : stream(std::move(pair.ours), &with_backend(map, kind)) {}
+  static ChannelMap& with_backend(ChannelMap& map, BackendKind kind) {
+    map.use_backend(kind);
+    return map;
+  }
+};
 
 }  // namespace
 
@@ -117,4 +131,93 @@ TEST_CASE("shared bytes that must wait count against max_output") {
   CHECK(stream.overflowed);
   CHECK_FALSE(stream.is_open());
   CHECK(stream.send_shared(batch) == 0);  // closed: refused
+}
+
+TEST_CASE("cork_output: what one pass sends leaves together, before the loop waits") {
+  for (BackendKind kind : kAllBackends) {
+    CAPTURE(backend_name(kind));
+    Rig rig(kind);
+    auto& [map, pair, stream] = rig;
+    stream.cork_output();
+    CHECK(stream.send("one ") == 4);
+    CHECK(stream.send_shared(std::make_shared<const std::string>("two ")) == 4);
+    CHECK(stream.send("three") == 5);
+    CHECK(read_available(pair.theirs.get()).empty());  // nothing went yet
+    CHECK(stream.pending() == 13);
+    map.poll_once(0);
+    CHECK(read_available(pair.theirs.get()) == "one two three");
+    CHECK(stream.pending() == 0);
+  }
+}
+
+TEST_CASE("a registered producer is paused at high_water and resumed at low_water") {
+  struct Recorder : Producer {
+    int pauses = 0, resumes = 0;
+    void pause_producing() override { ++pauses; }
+    void resume_producing() override { ++resumes; }
+  };
+  for (BackendKind kind : kAllBackends) {
+    CAPTURE(backend_name(kind));
+    Rig rig(kind);
+    auto& [map, pair, stream] = rig;
+    stream.limits.high_water = 64 * 1024;
+    stream.limits.low_water = 16 * 1024;
+    Recorder producer;
+    stream.register_producer(producer);
+    CHECK_THROWS_AS(stream.register_producer(*std::make_unique<Recorder>()), std::logic_error);
+    const std::string chunk(8192, 'p');
+    size_t sent = 0;
+    while (producer.pauses == 0 && sent < (64u << 20)) sent += stream.send(chunk);  // the peer does not read
+    CHECK(producer.pauses == 1);
+    CHECK(stream.pending() >= stream.limits.high_water);
+    CHECK(stream.reading_paused());
+    std::string received;
+    REQUIRE(run_until(map, [&] {
+      received += read_available(pair.theirs.get());
+      return producer.resumes == 1;
+    }));
+    CHECK(stream.pending() <= stream.limits.low_water);
+    CHECK_FALSE(stream.reading_paused());
+    REQUIRE(run_until(map, [&] {
+      received += read_available(pair.theirs.get());
+      return received.size() == sent;
+    }));
+    CHECK(producer.pauses == 1);
+    stream.unregister_producer();
+    CHECK(stream.producer() == nullptr);
+  }
+}
+
+TEST_CASE("a lazy producer keeps its place in the queue and is asked only once the queue reaches it") {
+  struct Lazy : ChatProducer {  // dropped by the queue once exhausted
+    Stream& stream;
+    size_t& queued_when_asked;  // the most bytes queued at a call: outlives the producer
+    int left = 3;
+    Lazy(Stream& s, size_t& queued) : stream(s), queued_when_asked(queued) {}
+    std::string more() override {
+      queued_when_asked = std::max(queued_when_asked, stream.pending());
+      return left-- > 0 ? "<lazy>" : "";
+    }
+  };
+  size_t queued_when_asked = 0;
+  ChannelMap map;
+  Pair pair;
+  Stream stream(std::move(pair.ours), &map);
+  stream.limits.high_water = stream.limits.max_output = 1u << 30;
+  const std::string big(4 << 20, 'b');  // more than the socket takes: the rest waits
+  CHECK(stream.send(big) == big.size());
+  REQUIRE(stream.pending() > 0);
+  auto lazy = std::make_unique<Lazy>(stream, queued_when_asked);
+  Lazy& producer = *lazy;
+  stream.send_producer(std::move(lazy));
+  CHECK(producer.left == 3);  // not asked while bytes wait before it
+  CHECK(stream.send("tail") == 4);
+  std::string received;
+  REQUIRE(run_until(map, [&] {
+    received += read_available(pair.theirs.get());
+    return received.size() == big.size() + 3 * 6 + 4;
+  }));
+  CHECK(received == big + "<lazy><lazy><lazy>tail");
+  CHECK(queued_when_asked == 4);  // only "tail", queued behind it
+  CHECK_FALSE(stream.writable());
 }
