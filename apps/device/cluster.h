@@ -14,7 +14,9 @@
 // offline never erases a newer login elsewhere.
 //
 // Commands: "command <id> <from node> <imei> <mode> <timeout> <owner> <json>" on the holder's
-// channel, answered with "result <id> <OUTCOME> <ack json>" on the asker's.
+// channel, answered with "result <id> <OUTCOME> <ack json>" on the asker's. A queued command is
+// stored in Redis first (ClusterStore) by the node asked; the holder hears
+// "queued <id> <from node> <imei> <timeout> <owner> <stream id> <time> <json>" and delivers it.
 //
 // Redis being away never stops a node serving its devices: presence writes are not waited for;
 // one that fails is logged (one line per outage, by the client) and counted.
@@ -24,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apps/device/cluster_store.h"
 #include "apps/device/event.h"
 #include "apps/device/hub.h"
 #include "apps/device/imei.h"
@@ -39,6 +42,8 @@ struct ClusterOptions {
   std::string redis;    // "host:port" or "unix:/path"
   std::string node_id;  // unique among the nodes; default: host name + pid
   double lease = 6;     // seconds
+  std::size_t max_queued = 100;        // --max-queued-commands, enforced in Redis
+  std::size_t events_per_device = 100; // --events-per-device: each device's event stream's MAXLEN
 };
 
 std::string default_node_id();  // "<host name>-<pid>"
@@ -69,12 +74,18 @@ class ClusterNode {
   void online(Imei imei);
   void offline(Imei imei);
 
-  // A command for a device not online here: asked of the node that holds it, over its channel;
-  // the answer comes back on ours. Nobody holds it, or that node is gone: NO at once (queue:
-  // stored here, as alone); Redis away: UNAVAILABLE at once (queue: stored here); no answer in
-  // `timeout`: TIMEOUT.
+  // An interact or send for a device not online here: asked of the node that holds it, over
+  // its channel; the answer comes back on ours. Nobody holds it, or that node is gone: NO at
+  // once; Redis away: UNAVAILABLE at once; no answer in `timeout`: TIMEOUT.
   void route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
 
+  // A queue command, for a device anywhere: stored in Redis (the cap checked there), then
+  // delivered by the node holding it, whose ack answers OK; QUEUED once stored when nobody holds
+  // it or no ack comes in `timeout`. Redis away or too slow: UNAVAILABLE, nothing promised.
+  void queue(Imei imei, const json::Value& command, double timeout, CommandCallback done);
+
+  ClusterStore& store() { return store_; }
+  bool redis_ready() const { return commands_.ready(); }
   const std::string& node_id() const { return options_.node_id; }
   const ClusterStats& stats() const { return stats_; }
   ClusterGauges gauges() const;
@@ -85,6 +96,7 @@ class ClusterNode {
   void on_message(const redis::Message& message);
   std::vector<std::string> lease_args() const;
   void join();
+  void reclaim();
   void renew_lease();
   void fence();
   void reap();
@@ -92,6 +104,8 @@ class ClusterNode {
   void finish_route(std::uint64_t id, CommandResult result);
   void serve_routed(std::string_view request);
   void routed_answer(std::string_view answer);
+  void serve_queued(std::string_view request);
+  std::uint64_t add_route(CommandMode mode, double timeout, CommandCallback done);
   void publish(const std::string& node, std::string message);
 
   ChannelMap& map_;
@@ -100,7 +114,8 @@ class ClusterNode {
   std::string incarnation_;
   redis::Client commands_;
   redis::Client subscriber_;
-  redis::Script claim_, release_, join_, renew_, reap_;
+  redis::Script claim_, reclaim_, release_, join_, renew_, reap_;
+  ClusterStore store_;
   std::unordered_map<std::uint64_t, std::uint64_t> owned_;  // imei -> serial of our connection
   std::uint64_t next_serial_ = 1;
   ScopedTimer lease_timer_, reap_timer_;
