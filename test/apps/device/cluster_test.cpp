@@ -504,3 +504,20 @@ TEST_CASE("the reaper racing a device that moved before the node's lease lapsed:
   moved.send(json::Object{{"type", 3}, {"ident", 3}});
   CHECK(json::dump(moved.read()) == R"({"type":3,"ident":3,"status":200})");
 }
+
+TEST_CASE("device-emulator --failover: kill -9 of a node, its devices log in again on the survivor") {
+  Cluster c;
+  Emulator fleet = Emulator::start(c.a.port, {"--nodes", "127.0.0.1:" + std::to_string(c.a.port) + ",127.0.0.1:" +
+                                                             std::to_string(c.b.port),
+                                              "--failover", "--devices", "6", "--imei-base", "862200000000000",
+                                              "--report", "0"});
+  REQUIRE(testing::eventually([&] { return online(c.a.admin) == 3 && online(c.b.admin) == 3; }));
+  c.b.child->signal(SIGKILL);
+  c.b.child->wait();
+  REQUIRE(testing::eventually([&] { return online(c.a.admin) == 6; }, Seconds(15)));
+  for (int i = 0; i < 6; ++i) CHECK(c.owner("86220000000000" + std::to_string(i)).starts_with("a/"));
+  json::Value all = get_json(c.a.admin, "/devices");
+  CHECK(all["total"] == 6);
+  for (const json::Value& d : all["devices"].as_array()) CHECK(d["node"] == "a");
+  fleet.stop();
+}
