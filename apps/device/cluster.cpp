@@ -18,9 +18,10 @@ namespace {
 
 // Standalone Redis: the scripts touch keys derived from their arguments (node:<id>:devices).
 
-// KEYS[1] owner key; ARGV: new owner, imei, our node. The device joins our node's set and leaves
-// the previous owner's; that node hears of it, unless it is us (the hub already closed our older
-// connection).
+// KEYS[1] owner key, KEYS[2] the device's queue; ARGV: new owner, imei, our node, how many queued
+// commands to read. The device joins our node's set and leaves the previous owner's; that node
+// hears of it, unless it is us (the hub already closed our older connection). Returns the old
+// owner ('' for none) and the device's queued commands, oldest first: one round trip per login.
 constexpr const char* kClaim = R"(
 local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
@@ -32,7 +33,7 @@ if old and old ~= ARGV[1] then
     redis.call('PUBLISH', 'node:' .. node, 'takeover ' .. ARGV[2] .. ' ' .. old)
   end
 end
-return old
+return {old or '', redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[4])}
 )";
 
 // Compare-and-delete: offline only if that connection still owns the device. ARGV: owner, imei, node.
@@ -247,15 +248,18 @@ void ClusterNode::count_failure(const redis::Result& result, const char* what) {
 void ClusterNode::online(Imei imei) {
   const std::uint64_t serial = next_serial_++;
   owned_[imei.number()] = serial;
-  const std::vector<std::string> keys = {owner_key(imei)};
-  const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id};
-  claim_.run(commands_, keys, args, [this](redis::Result& result) {
-    if (result.ok()) ++stats_.claims;
+  const std::vector<std::string> keys = {owner_key(imei), "device:" + imei.str() + ":queue"};
+  const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id, std::to_string(options_.max_queued)};
+  // The queue is read in the claim: a command stored after it sees us as the owner and is told
+  // to us; one stored before is in the read.
+  store_.begin_load(imei);
+  claim_.run(commands_, keys, args, [this, imei, serial](redis::Result& result) {
+    const bool ok = result.ok() && result.reply.elements.size() == 2;
+    if (ok) ++stats_.claims;
     else count_failure(result, "presence claim");
-  });
-  // After the claim on the same connection: a command stored after this read sees us as the
-  // owner and is told to us; one stored before is in the read.
-  store_.load_queue(imei, [this, imei] {
+    auto it = owned_.find(imei.number());
+    if (it == owned_.end() || it->second != serial) return;  // a later connection's read is on its way
+    store_.finish_load(imei, ok ? &result.reply.elements[1] : nullptr);
     if (DeviceRecord* record = hub_.store().find(imei); record && record->session) hub_.deliver_queued(*record->session);
   });
 }

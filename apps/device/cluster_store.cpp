@@ -190,28 +190,21 @@ void ClusterStore::enqueue(Imei imei, const std::string& command, double t, bool
   }, timeout);
 }
 
-void ClusterStore::load_queue(Imei imei, std::function<void()> loaded) {
-  copies_[imei.number()];  // commands added from now on are kept, in order, until the read is back
-  const std::string count = std::to_string(max_queued_);
-  client_.command({"XRANGE", key(imei, "queue"), "-", "+", "COUNT", count},
-                  [this, imei, loaded = std::move(loaded)](redis::Result& result) {
-                    auto it = copies_.find(imei.number());
-                    if (it == copies_.end()) return;  // offline meanwhile
-                    if (!result.ok()) {
-                      failed(result, "reading a queue");
-                    } else {
-                      for (const redis::Reply& entry : result.reply.elements) {
-                        if (entry.elements.size() != 2) continue;
-                        const auto fields = fields_of(entry.elements[1]);
-                        auto cmd = fields.find("cmd"), t = fields.find("t");
-                        if (cmd == fields.end()) continue;
-                        add(imei, entry.elements[0].str, cmd->second,
-                            t == fields.end() ? 0 : std::strtod(t->second.c_str(), nullptr));
-                      }
-                    }
-                    it->second.loaded = true;
-                    loaded();
-                  });
+void ClusterStore::begin_load(Imei imei) { copies_[imei.number()] = Copy{}; }
+
+void ClusterStore::finish_load(Imei imei, const redis::Reply* stored) {
+  auto it = copies_.find(imei.number());
+  if (it == copies_.end()) return;  // offline meanwhile
+  if (stored) {
+    for (const redis::Reply& entry : stored->elements) {
+      if (entry.elements.size() != 2) continue;
+      const auto fields = fields_of(entry.elements[1]);
+      auto cmd = fields.find("cmd"), t = fields.find("t");
+      if (cmd == fields.end()) continue;
+      add(imei, entry.elements[0].str, cmd->second, t == fields.end() ? 0 : std::strtod(t->second.c_str(), nullptr));
+    }
+  }
+  it->second.loaded = true;
 }
 
 bool ClusterStore::queue_loaded(Imei imei) const {

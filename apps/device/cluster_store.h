@@ -50,9 +50,12 @@ class ClusterStore {
   // `known_here`: the device is in this node's registry (Redis need not know it).
   void enqueue(Imei imei, const std::string& command, double t, bool known_here,
                std::function<void(EnqueueResult)> done, double timeout = kAdminRedisTimeout);
-  // The device came online here: its stored commands are read (oldest first) and `loaded` runs
-  // once they are in the copy (also when Redis failed: then what is added meanwhile is there).
-  void load_queue(Imei imei, std::function<void()> loaded);
+  // The device came online here: from now on commands added for it are kept; `stored` (XRANGE
+  // entries, oldest first; null when Redis could not be read) completes the copy, which is only
+  // delivered from then on. The node reads them with its presence claim, in one script.
+  void begin_load(Imei imei);
+  void finish_load(Imei imei, const redis::Reply* stored);
+  std::size_t max_queued() const { return max_queued_; }
   bool queue_loaded(Imei imei) const;
   // A command stored by some node for a device online here: into the copy (once). Returns its
   // local id, 0 when the device has no copy (not online here).
