@@ -5,8 +5,8 @@
 # node a's (crossing nodes over Redis), one keep-alive connection each, one after the other:
 # round trips/s and p50/p99 as ratios to same-node, and Redis commands per crossing interact
 # (INFO commandstats; the nodes' lease and reaper traffic is counted in, a few commands a second).
-# Then a login storm (one emulator, every device at once) against a node with --redis and against
-# a server alone, and the time from kill -9 of a node to its last device let go (lease 2 s), and to 99%
+# Then a login storm (one emulator, every device at once; the devices in a registry file, and then
+# new devices let in by --auto-register) against a node with --redis and against a server alone, and the time from kill -9 of a node to its last device let go (lease 2 s), and to 99%
 # of its devices logged in again on another node (device-emulator --failover). Last, queued commands/s
 # with Redis AOF appendfsync always against a server alone (its journal), 8 admin connections each.
 set -u
@@ -81,9 +81,16 @@ row cluster "interact across nodes" "redis commands per interact (target 3)" "$p
 
 # ---- login storm: presence writes against a single process
 storm=$([ "$QUICK" = 1 ] && echo 2000 || echo 10000)
-storm_logins() {  # extra device-server flags...: prints logins/s
+python3 -c "
+for i in range($storm): print('%d s%d' % (868000000000000 + i, i))" >"$dir/storm.registry"
+storm_logins() {  # new|known, extra device-server flags...: prints logins/s
+  # known: the fleet is in the registry file (a relogin storm: presence and events written);
+  # new: unknown devices let in by --auto-register (each registered in Redis first, with --redis).
+  local mode=$1; shift
   local name=storm$RANDOM
-  "$B/bin/device-server" --port 0 --admin-port 0 --auto-register --data-dir "$dir/$name" --quiet "$@" \
+  local who=(--registry "$dir/storm.registry")
+  [ "$mode" = new ] && who=(--auto-register)
+  "$B/bin/device-server" --port 0 --admin-port 0 "${who[@]}" --data-dir "$dir/$name" --quiet "$@" \
     >"$dir/$name.out" 2>"$dir/$name.err" &
   local spid=$!
   pids+=($spid)
@@ -96,8 +103,10 @@ storm_logins() {  # extra device-server flags...: prints logins/s
       sleep 0.05
     done
   fi
-  "$B/bin/device-emulator" --port "$port" --devices "$storm" --imei-base 868000000000000 --heartbeat 600 \
-    --report 0 --quiet >"$dir/$name.emulator" 2>&1 &
+  local base=865000000000000  # new devices: IMEIs nobody registered
+  [ "$mode" = known ] && { who=(--registry "$dir/storm.registry"); base=868000000000000; } || who=()
+  "$B/bin/device-emulator" --port "$port" --devices "$storm" --imei-base "$base" --heartbeat 600 \
+    --report 0 --quiet "${who[@]}" >"$dir/$name.emulator" 2>&1 &
   local epid=$!
   pids+=($epid)
   for _ in $(seq 1200); do grep -q '^all logged in' "$dir/$name.emulator" && break; sleep 0.05; done
@@ -105,13 +114,17 @@ storm_logins() {  # extra device-server flags...: prints logins/s
   kill -TERM "$spid" 2>/dev/null; wait "$spid" 2>/dev/null  # a --workers parent stops its workers
   grep -m1 '^all logged in' "$dir/$name.emulator" | awk '{print $4 / $7}'  # "all logged in N devices in S s"
 }
-alone=$(storm_logins)
-clustered=$(storm_logins --redis "unix:$dir/redis.sock" --node-id storm)
-log "login storm of $storm: $clustered logins/s with --redis, $alone alone"
+alone=$(storm_logins known)
+clustered=$(storm_logins known --redis "unix:$dir/redis.sock" --node-id storm)
+log "login storm of $storm registered devices: $clustered logins/s with --redis, $alone alone"
 row cluster "login storm ($storm devices)" "logins/s with presence (target >= 0.7x)" "$clustered" "alone" "$alone"
-workers2=$(storm_logins --redis "unix:$dir/redis.sock" --node-id wk --workers 2)
+workers2=$(storm_logins known --redis "unix:$dir/redis.sock" --node-id wk --workers 2)
 log "login storm of $storm: $workers2 logins/s with --workers 2, $alone in one process"
 row cluster "login storm ($storm devices)" "logins/s with --workers 2 (2 cores, the emulator on one)" "$workers2" "one process" "$alone"
+new_alone=$(storm_logins new)
+new_clustered=$(storm_logins new --redis "unix:$dir/redis.sock" --node-id fresh)
+log "login storm of $storm new devices (--auto-register): $new_clustered logins/s with --redis, $new_alone alone"
+row cluster "login storm ($storm new devices, --auto-register)" "logins/s, each registered in Redis first" "$new_clustered" "alone" "$new_alone"
 
 # ---- kill -9 of a node: until its devices are let go
 node c; C_PORT=$PORT; C_PID=$NPID
