@@ -92,14 +92,6 @@ return released
 
 std::string owner_key(Imei imei) { return "device:" + imei.str() + ":owner"; }
 
-// The node part of an owner ("<node>/<incarnation>/<serial>").
-std::string_view owner_node(std::string_view owner) {
-  const size_t last = owner.rfind('/');
-  if (last == std::string_view::npos || last == 0) return {};
-  const size_t before = owner.rfind('/', last - 1);
-  return before == std::string_view::npos ? std::string_view() : owner.substr(0, before);
-}
-
 // Splits off the next space-separated field of `text`.
 std::string_view next_field(std::string_view& text) {
   const size_t space = text.find(' ');
@@ -230,7 +222,7 @@ ClusterGauges ClusterNode::gauges() const {
   g.releases = stats_.releases;
   g.stale_releases = stats_.stale_releases;
   g.remote_takeovers = stats_.remote_takeovers;
-  g.write_failures = stats_.write_failures;
+  g.write_failures = stats_.write_failures + store_.write_failures();
   g.fenced = stats_.fenced;
   g.reaped = stats_.reaped;
   return g;
@@ -403,10 +395,7 @@ void ClusterNode::serve_routed(std::string_view request) {
                                                 : CommandMode::interact;
   char* end = nullptr;
   const double timeout = std::strtod(timeout_text.c_str(), &end);
-  auto answer = [this, id, from](const CommandResult& result) {
-    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
-                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
-  };
+  CommandCallback answer = answer_to(from, id);
   CommandCheck check = check_command(request);
   auto it = owned_.find(imei->number());
   // Asked about a connection that is no longer ours (it moved on since the asker looked).
@@ -443,10 +432,7 @@ void ClusterNode::serve_queued(std::string_view request) {
   const std::string stream_id(next_field(request));
   const std::string t_text(next_field(request));
   if (id.empty() || from.empty() || !imei || stream_id.empty()) return;
-  auto answer = [this, id, from](const CommandResult& result) {
-    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
-                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
-  };
+  CommandCallback answer = answer_to(from, id);
   const double timeout = std::strtod(timeout_text.c_str(), nullptr);
   auto it = owned_.find(imei->number());
   // Not ours any more: it stays stored and goes out at the device's next login, wherever.
@@ -457,6 +443,14 @@ void ClusterNode::serve_queued(std::string_view request) {
   if (!local) return answer({CommandOutcome::queued, {}, {}});
   ++stats_.routed_in;
   hub_.deliver_stored(*imei, local, timeout, answer);
+}
+
+// The callback that sends a command's outcome back to the node that asked: "result <id> ...".
+CommandCallback ClusterNode::answer_to(std::string from, std::string id) {
+  return [this, from = std::move(from), id = std::move(id)](const CommandResult& result) {
+    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
+                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
+  };
 }
 
 void ClusterNode::publish(const std::string& node, std::string message) {

@@ -53,7 +53,7 @@ struct ClusterStats {
   std::uint64_t releases = 0;         // offlines written (compare-and-delete that matched)
   std::uint64_t stale_releases = 0;   // offlines that found a newer owner and left it alone
   std::uint64_t remote_takeovers = 0; // our connections closed for a newer login on another node
-  std::uint64_t write_failures = 0;   // presence or lease writes that did not get through
+  std::uint64_t write_failures = 0;   // presence, lease or state writes that did not get through
   std::uint64_t fenced = 0;           // times this node found its lease lapsed and let its devices go
   std::uint64_t reaped = 0;           // devices of lapsed nodes let go by this node
   std::uint64_t routed_out = 0;       // commands sent to another node
@@ -107,6 +107,7 @@ class ClusterNode {
   void serve_queued(std::string_view request);
   std::uint64_t add_route(CommandMode mode, double timeout, CommandCallback done);
   void publish(const std::string& node, std::string message);
+  CommandCallback answer_to(std::string from, std::string id);
 
   ChannelMap& map_;
   ClusterOptions options_;

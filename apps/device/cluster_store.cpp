@@ -78,14 +78,6 @@ json::Value number_or_null(const std::unordered_map<std::string, std::string>& i
   return v;
 }
 
-// The node part of an owner token "<node>/<incarnation>/<serial>".
-std::string owner_node(std::string_view owner) {
-  const size_t last = owner.rfind('/');
-  if (last == std::string_view::npos || last == 0) return {};
-  const size_t before = owner.rfind('/', last - 1);
-  return before == std::string_view::npos ? std::string() : std::string(owner.substr(0, before));
-}
-
 // The same members as the single-process /devices/<imei>, from Redis; "node" says who holds it.
 json::Value device_view(std::string_view imei, const redis::Reply& info_reply, const redis::Reply& owner) {
   const auto info = fields_of(info_reply);
@@ -147,6 +139,13 @@ std::string first_error(const std::vector<redis::Result>& results) {
 }
 
 }  // namespace
+
+std::string_view owner_node(std::string_view owner) {
+  const size_t last = owner.rfind('/');
+  if (last == std::string_view::npos || last == 0) return {};
+  const size_t before = owner.rfind('/', last - 1);
+  return before == std::string_view::npos ? std::string_view() : owner.substr(0, before);
+}
 
 ClusterStore::ClusterStore(redis::Client& client, std::size_t max_queued, std::size_t events_per_device)
     : client_(client),

@@ -42,6 +42,9 @@ struct EnqueueResult {
 
 enum class Registration { known, registered, refused, failed };
 
+// The node part of an owner token "<node>/<incarnation>/<serial>" ("" when it is not one).
+std::string_view owner_node(std::string_view owner);
+
 class ClusterStore {
  public:
   ClusterStore(redis::Client& client, std::size_t max_queued, std::size_t events_per_device);

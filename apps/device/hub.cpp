@@ -234,6 +234,7 @@ void DeviceHub::finish(std::uint64_t id, CommandResult result) {
   Waiter waiter = std::move(it->second);
   waiters_.erase(it);
   waiter.timer.cancel();
+  if (waiter.queue_id) queued_waiters_.erase(waiter.queue_id);  // not left behind when never delivered
   metrics_.count_command(to_string(waiter.mode), to_string(result.outcome));
   waiter.done(std::move(result));
 }
@@ -281,6 +282,7 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
   if (mode == CommandMode::queue) {
     // Sent in its turn, behind older queued ones, when the session can track it.
     queued_waiters_[pending.queue_id] = pending.waiter;
+    waiters_[pending.waiter].queue_id = pending.queue_id;
     return deliver_queued(*session);
   }
   session->send_command(command, pending);
@@ -315,6 +317,7 @@ const std::vector<QueuedCommand>& DeviceHub::queued(Imei imei) const {
 void DeviceHub::deliver_stored(Imei imei, std::uint64_t id, double timeout, CommandCallback done) {
   const std::uint64_t waiter = add_waiter(CommandMode::queue, timeout, std::move(done));
   queued_waiters_[id] = waiter;
+  waiters_[waiter].queue_id = id;
   const DeviceRecord* record = store_.find(imei);
   if (record && record->session) deliver_queued(*record->session);
 }

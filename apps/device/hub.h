@@ -129,6 +129,7 @@ class DeviceHub {
     CommandCallback done;
     ScopedTimer timer;
     CommandMode mode;
+    std::uint64_t queue_id = 0;  // queue mode: its entry in queued_waiters_, gone with it
   };
   void schedule_commit();
   void commit();
