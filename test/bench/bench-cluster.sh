@@ -126,24 +126,24 @@ new_clustered=$(storm_logins new --redis "unix:$dir/redis.sock" --node-id fresh)
 log "login storm of $storm new devices (--auto-register): $new_clustered logins/s with --redis, $new_alone alone"
 row cluster "login storm ($storm new devices, --auto-register)" "logins/s, each registered in Redis first" "$new_clustered" "alone" "$new_alone"
 
+rcli() { redis-cli -s "$dir/redis.sock" "$@"; }
+# kill9 PID: kill -9 of a node of this shell, and the time it happened. seconds_until T0 TEST: the
+# seconds from T0 until TEST (a shell function) holds (polled every 25 ms, 20 s at most).
+kill9() { T0=$(date +%s.%N); { kill -9 "$1"; wait "$1"; } 2>/dev/null; }
+seconds_until() {
+  for _ in $(seq 800); do "$2" && break; sleep 0.025; done
+  awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.2f", b-a}'
+}
+
 # ---- kill -9 of a node: until its devices are let go
 node c; C_PORT=$PORT; C_PID=$NPID
 "$B/bin/device-emulator" --port "$C_PORT" --devices 100 --imei-base 867000000000000 --heartbeat 600 --report 0 --quiet \
   >"$dir/emulator-c.out" 2>&1 &
 pids+=($!)
-for _ in $(seq 200); do
-  [ "$(redis-cli -s "$dir/redis.sock" SCARD node:c:devices)" = 100 ] && break
-  sleep 0.05
-done
-t0=$(date +%s.%N)
-{ kill -9 "$C_PID"; wait "$C_PID"; } 2>/dev/null
-for _ in $(seq 400); do
-  [ "$(redis-cli -s "$dir/redis.sock" GET device:867000000000099:owner)" = "" ] &&
-    [ "$(redis-cli -s "$dir/redis.sock" EXISTS node:c:devices)" = 0 ] && break
-  sleep 0.025
-done
-t1=$(date +%s.%N)
-gone=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+for _ in $(seq 200); do [ "$(rcli SCARD node:c:devices)" = 100 ] && break; sleep 0.05; done
+c_let_go() { [ "$(rcli GET device:867000000000099:owner)" = "" ] && [ "$(rcli EXISTS node:c:devices)" = 0 ]; }
+kill9 "$C_PID"
+gone=$(seconds_until "$T0" c_let_go)
 log "kill -9 of a node with 100 devices: all let go after $gone s (lease 6 s: target <= 8 s)"
 row cluster "kill -9 of a node (100 devices, lease 6 s)" "seconds until all let go (target <= lease + 2)" "$gone"
 
@@ -154,18 +154,12 @@ node e; E_PORT=$PORT
   --imei-base 866000000000000 --heartbeat 600 --report 0 --quiet >"$dir/emulator-de.out" 2>&1 &
 pids+=($!)
 for _ in $(seq 200); do
-  [ "$(redis-cli -s "$dir/redis.sock" SCARD node:d:devices)" = 100 ] &&
-    [ "$(redis-cli -s "$dir/redis.sock" SCARD node:e:devices)" = 100 ] && break
+  [ "$(rcli SCARD node:d:devices)" = 100 ] && [ "$(rcli SCARD node:e:devices)" = 100 ] && break
   sleep 0.05
 done
-t0=$(date +%s.%N)
-{ kill -9 "$D_PID"; wait "$D_PID"; } 2>/dev/null
-for _ in $(seq 800); do
-  [ "$(redis-cli -s "$dir/redis.sock" SCARD node:e:devices)" -ge 199 ] && break
-  sleep 0.025
-done
-t1=$(date +%s.%N)
-back=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
+e_has_them() { [ "$(rcli SCARD node:e:devices)" -ge 199 ]; }
+kill9 "$D_PID"
+back=$(seconds_until "$T0" e_has_them)
 log "kill -9 of a node with 100 devices: 99% logged in again on the other node after $back s (emulator backoff 0.5 s)"
 row cluster "kill -9 of a node (100 devices, emulator --failover)" "seconds until 99% logged in elsewhere" "$back"
 
