@@ -521,3 +521,32 @@ TEST_CASE("device-emulator --failover: kill -9 of a node, its devices log in aga
   for (const json::Value& d : all["devices"].as_array()) CHECK(d["node"] == "a");
   fleet.stop();
 }
+
+TEST_CASE("a node whose Redis connection comes back claims its devices again (a write Redis lost), unless a newer login took one") {
+  Cluster c;
+  RawDevice kept(c.a.port), taken(c.a.port);
+  CHECK(kept.login("862000000000070")["status"] == 200);
+  CHECK(taken.login("862000000000071")["status"] == 200);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000070").starts_with("a/") &&
+                                           c.owner("862000000000071").starts_with("a/"); }));
+  // As if Redis had restarted without these writes, and another node's login won meanwhile.
+  c.redis.command({"DEL", "device:862000000000070:owner"});
+  c.redis.command({"SET", "device:862000000000071:owner", "b/1/1"});
+  // A's command connection cut: it reconnects by itself.
+  const std::string clients = c.redis.command({"CLIENT", "LIST"}).str;
+  std::string id;
+  for (size_t at = 0; at < clients.size();) {
+    size_t end = clients.find('\n', at);
+    const std::string line = clients.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (line.find("name=device-a-commands ") != std::string::npos) id = line.substr(3, line.find(' ') - 3);
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  REQUIRE(!id.empty());
+  CHECK(c.redis.command({"CLIENT", "KILL", "ID", id}).integer == 1);
+  REQUIRE(testing::eventually([&] { return c.owner("862000000000070").starts_with("a/"); }));
+  CHECK(taken.closed(Seconds(10)));  // the newer owner wins: A lets its connection go
+  CHECK(c.owner("862000000000071") == "b/1/1");
+  kept.send(json::Object{{"type", 3}, {"ident", 2}});
+  CHECK(json::dump(kept.read()) == R"({"type":3,"ident":2,"status":200})");
+}
