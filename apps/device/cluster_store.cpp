@@ -356,13 +356,14 @@ void ClusterStore::show_device(Imei imei, ViewDone done) {
 
 void ClusterStore::device_events(Imei imei, std::size_t limit, ViewDone done) {
   std::vector<std::vector<std::string>> commands = {
-      {"ZSCORE", "devices", imei.str()}, {"XREVRANGE", key(imei, "events"), "+", "-", "COUNT", std::to_string(limit)}};
-  gather(client_, std::move(commands), [imei, done = std::move(done)](std::vector<redis::Result>& r) {
+      {"ZSCORE", "devices", imei.str()},
+      {"XREVRANGE", key(imei, "events"), "+", "-", "COUNT", std::to_string(std::clamp<std::size_t>(limit, 1, events_per_device_))}};
+  gather(client_, std::move(commands), [imei, limit, done = std::move(done)](std::vector<redis::Result>& r) {
     if (std::string error = first_error(r); !error.empty()) return done(std::nullopt, error);
     if (r[0].reply.is_null()) return done(json::Value(), {});
     json::Array events;
     for (const redis::Reply& entry : r[1].reply.elements) {
-      if (entry.elements.size() != 2) continue;
+      if (entry.elements.size() != 2 || events.size() >= limit) continue;
       const auto fields = fields_of(entry.elements[1]);
       auto e = fields.find("e");
       if (e == fields.end()) continue;

@@ -427,6 +427,13 @@ TEST_CASE("/devices on any node lists the whole fleet with the node holding each
   get_json(c.a.admin, "/devices?limit=1001", 400);
   CHECK(get_json(c.b.admin, "/devices/862000000000031")["node"] == "a");
   get_json(c.b.admin, "/devices/862000000000039", 404);
+  // Events of a device held by A, from B: newest first, as many as asked.
+  CHECK(get_json(c.b.admin, "/devices/862000000000031/events?limit=0")["events"].as_array().empty());
+  json::Value events = get_json(c.b.admin, "/devices/862000000000031/events?limit=5");
+  REQUIRE(events["events"].as_array().size() == 1);
+  CHECK(events["events"][0]["kind"] == "online");
+  CHECK(events["events"][0]["heartbeat"] == 60);
+  get_json(c.b.admin, "/devices/862000000000039/events", 404);
 }
 
 TEST_CASE("Redis paused (DEBUG SLEEP): admin calls that need it answer 503 fast, heartbeats are still served") {
