@@ -39,6 +39,13 @@ if #ARGV > 2 then redis.call('HSET', KEYS[2], unpack(ARGV, 3)) end
 return 1
 )";
 
+// Devices online on any node: the sum of the nodes' sets (a reaped node's set is gone with it).
+constexpr const char* kOnline = R"(
+local n = 0
+for _, node in ipairs(redis.call('SMEMBERS', 'nodes')) do n = n + redis.call('SCARD', 'node:' .. node .. ':devices') end
+return n
+)";
+
 const std::vector<QueuedCommand> kNone;
 
 std::string key(Imei imei, const char* what) { return "device:" + imei.str() + ":" + what; }
@@ -315,29 +322,28 @@ void ClusterStore::register_device(Imei imei, std::size_t cap, std::function<voi
 void ClusterStore::list_devices(std::string after, std::size_t limit, ViewDone done) {
   const std::string from = after.empty() ? "-" : "(" + after;
   std::vector<std::vector<std::string>> first = {
-      {"ZRANGE", "devices", from, "+", "BYLEX", "LIMIT", "0", std::to_string(limit)}, {"ZCARD", "devices"}};
+      {"ZRANGE", "devices", from, "+", "BYLEX", "LIMIT", "0", std::to_string(limit)}, {"ZCARD", "devices"},
+      {"EVAL", kOnline, "0"}};
   gather(client_, std::move(first), [this, limit, done = std::move(done)](std::vector<redis::Result>& page) {
     if (std::string error = first_error(page); !error.empty()) return done(std::nullopt, error);
     std::vector<std::string> imeis;
     for (const redis::Reply& r : page[0].reply.elements) imeis.push_back(r.str);
-    const std::int64_t total = page[1].reply.integer;
+    const std::int64_t total = page[1].reply.integer, online = page[2].reply.integer;
     std::vector<std::vector<std::string>> details;
     for (const std::string& imei : imeis) {
       details.push_back({"HGETALL", "device:" + imei + ":info"});
       details.push_back({"GET", "device:" + imei + ":owner"});
     }
     gather(client_, std::move(details),
-           [imeis = std::move(imeis), total, limit, done](std::vector<redis::Result>& results) {
+           [imeis = std::move(imeis), total, online, limit, done](std::vector<redis::Result>& results) {
              if (std::string error = first_error(results); !error.empty()) return done(std::nullopt, error);
              json::Array devices;
-             size_t online = 0;
              for (size_t i = 0; i < imeis.size(); ++i) {
                devices.push_back(device_view(imeis[i], results[2 * i].reply, results[2 * i + 1].reply));
-               online += devices.back()["online"].as_bool() ? 1 : 0;
              }
              // "next": where the following page starts (?after=), null on the last one.
              json::Value next = imeis.size() == limit && !imeis.empty() ? json::Value(imeis.back()) : json::Value();
-             done(json::Object{{"total", total}, {"online_in_page", online}, {"devices", std::move(devices)},
+             done(json::Object{{"total", total}, {"online", online}, {"devices", std::move(devices)},
                                {"next", std::move(next)}},
                   {});
            });

@@ -411,6 +411,7 @@ TEST_CASE("/devices on any node lists the whole fleet with the node holding each
   for (int admin : {c.a.admin, c.b.admin}) {
     json::Value all = get_json(admin, "/devices");
     CHECK(all["total"] == 3);
+    CHECK(all["online"] == 3);
     REQUIRE(all["devices"].as_array().size() == 3);
     CHECK(all["devices"][0]["node"] == "a");
     CHECK(all["devices"][2]["node"] == "b");
