@@ -160,11 +160,7 @@ void DeviceSession::handle_login(const Message& message) {
     if (!hub_.options().auto_register) return refuse_login("unknown_device", 1, ident, 401, "unknown device");
     if (hub_.cluster()) return register_in_cluster(*imei, ident, *heartbeat);
     // Any peer can invent IMEIs: each new one is a record kept forever, so their number is capped.
-    if (store.auto_registered_count() >= hub_.options().max_auto_registered) {
-      return refuse_login("auto_register_limit", 1, ident, 401,
-                          "unknown device; auto-registration limit reached (" +
-                              std::to_string(hub_.options().max_auto_registered) + " devices)");
-    }
+    if (store.auto_registered_count() >= hub_.options().max_auto_registered) return refuse_auto_register(ident);
     record = &store.auto_register(*imei, DeviceHub::unix_now());
   }
   if (!record->secret.empty() && !(token && tokens_equal(*token, record->secret))) {
@@ -175,22 +171,26 @@ void DeviceSession::handle_login(const Message& message) {
   finish_login(*record, ident, *heartbeat);
 }
 
+void DeviceSession::refuse_auto_register(int ident) {
+  refuse_login("auto_register_limit", 1, ident, 401,
+               "unknown device; auto-registration limit reached (" + std::to_string(hub_.options().max_auto_registered) +
+                   " devices)");
+}
+
 void DeviceSession::register_in_cluster(Imei imei, int ident, std::int64_t heartbeat) {
   registering_ = true;
-  const std::size_t cap = hub_.options().max_auto_registered;
   auto weak = weak_from_this();
-  hub_.cluster()->store().register_device(imei, cap, [weak, this, imei, ident, heartbeat, cap](Registration verdict,
-                                                                                               std::string error) {
-    if (!weak.lock()) return;
+  hub_.cluster()->store().register_device(imei, hub_.options().max_auto_registered,
+                                          [weak, this, imei, ident, heartbeat](Registration verdict, std::string error) {
+    const auto self = weak.lock();  // kept alive while a refusal closes it
+    if (!self) return;
     registering_ = false;
     if (ended_ || !is_open()) return;
     switch (verdict) {
       case Registration::failed:
         return refuse_login("registry_unavailable", 1, ident, 503,
                             "cannot register the device now (the cluster's redis: " + error + ")");
-      case Registration::refused:
-        return refuse_login("auto_register_limit", 1, ident, 401,
-                            "unknown device; auto-registration limit reached (" + std::to_string(cap) + " devices)");
+      case Registration::refused: return refuse_auto_register(ident);
       case Registration::known:
       case Registration::registered:
         break;

@@ -53,6 +53,7 @@ class DeviceSession final : public BufferedStream {
   // --redis, --auto-register, a device this node does not know: the cluster's registry decides
   // (its cap counts every node's registrations); frames after the login wait for the answer.
   void register_in_cluster(Imei imei, int ident, std::int64_t heartbeat);
+  void refuse_auto_register(int ident);  // --max-auto-registered reached
   void handle_report(const Message& message);
   void handle_heartbeat(const HeartbeatFrame& heartbeat);
   // The device's record, its last_seen moved to now; null when another connection took it over.
