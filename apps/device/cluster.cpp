@@ -159,9 +159,15 @@ ClusterNode::ClusterNode(ChannelMap& map, ClusterOptions options, DeviceHub& hub
       store_(commands_, options_.max_queued, options_.events_per_device) {
   subscriber_.on_message = [this](const redis::Message& message) { on_message(message); };
   subscriber_.subscribe("node:" + options_.node_id);
+  store_.on_loaded = [this](Imei imei) { deliver(imei); };
   commands_.on_ready = [this] {
     if (commands_.stats().connects > 1) reclaim();
   };
+}
+
+// The device's queue copy has commands to send, if it is still online here.
+void ClusterNode::deliver(Imei imei) {
+  if (DeviceRecord* record = hub_.store().find(imei); record && record->session) hub_.deliver_queued(*record->session);
 }
 
 // Redis is back: a restart from its AOF or a snapshot may have lost the last writes, so every
@@ -241,7 +247,8 @@ void ClusterNode::online(Imei imei) {
   const std::uint64_t serial = next_serial_++;
   owned_[imei.number()] = serial;
   const std::vector<std::string> keys = {owner_key(imei), "device:" + imei.str() + ":queue"};
-  const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id, std::to_string(options_.max_queued)};
+  const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id,
+                                         std::to_string(ClusterStore::kReadBatch)};
   // The queue is read in the claim: a command stored after it sees us as the owner and is told
   // to us; one stored before is in the read.
   store_.begin_load(imei);
@@ -252,7 +259,7 @@ void ClusterNode::online(Imei imei) {
     auto it = owned_.find(imei.number());
     if (it == owned_.end() || it->second != serial) return;  // a later connection's read is on its way
     store_.finish_load(imei, ok ? &result.reply.elements[1] : nullptr);
-    if (DeviceRecord* record = hub_.store().find(imei); record && record->session) hub_.deliver_queued(*record->session);
+    deliver(imei);
   });
 }
 

@@ -97,6 +97,7 @@ class ClusterNode {
   std::vector<std::string> lease_args() const;
   void join();
   void reclaim();
+  void deliver(Imei imei);
   void renew_lease();
   void fence();
   void reap();

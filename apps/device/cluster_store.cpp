@@ -201,6 +201,7 @@ void ClusterStore::begin_load(Imei imei) { copies_[imei.number()] = Copy{}; }
 void ClusterStore::finish_load(Imei imei, const redis::Reply* stored) {
   auto it = copies_.find(imei.number());
   if (it == copies_.end()) return;  // offline meanwhile
+  it->second.more = false;  // what this read brings is taken in order
   if (stored) {
     for (const redis::Reply& entry : stored->elements) {
       if (entry.elements.size() != 2) continue;
@@ -209,8 +210,23 @@ void ClusterStore::finish_load(Imei imei, const redis::Reply* stored) {
       if (cmd == fields.end()) continue;
       add(imei, entry.elements[0].str, cmd->second, t == fields.end() ? 0 : std::strtod(t->second.c_str(), nullptr));
     }
+    if (!stored->elements.empty() && !stored->elements.back().elements.empty()) {
+      it->second.last_read = stored->elements.back().elements[0].str;
+    }
+    it->second.more = stored->elements.size() >= kReadBatch;
   }
   it->second.loaded = true;
+}
+
+void ClusterStore::read_more(Imei imei, Copy& copy) {
+  copy.loaded = false;
+  const std::string from = "(" + copy.last_read;
+  client_.command({"XRANGE", key(imei, "queue"), from, "+", "COUNT", std::to_string(kReadBatch)},
+                  [this, imei](redis::Result& result) {
+                    if (!result.ok()) failed(result, "reading a queue");
+                    finish_load(imei, result.ok() ? &result.reply : nullptr);
+                    if (on_loaded) on_loaded(imei);
+                  });
 }
 
 bool ClusterStore::queue_loaded(Imei imei) const {
@@ -223,6 +239,7 @@ std::uint64_t ClusterStore::add(Imei imei, const std::string& stream_id, std::st
   if (it == copies_.end()) return 0;
   Copy& copy = it->second;
   const auto order = stream_order(stream_id);
+  if (copy.more && order > stream_order(copy.last_read)) return 0;  // read with the next batch
   size_t at = 0;
   while (at < copy.stream_ids.size() && stream_order(copy.stream_ids[at]) < order) ++at;
   if (at < copy.stream_ids.size() && copy.stream_ids[at] == stream_id) return copy.commands[at].id;  // known already
@@ -248,6 +265,7 @@ void ClusterStore::complete(Imei imei, std::uint64_t id) {
     });
     copy.commands.erase(copy.commands.begin() + static_cast<std::ptrdiff_t>(i));
     copy.stream_ids.erase(copy.stream_ids.begin() + static_cast<std::ptrdiff_t>(i));
+    if (copy.commands.empty() && copy.more && copy.loaded) read_more(imei, copy);
     return;
   }
 }

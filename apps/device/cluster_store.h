@@ -56,12 +56,16 @@ class ClusterStore {
   // The device came online here: from now on commands added for it are kept; `stored` (XRANGE
   // entries, oldest first; null when Redis could not be read) completes the copy, which is only
   // delivered from then on. The node reads them with its presence claim, in one script.
+  // At most kReadBatch are read at a time (a long queue must not make one huge reply); the next
+  // ones once the copy is drained, and then `on_loaded` says the copy has more to deliver.
+  static constexpr std::size_t kReadBatch = 256;
   void begin_load(Imei imei);
   void finish_load(Imei imei, const redis::Reply* stored);
-  std::size_t max_queued() const { return max_queued_; }
+  std::function<void(Imei)> on_loaded;
   bool queue_loaded(Imei imei) const;
   // A command stored by some node for a device online here: into the copy (once). Returns its
-  // local id, 0 when the device has no copy (not online here).
+  // local id, 0 when the device has no copy (not online here) or older ones are still unread
+  // (it goes out after them).
   std::uint64_t add(Imei imei, const std::string& stream_id, std::string command, double t);
   const std::vector<QueuedCommand>& queued(Imei imei) const;
   // The device acked it: deleted from the stream (a failed delete means one more delivery at
@@ -96,8 +100,11 @@ class ClusterStore {
     bool loaded = false;
     std::vector<QueuedCommand> commands;  // ordered by stream id
     std::vector<std::string> stream_ids;  // parallel to commands
+    std::string last_read;                 // the last entry read from the stream
+    bool more = false;                     // the last read was a full batch: there may be more
   };
   void failed(const redis::Result& result, const char* what);
+  void read_more(Imei imei, Copy& copy);
 
   redis::Client& client_;
   std::size_t max_queued_;

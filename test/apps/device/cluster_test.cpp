@@ -558,3 +558,27 @@ TEST_CASE("a node whose Redis connection comes back claims its devices again (a 
   kept.send(json::Object{{"type", 3}, {"ident", 2}});
   CHECK(json::dump(kept.read()) == R"({"type":3,"ident":2,"status":200})");
 }
+
+TEST_CASE("a queue longer than one read (256 commands) is delivered whole and in order, the later commands read as the first are acked") {
+  Cluster c("2", {"--max-queued-commands", "300"});
+  const std::string imei = "862000000000080";
+  {
+    RawDevice d(c.a.port);
+    CHECK(d.login(imei)["status"] == 200);
+  }
+  REQUIRE(testing::eventually([&] { return c.owner(imei) == "(nil)"; }));
+  // Written straight into the stream, as admins on any node would have.
+  for (int i = 0; i < 300; ++i) {
+    c.redis.command({"XADD", "device:" + imei + ":queue", "*", "cmd", R"({"type":104,"text":")" + std::to_string(i) + "\"}", "t", "1"});
+  }
+  RawDevice d(c.b.port);
+  CHECK(d.login(imei, 60, std::nullopt, 2)["status"] == 200);
+  int in_order = 0;
+  for (int i = 0; i < 300; ++i) in_order += ack(d) == std::to_string(i);
+  CHECK(in_order == 300);
+  REQUIRE(testing::eventually([&] { return xlen(c, "device:" + imei + ":queue") == 0; }));
+  // And a command added now goes out at once.
+  std::thread device([&] { ack(d); });
+  CHECK(post_command(c.a.admin, imei, "queue", R"({"type":104,"text":"now"})").body["result"] == "OK");
+  device.join();
+}
