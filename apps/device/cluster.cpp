@@ -18,10 +18,11 @@ namespace {
 
 // Standalone Redis: the scripts touch keys derived from their arguments (node:<id>:devices).
 
-// KEYS[1] owner key, KEYS[2] the device's queue; ARGV: new owner, imei, our node, how many queued
-// commands to read. The device joins our node's set and leaves the previous owner's; that node
+// KEYS: owner key, the device's queue, events and info; ARGV: new owner, imei, our node, how many
+// queued commands to read, then the online event as the event script takes it (history length,
+// JSON, info pairs). The device joins our node's set and leaves the previous owner's; that node
 // hears of it, unless it is us (the hub already closed our older connection). Returns the old
-// owner ('' for none) and the device's queued commands, oldest first: one round trip per login.
+// owner ('' for none) and the device's queued commands, oldest first: one script per login.
 constexpr const char* kClaim = R"(
 local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
@@ -33,6 +34,8 @@ if old and old ~= ARGV[1] then
     redis.call('PUBLISH', 'node:' .. node, 'takeover ' .. ARGV[2] .. ' ' .. old)
   end
 end
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[5], '*', 'e', ARGV[6])
+if #ARGV > 6 then redis.call('HSET', KEYS[4], unpack(ARGV, 7)) end
 return {old or '', redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[4])}
 )";
 
@@ -171,14 +174,25 @@ void ClusterNode::deliver(Imei imei) {
 }
 
 // Redis is back: a restart from its AOF or a snapshot may have lost the last writes, so every
-// device held here is claimed again and the node joins again (the lease included).
+// device held here is claimed again, if the lease is still this incarnation's. If it lapsed
+// meanwhile (or was lost with Redis' data) other nodes may have let the devices go: fenced.
 void ClusterNode::reclaim() {
-  join();
+  const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
+  const std::string incarnation = incarnation_;
+  eval_in_order(commands_, renew_, keys, lease_args(), [this, incarnation](redis::Result& result) {
+    if (!result.ok()) return count_failure(result, "lease renewal");
+    if (incarnation != incarnation_) return;
+    if (result.reply.integer == 0) return fence();
+    reclaim_devices();
+  });
+}
+
+void ClusterNode::reclaim_devices() {
   for (const auto& [number, serial] : owned_) {
     const Imei imei = Imei::from_number(number);
     const std::vector<std::string> keys = {owner_key(imei)};
     const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id};
-    reclaim_.run(commands_, keys, args, [this, imei, owner = args[0]](redis::Result& result) {
+    eval_in_order(commands_, reclaim_, keys, args, [this, imei, owner = args[0]](redis::Result& result) {
       if (!result.ok()) return count_failure(result, "presence reclaim");
       if (result.reply.integer == 1) return;
       auto it = owned_.find(imei.number());  // a newer login elsewhere meanwhile: it wins
@@ -243,16 +257,18 @@ void ClusterNode::count_failure(const redis::Result& result, const char* what) {
   log_debug(std::string("cluster: ") + what + " failed: " + log_escape(result.error_text()));
 }
 
-void ClusterNode::online(Imei imei) {
+void ClusterNode::online(Imei imei, const Event& event, const DeviceRecord& record) {
   const std::uint64_t serial = next_serial_++;
   owned_[imei.number()] = serial;
-  const std::vector<std::string> keys = {owner_key(imei), "device:" + imei.str() + ":queue"};
-  const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id,
-                                         std::to_string(ClusterStore::kReadBatch)};
+  const std::string device = "device:" + imei.str();
+  const std::vector<std::string> keys = {owner_key(imei), device + ":queue", device + ":events", device + ":info"};
+  std::vector<std::string> args = {token(serial), imei.str(), options_.node_id, std::to_string(ClusterStore::kReadBatch)};
+  std::vector<std::string> online_event = store_.event_args(event, record);
+  args.insert(args.end(), std::make_move_iterator(online_event.begin()), std::make_move_iterator(online_event.end()));
   // The queue is read in the claim: a command stored after it sees us as the owner and is told
   // to us; one stored before is in the read.
   store_.begin_load(imei);
-  claim_.run(commands_, keys, args, [this, imei, serial](redis::Result& result) {
+  eval_in_order(commands_, claim_, keys, args, [this, imei, serial](redis::Result& result) {
     const bool ok = result.ok() && result.reply.elements.size() == 2;
     if (ok) ++stats_.claims;
     else count_failure(result, "presence claim");
@@ -270,7 +286,7 @@ void ClusterNode::offline(Imei imei) {
   const std::vector<std::string> keys = {owner_key(imei)};
   const std::vector<std::string> args = {token(it->second), imei.str(), options_.node_id};
   owned_.erase(it);
-  release_.run(commands_, keys, args, [this](redis::Result& result) {
+  eval_in_order(commands_, release_, keys, args, [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "presence release");
     else if (result.reply.integer == 1) ++stats_.releases;
     else ++stats_.stale_releases;
@@ -472,7 +488,7 @@ std::vector<std::string> ClusterNode::lease_args() const {
 
 void ClusterNode::join() {
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
-  join_.run(commands_, keys, lease_args(), [this](redis::Result& result) {
+  eval_in_order(commands_, join_, keys, lease_args(), [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "joining the cluster");
   });
 }
@@ -481,7 +497,7 @@ void ClusterNode::renew_lease() {
   lease_timer_ = map_.call_later(options_.lease / 3, [this] { renew_lease(); });
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
   const std::string incarnation = incarnation_;
-  renew_.run(commands_, keys, lease_args(), [this, incarnation](redis::Result& result) {
+  eval_in_order(commands_, renew_, keys, lease_args(), [this, incarnation](redis::Result& result) {
     if (!result.ok()) {
       // Redis away: the devices here are still served; whether the lease lapsed meanwhile is
       // learnt from the first renewal that gets through.
@@ -513,7 +529,7 @@ void ClusterNode::reap() {
     for (const redis::Reply& node : result.reply.elements) {
       if (node.str == options_.node_id) continue;
       const std::vector<std::string> args = {node.str};
-      reap_.run(commands_, {}, args, [this, name = node.str](redis::Result& reaped) {
+      eval_in_order(commands_, reap_, {}, args, [this, name = node.str](redis::Result& reaped) {
         if (!reaped.ok()) return count_failure(reaped, "reaping a node");
         if (reaped.reply.integer < 0) return;
         stats_.reaped += static_cast<std::uint64_t>(reaped.reply.integer);

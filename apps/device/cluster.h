@@ -70,8 +70,9 @@ class ClusterNode {
   void start();
   void stop();  // closes the Redis connections (what was in flight fails; nothing is retried)
 
-  // From the hub: the device came online on this node, or went offline here (not by takeover).
-  void online(Imei imei);
+  // From the hub: the device came online on this node (`event`, its online event, is written
+  // with the presence claim), or went offline here (not by takeover).
+  void online(Imei imei, const Event& event, const DeviceRecord& record);
   void offline(Imei imei);
 
   // An interact or send for a device not online here: asked of the node that holds it, over
@@ -97,6 +98,7 @@ class ClusterNode {
   std::vector<std::string> lease_args() const;
   void join();
   void reclaim();
+  void reclaim_devices();
   void deliver(Imei imei);
   void renew_lease();
   void fence();

@@ -147,6 +147,14 @@ std::string first_error(const std::vector<redis::Result>& results) {
 
 }  // namespace
 
+bool eval_in_order(redis::Client& client, const redis::Script& script, std::span<const std::string> keys,
+                   std::span<const std::string> args, redis::Callback callback, double timeout) {
+  std::vector<std::string> command = {"EVAL", script.source(), std::to_string(keys.size())};
+  command.insert(command.end(), keys.begin(), keys.end());
+  command.insert(command.end(), args.begin(), args.end());
+  return client.command(std::span<const std::string>(command), std::move(callback), timeout);
+}
+
 std::string_view owner_node(std::string_view owner) {
   const size_t last = owner.rfind('/');
   if (last == std::string_view::npos || last == 0) return {};
@@ -172,7 +180,7 @@ void ClusterStore::enqueue(Imei imei, const std::string& command, double t, bool
   const std::vector<std::string> keys = {key(imei, "queue"), key(imei, "owner")};
   const std::vector<std::string> args = {imei.str(), std::to_string(max_queued_), command, number_text(t),
                                          known_here ? "1" : "0"};
-  enqueue_.run(client_, keys, args, [done = std::move(done)](redis::Result& result) {
+  eval_in_order(client_, enqueue_, keys, args, [done = std::move(done)](redis::Result& result) {
     EnqueueResult out;
     if (!result.ok()) {
       // Unknown outcome (sent, no answer): it may be stored; the admin is told so.
@@ -279,7 +287,7 @@ std::size_t ClusterStore::cached_total() const {
   return n;
 }
 
-void ClusterStore::record_event(Imei imei, const Event& event, const DeviceRecord& record) {
+std::vector<std::string> ClusterStore::event_args(const Event& event, const DeviceRecord& record) const {
   std::vector<std::string> args = {std::to_string(events_per_device_), json::dump(event_json(event)),
                                    "last_seen", number_text(event.t)};
   auto field = [&args](const char* name, std::string value) {
@@ -303,8 +311,12 @@ void ClusterStore::record_event(Imei imei, const Event& event, const DeviceRecor
       break;
     case EventKind::alarm: break;
   }
+  return args;
+}
+
+void ClusterStore::record_event(Imei imei, const Event& event, const DeviceRecord& record) {
   const std::vector<std::string> keys = {key(imei, "events"), key(imei, "info")};
-  event_.run(client_, keys, args, [this](redis::Result& result) {
+  eval_in_order(client_, event_, keys, event_args(event, record), [this](redis::Result& result) {
     if (!result.ok()) failed(result, "recording an event");
   });
 }
@@ -330,7 +342,7 @@ void ClusterStore::publish_registry(const std::vector<Imei>& imeis) {
 void ClusterStore::register_device(Imei imei, std::size_t cap, std::function<void(Registration, std::string)> done) {
   if (!client_.ready()) return done(Registration::failed, "not connected");
   const std::vector<std::string> args = {imei.str(), std::to_string(cap)};
-  register_.run(client_, {}, args, [done = std::move(done)](redis::Result& result) {
+  eval_in_order(client_, register_, {}, args, [done = std::move(done)](redis::Result& result) {
     if (!result.ok()) return done(Registration::failed, result.error_text());
     const std::int64_t v = result.reply.integer;
     done(v == 1 ? Registration::known : v == 2 ? Registration::registered : Registration::refused, {});

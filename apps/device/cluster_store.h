@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -41,6 +42,13 @@ struct EnqueueResult {
 };
 
 enum class Registration { known, registered, refused, failed };
+
+// Runs `script` with EVAL (its source every time), never EVALSHA: after a Redis restart
+// Script::run's EVALSHA gets NOSCRIPT and sends the script again behind the commands that
+// followed it, out of their order, while this code counts on replies in order (the commit
+// barrier's PING, a read after a write). Redis still compiles a script only once.
+bool eval_in_order(redis::Client& client, const redis::Script& script, std::span<const std::string> keys,
+                   std::span<const std::string> args, redis::Callback callback, double timeout = -1);
 
 // The node part of an owner token "<node>/<incarnation>/<serial>" ("" when it is not one).
 std::string_view owner_node(std::string_view owner);
@@ -78,6 +86,9 @@ class ClusterStore {
   // --- events, info, registry -----------------------------------------------------------------
   // `record` gives the peer of an online event.
   void record_event(Imei imei, const Event& event, const DeviceRecord& record);
+  // The event script's arguments (history length, the event's JSON, the info's field/value
+  // pairs): the login's claim script writes its online event with the same ones.
+  std::vector<std::string> event_args(const Event& event, const DeviceRecord& record) const;
   // done(true) once every write issued so far is acknowledged by Redis (its replies come in order).
   void barrier(std::function<void(bool)> done);
   void publish_registry(const std::vector<Imei>& imeis);

@@ -98,8 +98,12 @@ void DeviceHub::go_online(DeviceSession& session, Imei imei, DeviceRecord& recor
   record.peer = session.addr.to_string();
   ++online_;
   metrics_.count_login();
-  record_event(imei, record, Event::online(unix_now(), heartbeat));
-  if (cluster_) cluster_->online(imei);
+  const Event online = Event::online(unix_now(), heartbeat);
+  if (!cluster_) return record_event(imei, record, online);
+  // --redis: the online event goes to Redis in the presence claim's script (one per login).
+  store_.record_event(imei, record, online);
+  schedule_commit();
+  cluster_->online(imei, online, record);
 }
 
 std::string_view DeviceHub::node_id() const { return cluster_ ? std::string_view(cluster_->node_id()) : std::string_view(); }
