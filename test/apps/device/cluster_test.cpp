@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <thread>
 
@@ -313,6 +314,21 @@ std::string ack(RawDevice& d) {
 
 long long xlen(const Cluster& c, const std::string& key) { return c.redis.command({"XLEN", key}).integer; }
 
+// A helper thread's body: what it throws (a read that timed out) is counted, to be checked after
+// join, rather than terminating the test process (which would leave its servers running).
+std::atomic<int> helper_failures{0};
+template <class F>
+std::thread helper(F body) {
+  return std::thread([body]() mutable {
+    try {
+      body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "helper thread: %s\n", e.what());
+      ++helper_failures;
+    }
+  });
+}
+
 }  // namespace
 
 TEST_CASE("durable queue: kill -9 of Redis and restart from its AOF keeps every QUEUED command and event; delivered oldest first on another node") {
@@ -362,11 +378,12 @@ TEST_CASE("QUEUE_FULL under racing admin nodes: exactly --max-queued-commands ar
   std::vector<CommandReply> replies[4];
   std::vector<std::thread> admins;
   for (int i = 0; i < 4; ++i) {
-    admins.emplace_back([&, i] {
+    admins.push_back(helper([&, i] {
       for (int k = 0; k < 6; ++k) replies[i].push_back(post_command(i % 2 ? c.b.admin : c.a.admin, imei, "queue", R"({"type":101})"));
-    });
+    }));
   }
   for (std::thread& t : admins) t.join();
+  CHECK(helper_failures == 0);
   int queued = 0, full = 0;
   for (const auto& list : replies) {
     for (const CommandReply& r : list) {
@@ -389,12 +406,13 @@ TEST_CASE("the auto-register cap holds across nodes: new devices racing on two n
   std::vector<int> statuses(10);
   std::vector<std::thread> devices;
   for (int i = 0; i < 10; ++i) {
-    devices.emplace_back([&, i] {
+    devices.push_back(helper([&, i] {
       RawDevice d(i % 2 ? c.b.port : c.a.port);
       statuses[i] = static_cast<int>(d.login("86200000000010" + std::to_string(i))["status"].as_int());
-    });
+    }));
   }
   for (std::thread& t : devices) t.join();
+  CHECK(helper_failures == 0);
   CHECK(std::count(statuses.begin(), statuses.end(), 200) == 4);
   CHECK(std::count(statuses.begin(), statuses.end(), 401) == 6);
   CHECK(c.redis.command({"SCARD", "devices:auto"}).integer == 4);
@@ -444,7 +462,7 @@ TEST_CASE("Redis paused (DEBUG SLEEP): admin calls that need it answer 503 fast,
   CHECK(d.login(imei)["status"] == 200);
   REQUIRE(testing::eventually([&] { return c.owner(imei).starts_with("a/"); }));
   std::atomic<bool> asleep{true};
-  std::thread sleeper([&] {
+  std::thread sleeper = helper([&] {
     c.redis.command({"DEBUG", "SLEEP", "4"}, Seconds(20));
     asleep = false;
   });
@@ -463,9 +481,10 @@ TEST_CASE("Redis paused (DEBUG SLEEP): admin calls that need it answer 503 fast,
   std::vector<int> statuses(10);
   std::vector<std::thread> admins;
   for (int i = 0; i < 10; ++i) {
-    admins.emplace_back([&, i] { statuses[i] = post_command(i % 2 ? c.b.admin : c.a.admin, imei, "queue", R"({"type":101})").status; });
+    admins.push_back(helper([&, i] { statuses[i] = post_command(i % 2 ? c.b.admin : c.a.admin, imei, "queue", R"({"type":101})").status; }));
   }
   for (std::thread& t : admins) t.join();
+  CHECK(helper_failures == 0);
   CHECK(std::count(statuses.begin(), statuses.end(), 503) == 10);
   CommandReply r = post_command(c.a.admin, imei, "queue", R"({"type":101})");
   CHECK(r.status == 503);
@@ -473,6 +492,7 @@ TEST_CASE("Redis paused (DEBUG SLEEP): admin calls that need it answer 503 fast,
   CHECK(testing::http(c.b.admin, "GET", "/devices").status == 503);
   CHECK(asleep);  // all answered while Redis was still asleep (1 s each against 4)
   sleeper.join();
+  CHECK(helper_failures == 0);
   // Awake: the same calls work again.
   REQUIRE(testing::eventually([&] { return post_command(c.b.admin, imei, "send", R"({"type":101})").status == 202; }));
   CHECK(get_json(c.b.admin, "/devices")["total"] == 1);
@@ -486,19 +506,21 @@ TEST_CASE("the pub/sub connections killed while an answer crosses: it comes back
   RawDevice d(c.b.port);
   CHECK(d.login(imei)["status"] == 200);
   REQUIRE(testing::eventually([&] { return c.owner(imei).starts_with("b/"); }));
-  std::thread device([&] {
+  std::thread device = helper([&] {
     json::Value command = d.read();
     c.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
     d.send(json::Object{{"type", command["type"]}, {"ident", command["ident"]}, {"status", 200}});
   });
   CommandReply r = post_command(c.a.admin, imei, "interact", R"({"type":101})", 2);
   device.join();
+  CHECK(helper_failures == 0);
   CHECK((r.body["result"] == "OK" || r.body["result"] == "TIMEOUT"));
   REQUIRE(testing::eventually([&] { return c.redis.command({"PUBSUB", "NUMSUB", "node:a", "node:b"}).to_string() ==
                                            "[node:a, (integer) 1, node:b, (integer) 1]"; }));
-  std::thread again([&] { ack(d); });
+  std::thread again = helper([&] { ack(d); });
   r = post_command(c.a.admin, imei, "interact", R"({"type":101})");
   again.join();
+  CHECK(helper_failures == 0);
   CHECK(r.body["result"] == "OK");
 }
 
@@ -588,7 +610,8 @@ TEST_CASE("a queue longer than one read (256 commands) is delivered whole and in
   CHECK(in_order == 300);
   REQUIRE(testing::eventually([&] { return xlen(c, "device:" + imei + ":queue") == 0; }));
   // And a command added now goes out at once.
-  std::thread device([&] { ack(d); });
+  std::thread device = helper([&] { ack(d); });
   CHECK(post_command(c.a.admin, imei, "queue", R"({"type":104,"text":"now"})").body["result"] == "OK");
   device.join();
+  CHECK(helper_failures == 0);
 }
