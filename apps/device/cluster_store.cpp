@@ -147,12 +147,25 @@ std::string first_error(const std::vector<redis::Result>& results) {
 
 }  // namespace
 
-bool eval_in_order(redis::Client& client, const redis::Script& script, std::span<const std::string> keys,
+bool eval_in_order(redis::Client& client, OrderedScript& script, std::span<const std::string> keys,
                    std::span<const std::string> args, redis::Callback callback, double timeout) {
-  std::vector<std::string> command = {"EVAL", script.source(), std::to_string(keys.size())};
+  // Held (not connected): it goes out on a connection that may not have the script yet.
+  const bool cached = client.ready() && script.cached_on == client.stats().connects;
+  std::vector<std::string> command = {cached ? "EVALSHA" : "EVAL", cached ? script.script.sha1() : script.script.source(),
+                                      std::to_string(keys.size())};
   command.insert(command.end(), keys.begin(), keys.end());
   command.insert(command.end(), args.begin(), args.end());
-  return client.command(std::span<const std::string>(command), std::move(callback), timeout);
+  if (client.ready()) script.cached_on = client.stats().connects;
+  // SCRIPT FLUSH by an operator: this one fails (NOSCRIPT), the next goes as EVAL again.
+  return client.command(std::span<const std::string>(command),
+                        [&script, callback = std::move(callback)](redis::Result& result) {
+                          if (result.outcome == redis::Outcome::reply && result.reply.is_error() &&
+                              result.reply.str.starts_with("NOSCRIPT")) {
+                            script.cached_on = 0;
+                          }
+                          callback(result);
+                        },
+                        timeout);
 }
 
 std::string_view owner_node(std::string_view owner) {

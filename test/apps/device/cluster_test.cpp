@@ -615,3 +615,19 @@ TEST_CASE("a queue longer than one read (256 commands) is delivered whole and in
   device.join();
   CHECK(helper_failures == 0);
 }
+
+TEST_CASE("scripts flushed from Redis (SCRIPT FLUSH): at most one call fails, then they are sent in full again") {
+  Cluster c;
+  const std::string imei = "862000000000090";
+  {
+    RawDevice d(c.a.port);
+    CHECK(d.login(imei)["status"] == 200);
+  }
+  REQUIRE(testing::eventually([&] { return c.owner(imei) == "(nil)"; }));
+  CHECK(post_command(c.a.admin, imei, "queue", R"({"type":101})").status == 202);  // EVALSHA from now on
+  c.redis.command({"SCRIPT", "FLUSH"});
+  const int first = post_command(c.a.admin, imei, "queue", R"({"type":101})").status;
+  CHECK((first == 202 || first == 503));
+  CHECK(post_command(c.a.admin, imei, "queue", R"({"type":101})").status == 202);
+  CHECK(xlen(c, "device:" + imei + ":queue") == (first == 202 ? 3 : 2));
+}
