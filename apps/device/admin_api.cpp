@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "apps/device/admin_views.h"
+#include "apps/device/cluster.h"
 #include "apps/device/commands.h"
 #include <asyncore/http/operator.h>
 
@@ -68,11 +69,48 @@ void post_command(DeviceHub& hub, http::Request& request, http::Responder respon
   }
 }
 
-}  // namespace
+// A page of the fleet, at most this many devices (?limit=, default the same).
+constexpr std::size_t kMaxDevicesPage = 1000;
 
-http::Router admin_router(DeviceHub& hub, std::string admin_token) {
-  http::Router router;
-  if (!admin_token.empty()) router.guard(http::bearer_token_guard(std::move(admin_token)));
+// A view read from Redis: 503 when it cannot be, 404 for an unknown device.
+ClusterStore::ViewDone view_answer(http::Responder responder) {
+  auto shared = std::make_shared<http::Responder>(std::move(responder));
+  return [shared](std::optional<json::Value> view, std::string error) {
+    if (shared->answered()) return;
+    if (!view) return shared->send(http::Response::json(
+                       json::Object{{"result", "UNAVAILABLE"}, {"error", "the cluster's redis: " + error}}, 503));
+    if (view->is_null()) return shared->send(http::Response::json_error(404, "unknown device"));
+    shared->send(http::Response::json(std::move(*view)));
+  };
+}
+
+// --redis: the devices of every node, from Redis.
+void add_cluster_views(http::Router& router, ClusterStore& store) {
+  router.get("/devices", [&store](http::Request& request, http::Responder responder) {
+    std::optional<std::size_t> limit = parse_limit(request.query_or("limit", std::to_string(kMaxDevicesPage)));
+    if (!limit || *limit == 0 || *limit > kMaxDevicesPage) {
+      return responder.send(http::Response::json_error(400, "limit must be an integer in [1, 1000]"));
+    }
+    std::string after = request.query_or("after", "");
+    if (!after.empty() && !Imei::parse(after)) return responder.send(http::Response::json_error(400, "after must be an IMEI"));
+    store.list_devices(std::move(after), *limit, view_answer(std::move(responder)));
+  });
+  router.get("/devices/:imei", [&store](http::Request& request, http::Responder responder) {
+    std::optional<Imei> imei = Imei::parse(request.param("imei"));
+    if (!imei) return responder.send(http::Response::json_error(404, "unknown device"));
+    store.show_device(*imei, view_answer(std::move(responder)));
+  });
+  router.get("/devices/:imei/events", [&store](http::Request& request, http::Responder responder) {
+    std::optional<Imei> imei = Imei::parse(request.param("imei"));
+    if (!imei) return responder.send(http::Response::json_error(404, "unknown device"));
+    std::optional<std::size_t> limit = parse_limit(request.query_or("limit", "100"));
+    if (!limit) return responder.send(http::Response::json_error(400, "limit must be a non-negative integer"));
+    store.device_events(*imei, *limit, view_answer(std::move(responder)));
+  });
+}
+
+// One node alone: the devices of its own store.
+void add_local_views(http::Router& router, DeviceHub& hub) {
   router.get("/devices", [&hub](const http::Request&) {
     return http::Response::json(devices_json(hub.store(), hub.online_count(), hub.node_id()));
   });
@@ -90,6 +128,15 @@ http::Router admin_router(DeviceHub& hub, std::string admin_token) {
     if (!limit) return http::Response::json_error(400, "limit must be a non-negative integer");
     return http::Response::json(events_json(*imei, *record, *limit));
   });
+}
+
+}  // namespace
+
+http::Router admin_router(DeviceHub& hub, std::string admin_token) {
+  http::Router router;
+  if (!admin_token.empty()) router.guard(http::bearer_token_guard(std::move(admin_token)));
+  if (hub.cluster()) add_cluster_views(router, hub.cluster()->store());
+  else add_local_views(router, hub);
   router.post("/devices/:imei/commands",
               [&hub](http::Request& request, http::Responder responder) { post_command(hub, request, std::move(responder)); });
   http::add_operator_routes(router, [&hub] { return hub.metrics().prometheus(hub.gauges()); });

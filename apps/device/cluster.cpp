@@ -8,6 +8,7 @@
 
 #include "apps/device/commands.h"
 #include "apps/device/hub.h"
+#include "apps/device/session.h"
 #include <asyncore/log.h>
 #include <asyncore/log_escape.h>
 
@@ -17,9 +18,11 @@ namespace {
 
 // Standalone Redis: the scripts touch keys derived from their arguments (node:<id>:devices).
 
-// KEYS[1] owner key; ARGV: new owner, imei, our node. The device joins our node's set and leaves
-// the previous owner's; that node hears of it, unless it is us (the hub already closed our older
-// connection).
+// KEYS: owner key, the device's queue, events and info; ARGV: new owner, imei, our node, how many
+// queued commands to read, then the online event as the event script takes it (history length,
+// JSON, info pairs). The device joins our node's set and leaves the previous owner's; that node
+// hears of it, unless it is us (the hub already closed our older connection). Returns the old
+// owner ('' for none) and the device's queued commands, oldest first: one script per login.
 constexpr const char* kClaim = R"(
 local old = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[1], ARGV[1])
@@ -31,7 +34,9 @@ if old and old ~= ARGV[1] then
     redis.call('PUBLISH', 'node:' .. node, 'takeover ' .. ARGV[2] .. ' ' .. old)
   end
 end
-return old
+redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[5], '*', 'e', ARGV[6])
+if #ARGV > 6 then redis.call('HSET', KEYS[4], unpack(ARGV, 7)) end
+return {old or '', redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[4])}
 )";
 
 // Compare-and-delete: offline only if that connection still owns the device. ARGV: owner, imei, node.
@@ -41,6 +46,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
+)";
+
+// After Redis came back (restarted, perhaps from an older state): the claim again, unless another
+// connection owns the device now (then 0: ours is stale). ARGV: owner, imei, node.
+constexpr const char* kReclaim = R"(
+local old = redis.call('GET', KEYS[1])
+if old and old ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SADD', 'node:' .. ARGV[3] .. ':devices', ARGV[2])
+return 1
 )";
 
 // KEYS[1] lease key; ARGV: incarnation, TTL in ms, node. Takes the lease and joins the node list.
@@ -79,14 +94,6 @@ return released
 )";
 
 std::string owner_key(Imei imei) { return "device:" + imei.str() + ":owner"; }
-
-// The node part of an owner ("<node>/<incarnation>/<serial>").
-std::string_view owner_node(std::string_view owner) {
-  const size_t last = owner.rfind('/');
-  if (last == std::string_view::npos || last == 0) return {};
-  const size_t before = owner.rfind('/', last - 1);
-  return before == std::string_view::npos ? std::string_view() : owner.substr(0, before);
-}
 
 // Splits off the next space-separated field of `text`.
 std::string_view next_field(std::string_view& text) {
@@ -141,12 +148,55 @@ ClusterNode::ClusterNode(ChannelMap& map, ClusterOptions options, DeviceHub& hub
       commands_(client_options(options_, redis::Kind::commands, client_name(options_.node_id, "commands")), &map),
       subscriber_(client_options(options_, redis::Kind::pubsub, client_name(options_.node_id, "events")), &map),
       claim_(kClaim),
+      reclaim_(kReclaim),
       release_(kRelease),
       join_(kJoin),
       renew_(kRenew),
-      reap_(kReap) {
+      reap_(kReap),
+      store_(commands_, options_.max_queued, options_.events_per_device) {
   subscriber_.on_message = [this](const redis::Message& message) { on_message(message); };
   subscriber_.subscribe("node:" + options_.node_id);
+  store_.on_loaded = [this](Imei imei) { deliver(imei); };
+  commands_.on_ready = [this] {
+    if (commands_.stats().connects > 1) reclaim();
+  };
+}
+
+// The device's queue copy has commands to send, if it is still online here.
+void ClusterNode::deliver(Imei imei) {
+  if (DeviceRecord* record = hub_.store().find(imei); record && record->session) hub_.deliver_queued(*record->session);
+}
+
+// Redis is back: a restart from its AOF or a snapshot may have lost the last writes, so every
+// device held here is claimed again, if the lease is still this incarnation's. If it lapsed
+// meanwhile (or was lost with Redis' data) other nodes may have let the devices go: fenced.
+void ClusterNode::reclaim() {
+  const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
+  const std::string incarnation = incarnation_;
+  eval_in_order(commands_, renew_, keys, lease_args(), [this, incarnation](redis::Result& result) {
+    if (!result.ok()) return count_failure(result, "lease renewal");
+    if (incarnation != incarnation_) return;
+    if (result.reply.integer == 0) return fence();
+    reclaim_devices();
+  });
+}
+
+void ClusterNode::reclaim_devices() {
+  for (const auto& [number, serial] : owned_) {
+    const Imei imei = Imei::from_number(number);
+    const std::vector<std::string> keys = {owner_key(imei)};
+    const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id};
+    eval_in_order(commands_, reclaim_, keys, args, [this, imei, owner = args[0]](redis::Result& result) {
+      if (!result.ok()) return count_failure(result, "presence reclaim");
+      if (result.reply.integer == 1) return;
+      auto it = owned_.find(imei.number());  // a newer login elsewhere meanwhile: it wins
+      if (it == owned_.end() || token(it->second) != owner) return;
+      owned_.erase(it);
+      store_.forget(imei);
+      ++stats_.remote_takeovers;
+      hub_.taken_over_elsewhere(imei);
+    });
+  }
 }
 
 ClusterNode::~ClusterNode() {
@@ -186,7 +236,7 @@ ClusterGauges ClusterNode::gauges() const {
   g.releases = stats_.releases;
   g.stale_releases = stats_.stale_releases;
   g.remote_takeovers = stats_.remote_takeovers;
-  g.write_failures = stats_.write_failures;
+  g.write_failures = stats_.write_failures + store_.write_failures();
   g.fenced = stats_.fenced;
   g.reaped = stats_.reaped;
   return g;
@@ -201,24 +251,36 @@ void ClusterNode::count_failure(const redis::Result& result, const char* what) {
   log_debug(std::string("cluster: ") + what + " failed: " + log_escape(result.error_text()));
 }
 
-void ClusterNode::online(Imei imei) {
+void ClusterNode::online(Imei imei, const Event& event, const DeviceRecord& record) {
   const std::uint64_t serial = next_serial_++;
   owned_[imei.number()] = serial;
-  const std::vector<std::string> keys = {owner_key(imei)};
-  const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id};
-  claim_.run(commands_, keys, args, [this](redis::Result& result) {
-    if (result.ok()) ++stats_.claims;
+  const std::string device = "device:" + imei.str();
+  const std::vector<std::string> keys = {owner_key(imei), device + ":queue", device + ":events", device + ":info"};
+  std::vector<std::string> args = {token(serial), imei.str(), options_.node_id, std::to_string(ClusterStore::kReadBatch)};
+  std::vector<std::string> online_event = store_.event_args(event, record);
+  args.insert(args.end(), std::make_move_iterator(online_event.begin()), std::make_move_iterator(online_event.end()));
+  // The queue is read in the claim: a command stored after it sees us as the owner and is told
+  // to us; one stored before is in the read.
+  store_.begin_load(imei);
+  eval_in_order(commands_, claim_, keys, args, [this, imei, serial](redis::Result& result) {
+    const bool ok = result.ok() && result.reply.elements.size() == 2;
+    if (ok) ++stats_.claims;
     else count_failure(result, "presence claim");
+    auto it = owned_.find(imei.number());
+    if (it == owned_.end() || it->second != serial) return;  // a later connection's read is on its way
+    store_.finish_load(imei, ok ? &result.reply.elements[1] : nullptr);
+    deliver(imei);
   });
 }
 
 void ClusterNode::offline(Imei imei) {
   auto it = owned_.find(imei.number());
   if (it == owned_.end()) return;
+  store_.forget(imei);
   const std::vector<std::string> keys = {owner_key(imei)};
   const std::vector<std::string> args = {token(it->second), imei.str(), options_.node_id};
   owned_.erase(it);
-  release_.run(commands_, keys, args, [this](redis::Result& result) {
+  eval_in_order(commands_, release_, keys, args, [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "presence release");
     else if (result.reply.integer == 1) ++stats_.releases;
     else ++stats_.stale_releases;
@@ -230,6 +292,7 @@ void ClusterNode::on_message(const redis::Message& message) {
   const std::string_view text = message.payload;
   if (text.starts_with("command ")) return serve_routed(text.substr(8));
   if (text.starts_with("result ")) return routed_answer(text.substr(7));
+  if (text.starts_with("queued ")) return serve_queued(text.substr(7));
   if (!text.starts_with("takeover ")) return;
   const std::string_view rest = text.substr(9);
   const size_t space = rest.find(' ');
@@ -240,40 +303,32 @@ void ClusterNode::on_message(const redis::Message& message) {
   // Our connection since then is another one (a newer login here): that one stays.
   if (it == owned_.end() || token(it->second) != rest.substr(space + 1)) return;
   owned_.erase(it);
+  store_.forget(*imei);
   ++stats_.remote_takeovers;
   hub_.taken_over_elsewhere(*imei);
 }
 
-void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
-  // A queued command for a device no node holds (or with Redis away) is stored here, as a
-  // single node does: delivered when the device next logs in on this node.
-  if (mode == CommandMode::queue && !commands_.ready()) return hub_.command_here(imei, command, mode, timeout, std::move(done));
-  if (!commands_.ready()) {
-    return done({CommandOutcome::unavailable, {}, "the cluster's redis (" + options_.redis + ") is not reachable"});
-  }
-  if (routed_.size() >= kMaxRouted) return done({CommandOutcome::no, {}, {}});
+std::uint64_t ClusterNode::add_route(CommandMode mode, double timeout, CommandCallback done) {
   const std::uint64_t id = next_route_++;
   Routed& routed = routed_[id];
   routed.done = std::move(done);
   routed.mode = mode;
-  routed.timer = map_.call_later(timeout, [this, id] { finish_route(id, {CommandOutcome::timeout, {}, {}}); });
+  // A queued command is stored already: no ack in time means QUEUED, as on one node.
+  const CommandOutcome late = mode == CommandMode::queue ? CommandOutcome::queued : CommandOutcome::timeout;
+  routed.timer = map_.call_later(timeout, [this, id, late] { finish_route(id, {late, {}, {}}); });
+  return id;
+}
+
+void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+  if (!commands_.ready()) {
+    return done({CommandOutcome::unavailable, {}, "the cluster's redis (" + options_.redis + ") is not reachable"});
+  }
+  if (routed_.size() >= kMaxRouted) return done({CommandOutcome::no, {}, {}});
+  const std::uint64_t id = add_route(mode, timeout, std::move(done));
   auto ask = [this, id, imei, mode, timeout, command](redis::Result& owner) {
-    auto it = routed_.find(id);
-    if (it == routed_.end()) return;
-    const std::string_view node =
-        !owner.ok() || owner.reply.is_null() ? std::string_view() : owner_node(owner.reply.str);
-    if (mode == CommandMode::queue && (node.empty() || node == options_.node_id)) {
-      Routed routed = std::move(it->second);
-      routed_.erase(it);
-      routed.timer.cancel();
-      try {
-        hub_.command_here(imei, command, mode, timeout, routed.done);
-      } catch (const std::exception& e) {  // the queue could not be made durable: nothing promised
-        routed.done({CommandOutcome::unavailable, {}, std::string("cannot store the command: ") + e.what()});
-      }
-      return;
-    }
+    if (!routed_.count(id)) return;
     if (!owner.ok()) return finish_route(id, {CommandOutcome::unavailable, {}, "redis: " + owner.error_text()});
+    const std::string_view node = owner.reply.is_null() ? std::string_view() : owner_node(owner.reply.str);
     if (node.empty() || node == options_.node_id) return finish_route(id, {CommandOutcome::no, {}, {}});
     const std::string payload = json::dump(command);
     std::string message = "command " + std::to_string(id) + " " + options_.node_id + " " + imei.str() + " " +
@@ -285,7 +340,52 @@ void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode,
       if (!published.ok() || published.reply.integer == 0) finish_route(id, {CommandOutcome::no, {}, {}});
     });
   };
-  commands_.command({"GET", owner_key(imei)}, std::move(ask), std::min(timeout, options_.lease));
+  commands_.command({"GET", owner_key(imei)}, std::move(ask), std::min(timeout, kAdminRedisTimeout));
+}
+
+void ClusterNode::queue(Imei imei, const json::Value& command, double timeout, CommandCallback done) {
+  auto answer = [this, done](CommandResult result) {
+    hub_.metrics().count_command(to_string(CommandMode::queue), to_string(result.outcome));
+    done(std::move(result));
+  };
+  // Stored in Redis or not at all: a copy kept here could later disagree with the fleet's.
+  if (!commands_.ready()) {
+    return answer({CommandOutcome::unavailable, {},
+                   "the cluster's redis (" + options_.redis + ") is not reachable; nothing was queued"});
+  }
+  if (routed_.size() >= kMaxRouted) {
+    return answer({CommandOutcome::unavailable, {}, "too many commands waiting for other nodes; nothing was queued"});
+  }
+  const DeviceRecord* record = hub_.store().find(imei);
+  const bool known_here = record && record->known();
+  const double t = DeviceHub::unix_now();
+  std::string text = json::dump(command);
+  store_.enqueue(imei, text, t, known_here, [this, imei, text, t, timeout, done, answer](EnqueueResult stored) {
+    switch (stored.kind) {
+      case EnqueueResult::failed: return answer({CommandOutcome::unavailable, {}, stored.error});
+      case EnqueueResult::unknown_device: return answer({CommandOutcome::no, {}, {}});
+      case EnqueueResult::full:
+        return answer({CommandOutcome::queue_full, {}, queue_full_error(options_.max_queued, imei)});
+      case EnqueueResult::queued: break;
+    }
+    auto it = owned_.find(imei.number());
+    if (it != owned_.end() && token(it->second) == stored.owner) {
+      if (const std::uint64_t id = store_.add(imei, stored.stream_id, text, t)) {
+        return hub_.deliver_stored(imei, id, timeout, done);
+      }
+    }
+    const std::string node(owner_node(stored.owner));
+    if (node.empty() || node == options_.node_id) return answer({CommandOutcome::queued, {}, {}});
+    // Held by another node: it delivers it now, and its ack (or QUEUED) comes back.
+    const std::uint64_t id = add_route(CommandMode::queue, timeout, done);
+    ++stats_.routed_out;
+    std::string message = "queued " + std::to_string(id) + " " + options_.node_id + " " + imei.str() + " " +
+                          std::to_string(timeout) + " " + stored.owner + " " + stored.stream_id + " " +
+                          std::to_string(t) + " " + text;
+    commands_.command({"PUBLISH", "node:" + node, message}, [this, id](redis::Result& published) {
+      if (!published.ok() || published.reply.integer == 0) finish_route(id, {CommandOutcome::queued, {}, {}});
+    });
+  }, kAdminRedisTimeout);
 }
 
 void ClusterNode::finish_route(std::uint64_t id, CommandResult result) {
@@ -312,10 +412,7 @@ void ClusterNode::serve_routed(std::string_view request) {
                                                 : CommandMode::interact;
   char* end = nullptr;
   const double timeout = std::strtod(timeout_text.c_str(), &end);
-  auto answer = [this, id, from](const CommandResult& result) {
-    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
-                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
-  };
+  CommandCallback answer = answer_to(from, id);
   CommandCheck check = check_command(request);
   auto it = owned_.find(imei->number());
   // Asked about a connection that is no longer ours (it moved on since the asker looked).
@@ -341,6 +438,38 @@ void ClusterNode::routed_answer(std::string_view answer) {
   finish_route(id, std::move(result));
 }
 
+// On the holder: "<id> <from node> <imei> <timeout> <owner> <stream id> <time> <json>", a command
+// another node stored for a device it saw held here.
+void ClusterNode::serve_queued(std::string_view request) {
+  const std::string id(next_field(request));
+  const std::string from(next_field(request));
+  const std::optional<Imei> imei = Imei::parse(next_field(request));
+  const std::string timeout_text(next_field(request));
+  const std::string_view owner = next_field(request);
+  const std::string stream_id(next_field(request));
+  const std::string t_text(next_field(request));
+  if (id.empty() || from.empty() || !imei || stream_id.empty()) return;
+  CommandCallback answer = answer_to(from, id);
+  const double timeout = std::strtod(timeout_text.c_str(), nullptr);
+  auto it = owned_.find(imei->number());
+  // Not ours any more: it stays stored and goes out at the device's next login, wherever.
+  if (it == owned_.end() || token(it->second) != owner || !(timeout > 0 && timeout <= 600)) {
+    return answer({CommandOutcome::queued, {}, {}});
+  }
+  const std::uint64_t local = store_.add(*imei, stream_id, std::string(request), std::strtod(t_text.c_str(), nullptr));
+  if (!local) return answer({CommandOutcome::queued, {}, {}});
+  ++stats_.routed_in;
+  hub_.deliver_stored(*imei, local, timeout, answer);
+}
+
+// The callback that sends a command's outcome back to the node that asked: "result <id> ...".
+CommandCallback ClusterNode::answer_to(std::string from, std::string id) {
+  return [this, from = std::move(from), id = std::move(id)](const CommandResult& result) {
+    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
+                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
+  };
+}
+
 void ClusterNode::publish(const std::string& node, std::string message) {
   commands_.command({"PUBLISH", "node:" + node, message}, [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "answering another node");
@@ -353,7 +482,7 @@ std::vector<std::string> ClusterNode::lease_args() const {
 
 void ClusterNode::join() {
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
-  join_.run(commands_, keys, lease_args(), [this](redis::Result& result) {
+  eval_in_order(commands_, join_, keys, lease_args(), [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "joining the cluster");
   });
 }
@@ -362,7 +491,7 @@ void ClusterNode::renew_lease() {
   lease_timer_ = map_.call_later(options_.lease / 3, [this] { renew_lease(); });
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
   const std::string incarnation = incarnation_;
-  renew_.run(commands_, keys, lease_args(), [this, incarnation](redis::Result& result) {
+  eval_in_order(commands_, renew_, keys, lease_args(), [this, incarnation](redis::Result& result) {
     if (!result.ok()) {
       // Redis away: the devices here are still served; whether the lease lapsed meanwhile is
       // learnt from the first renewal that gets through.
@@ -382,6 +511,7 @@ void ClusterNode::fence() {
               std::to_string(owned_.size()) + " devices and joining again");
   hub_.close_all(OfflineReason::node_lost);  // each release compares with the old owner
   owned_.clear();
+  store_.forget_all();
   incarnation_ = std::to_string(std::chrono::system_clock::now().time_since_epoch().count());
   join();
 }
@@ -393,7 +523,7 @@ void ClusterNode::reap() {
     for (const redis::Reply& node : result.reply.elements) {
       if (node.str == options_.node_id) continue;
       const std::vector<std::string> args = {node.str};
-      reap_.run(commands_, {}, args, [this, name = node.str](redis::Result& reaped) {
+      eval_in_order(commands_, reap_, {}, args, [this, name = node.str](redis::Result& reaped) {
         if (!reaped.ok()) return count_failure(reaped, "reaping a node");
         if (reaped.reply.integer < 0) return;
         stats_.reaped += static_cast<std::uint64_t>(reaped.reply.integer);

@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   Cli cli("device-emulator",
           "[--host H] [--port P] [--devices N] [--imei-base IMEI] [--registry FILE] [--token TOKEN] [--heartbeat S] "
           "[--report S] [--connect-rate R] [--connect-window N] [--duration S] [--status-interval S] [--backoff-max S] "
-          "[--source HOST] [--nodes H:P,H:P]",
+          "[--source HOST] [--nodes H:P,H:P] [--failover]",
           "Plays N devices against a device server: login, heartbeats, location reports, acks to every command,\n"
           "reconnects with backoff. Prints 'all logged in N devices in S s' once every device has logged in,\n"
           "and a summary line when it stops (--duration, SIGINT or SIGTERM). SIGUSR1 makes every online device\n"
@@ -45,6 +45,9 @@ int main(int argc, char** argv) {
              "local address to connect from, e.g. 127.0.0.2 (each address has its own ephemeral ports; use one per "
              "~14,000 devices)");
   std::string nodes;
+  bool failover = false;
+  cli.flag("--failover", &failover,
+           "with --nodes: a device whose connection is lost or refused tries the next node (default: keeps to its own)");
   cli.option("--nodes", &nodes, "H:P,...",
              "device ports of several servers (cluster nodes) to spread the fleet over, by IMEI; replaces --host/--port");
   cli.parse(argc, argv);
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
     }
     options.server = servers.front();
     options.more_servers.assign(servers.begin() + 1, servers.end());
+    options.failover = failover;
   }
   if (!source.empty()) {
     // Numeric only (no name lookups), and of the server's family.

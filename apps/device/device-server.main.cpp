@@ -137,9 +137,14 @@ int main(int argc, char** argv) {
   DeviceHub hub(map, options, *store, metrics);
   std::unique_ptr<ClusterNode> cluster;
   if (!cluster_options.redis.empty()) {
+    cluster_options.max_queued = options.max_queued_per_device;
+    cluster_options.events_per_device = static_cast<std::size_t>(events_per_device);
     cluster = std::make_unique<ClusterNode>(map, cluster_options, hub);
     hub.set_cluster(cluster.get());
     cluster->start();
+    std::vector<Imei> listed;  // the registry file's devices are known to every node
+    for (const RegistryEntry& entry : registry) listed.push_back(entry.imei);
+    cluster->store().publish_registry(listed);
     log_info("device-server: node " + cluster_options.node_id + " of the cluster on redis " + cluster_options.redis);
   }
 

@@ -20,7 +20,7 @@ constexpr int kLoginIdent = 1;
 // ---- DeviceLink -------------------------------------------------------------------------------
 
 DeviceLink::DeviceLink(Fleet& fleet, EmulatedDevice& device) : BufferedStream(&fleet.map()), fleet_(fleet), device_(device) {
-  create_socket(fleet.options().server_for(device.imei.number()).family());
+  create_socket(fleet.options().server_for(device.imei.number() + device.moves).family());
   if (const Address& source = fleet.options().source; !source.empty()) {
     // The port is chosen at connect(), for the whole 4-tuple, not reserved here by bind().
     const int one = 1;
@@ -283,7 +283,7 @@ void Fleet::connect(EmulatedDevice& device) {
   adopt_dispatcher(link);
   device.link = link;
   try {
-    link->connect(options_.server_for(device.imei.number()));
+    link->connect(options_.server_for(device.imei.number() + device.moves));
     // Optimistic: on loopback the handshake is already done when connect() returns EINPROGRESS,
     // so the login goes now; otherwise it waits in the output buffer until the socket is
     // writable, and a refused connect shows up as a send error (caught below) or a hangup. Saves
@@ -298,6 +298,7 @@ void Fleet::connect(EmulatedDevice& device) {
 void Fleet::schedule_reconnect(EmulatedDevice& device, double delay) {
   if (stopping_ || device.stopped) return;
   if (delay < 0) {
+    if (options_.failover) ++device.moves;
     device.backoff = device.backoff == 0 ? options_.backoff_min : std::min(device.backoff * 2, options_.backoff_max);
     delay = device.backoff * random(0.75, 1.25);  // jitter: a fleet must not come back in lockstep
   }

@@ -23,6 +23,9 @@ struct EmulatorOptions {
   // Further servers (the nodes of a cluster): device i connects to the (i mod n)-th of server and
   // these, every time, so each device keeps to one node.
   std::vector<Address> more_servers;
+  // With more_servers: a device whose connection is lost (or cannot be made) tries the next
+  // node, as a fleet behind a load balancer fails over when its node dies.
+  bool failover = false;
   const Address& server_for(std::uint64_t index) const {
     const std::uint64_t n = 1 + more_servers.size();
     const std::uint64_t at = index % n;
@@ -63,6 +66,7 @@ struct EmulatedDevice {
   ScopedTimer reconnect;
   double heartbeat = 60;
   double backoff = 0;
+  std::uint64_t moves = 0;  // failover: nodes moved on from
   double lat = 0, lon = 0;
   int battery = 100;
   bool ever_logged_in = false;

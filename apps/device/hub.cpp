@@ -30,6 +30,11 @@ std::string_view to_string(CommandOutcome outcome) {
   return "?";
 }
 
+std::string queue_full_error(std::size_t cap, Imei imei) {
+  return std::to_string(cap) + " commands already queued for device " + imei.str() +
+         " (--max-queued-commands); refused until it acks some";
+}
+
 DeviceHub::DeviceHub(ChannelMap& map, ServerOptions options, DeviceStore& store, Metrics& metrics)
     : map_(map),
       options_(options),
@@ -93,8 +98,12 @@ void DeviceHub::go_online(DeviceSession& session, Imei imei, DeviceRecord& recor
   record.peer = session.addr.to_string();
   ++online_;
   metrics_.count_login();
-  record_event(imei, record, Event::online(unix_now(), heartbeat));
-  if (cluster_) cluster_->online(imei);
+  const Event online = Event::online(unix_now(), heartbeat);
+  if (!cluster_) return record_event(imei, record, online);
+  // --redis: the online event goes to Redis in the presence claim's script (one per login).
+  store_.record_event(imei, record, online);
+  schedule_commit();
+  cluster_->online(imei, online, record);
 }
 
 std::string_view DeviceHub::node_id() const { return cluster_ ? std::string_view(cluster_->node_id()) : std::string_view(); }
@@ -134,11 +143,13 @@ void DeviceHub::go_offline(DeviceSession& session, OfflineReason reason) {
 
 void DeviceHub::record_event(Imei imei, DeviceRecord& record, const Event& event) {
   store_.record_event(imei, record, event);
+  if (cluster_) cluster_->store().record_event(imei, event, record);
   schedule_commit();
 }
 
 void DeviceHub::record_sample(Imei imei, DeviceRecord& record, const Event& event) {
   store_.record_event(imei, record, event);
+  if (cluster_) cluster_->store().record_event(imei, event, record);
   if (sample_sync_.active() || shutting_down_) return;
   sample_sync_ = map_.call_later(options_.battery_sync_interval, [this] {
     if (store_.unsynced()) schedule_commit();
@@ -165,6 +176,24 @@ void DeviceHub::commit() {
   }
   std::vector<std::weak_ptr<Dispatcher>> held;
   held.swap(held_);
+  if (cluster_ && cluster_->redis_ready()) {
+    // The replies also wait for Redis to acknowledge the events written so far (its replies
+    // come in order: one PING after them is enough). Redis away: the journal alone, as the
+    // devices must still be served (README, Running several nodes).
+    struct Both {
+      int left = 2;
+      std::exception_ptr error;
+      std::vector<std::weak_ptr<Dispatcher>> held;
+    };
+    auto both = std::make_shared<Both>();
+    both->held = std::move(held);
+    auto one_done = [this, both](std::exception_ptr error) {
+      if (error) both->error = error;
+      if (--both->left == 0) committed(both->held, both->error);
+    };
+    cluster_->store().barrier([one_done](bool) { one_done(nullptr); });
+    return store_.commit(one_done);
+  }
   store_.commit([this, held = std::move(held)](std::exception_ptr error) { committed(held, error); });
 }
 
@@ -212,12 +241,15 @@ void DeviceHub::finish(std::uint64_t id, CommandResult result) {
   Waiter waiter = std::move(it->second);
   waiters_.erase(it);
   waiter.timer.cancel();
+  if (waiter.queue_id) queued_waiters_.erase(waiter.queue_id);  // not left behind when never delivered
   metrics_.count_command(to_string(waiter.mode), to_string(result.outcome));
   waiter.done(std::move(result));
 }
 
 void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
   if (cluster_) {
+    // The queue is in Redis, whichever node holds the device.
+    if (mode == CommandMode::queue) return cluster_->queue(imei, command, timeout, std::move(done));
     const DeviceRecord* record = store_.find(imei);
     if (!record || !record->session) return cluster_->route(imei, command, mode, timeout, std::move(done));
   }
@@ -241,9 +273,7 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
     // without bound: past the cap the admin gets a clear refusal instead of a promise.
     if (const std::size_t cap = options_.max_queued_per_device; store_.queued(imei).size() >= cap) {
       metrics_.count_command(to_string(mode), to_string(CommandOutcome::queue_full));
-      return done({CommandOutcome::queue_full, {},
-                   std::to_string(cap) + " commands already queued for device " + imei.str() +
-                       " (--max-queued-commands); refused until it acks some"});
+      return done({CommandOutcome::queue_full, {}, queue_full_error(cap, imei)});
     }
     // Stored and synced before anything is sent or answered: QUEUED is a promise.
     pending.queue_id = store_.enqueue(imei, json::dump(command), unix_now());
@@ -259,6 +289,7 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
   if (mode == CommandMode::queue) {
     // Sent in its turn, behind older queued ones, when the session can track it.
     queued_waiters_[pending.queue_id] = pending.waiter;
+    waiters_[pending.waiter].queue_id = pending.queue_id;
     return deliver_queued(*session);
   }
   session->send_command(command, pending);
@@ -266,7 +297,8 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
 
 void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack, std::string_view text) {
   if (pending.queue_id) {
-    store_.complete(session.imei(), pending.queue_id);
+    if (cluster_) cluster_->store().complete(session.imei(), pending.queue_id);
+    else store_.complete(session.imei(), pending.queue_id);
     schedule_commit();
     deliver_queued(session);  // its slot is free for the next one
   }
@@ -285,10 +317,24 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
   }
 }
 
+const std::vector<QueuedCommand>& DeviceHub::queued(Imei imei) const {
+  return cluster_ ? cluster_->store().queued(imei) : store_.queued(imei);
+}
+
+void DeviceHub::deliver_stored(Imei imei, std::uint64_t id, double timeout, CommandCallback done) {
+  const std::uint64_t waiter = add_waiter(CommandMode::queue, timeout, std::move(done));
+  queued_waiters_[id] = waiter;
+  waiters_[waiter].queue_id = id;
+  const DeviceRecord* record = store_.find(imei);
+  if (record && record->session) deliver_queued(*record->session);
+}
+
 void DeviceHub::deliver_queued(DeviceSession& session) {
+  // --redis: not before the stored ones are read, so they go out oldest first.
+  if (cluster_ && !cluster_->store().queue_loaded(session.imei())) return;
   // Oldest first; each stays stored until its ack, and only as many are in flight as the
   // session can track (the rest follow as acks come).
-  for (const QueuedCommand& queued : store_.queued(session.imei())) {
+  for (const QueuedCommand& queued : queued(session.imei())) {
     if (!session.room_for_queued()) break;
     if (session.in_flight(queued.id)) continue;
     json::ParseResult command = json::try_parse(queued.command);
@@ -346,7 +392,7 @@ Gauges DeviceHub::gauges() const {
   g.online = online_;
   g.known = store_.known_count();
   g.connections = connections_;
-  g.queued_commands = store_.queued_total();
+  g.queued_commands = store_.queued_total() + (cluster_ ? cluster_->store().cached_total() : 0);
   g.pending_interactions = waiters_.size();
   g.journal_records = store_.records_since_compaction();
   g.compactions = store_.compactions();

@@ -46,6 +46,8 @@ struct CommandResult {
   std::string ack_text;  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it again)
 };
 using CommandCallback = std::function<void(CommandResult)>;
+// QUEUE_FULL's error, the same text whether one node or several (Redis) keep the queue.
+std::string queue_full_error(std::size_t cap, Imei imei);
 
 // A command sent to a device that an ack may complete.
 struct PendingCommand {
@@ -100,10 +102,14 @@ class DeviceHub {
   // The same, on this node only (a command routed here from another node).
   void command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
   void deliver_queued(DeviceSession& session);
+  // --redis: a command stored in Redis, in the cluster's copy of the device's queue under
+  // `id`, for a device online here: sent in its turn; its ack answers OK, else QUEUED.
+  void deliver_stored(Imei imei, std::uint64_t id, double timeout, CommandCallback done);
 
   // --- several nodes (--redis) ---------------------------------------------------------------
   // Presence goes to `cluster` (not owned) from now on.
   void set_cluster(ClusterNode* cluster) { cluster_ = cluster; }
+  ClusterNode* cluster() const { return cluster_; }
   // The node's name for the admin API; empty when it runs alone.
   std::string_view node_id() const;
   // A newer login on another node took the device: its connection here closes, as a takeover,
@@ -129,10 +135,12 @@ class DeviceHub {
     CommandCallback done;
     ScopedTimer timer;
     CommandMode mode;
+    std::uint64_t queue_id = 0;  // queue mode: its entry in queued_waiters_, gone with it
   };
   void schedule_commit();
   void commit();
   void committed(const std::vector<std::weak_ptr<Dispatcher>>& held, std::exception_ptr error);
+  const std::vector<QueuedCommand>& queued(Imei imei) const;
   void finish(std::uint64_t waiter, CommandResult result);
   std::uint64_t add_waiter(CommandMode mode, double timeout, CommandCallback done);
 

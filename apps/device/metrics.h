@@ -70,7 +70,7 @@ class Metrics {
   // Every label value the server can count starts at 0, so a dashboard sees each series from the start.
   std::map<std::string, std::uint64_t> login_failures_{{"timeout", 0},      {"bad_frame", 0},      {"not_first", 0},
                                                        {"bad_request", 0},  {"unknown_device", 0}, {"auto_register_limit", 0},
-                                                       {"bad_token", 0},    {"locked", 0}};
+                                                       {"bad_token", 0},    {"locked", 0},         {"registry_unavailable", 0}};
   std::map<std::string, std::uint64_t> bad_frames_{
       {"zero_length", 0}, {"oversized", 0}, {"invalid_json", 0}, {"not_object", 0}, {"bad_type", 0}};
   std::map<std::string, std::uint64_t, std::less<>> commands_{

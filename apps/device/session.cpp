@@ -4,6 +4,7 @@
 #include <cmath>
 #include <variant>
 
+#include "apps/device/cluster.h"
 #include "apps/device/commands.h"
 #include "apps/device/fields.h"
 #include "apps/device/instructions.h"
@@ -76,7 +77,11 @@ void DeviceSession::handle_read() {
   const std::size_t n = recv_into(hub_.scratch(), hub_.scratch_size());
   if (n == 0 || ended_) return;
   extractor_.feed(std::string_view(hub_.scratch(), n));
-  while (!ended_) {
+  handle_frames();
+}
+
+void DeviceSession::handle_frames() {
+  while (!ended_ && !registering_) {
     FrameEvent event = extractor_.next();
     switch (event.kind) {
       case FrameEvent::need_more:
@@ -153,24 +158,54 @@ void DeviceSession::handle_login(const Message& message) {
   DeviceRecord* record = store.find(*imei);
   if (!record || !record->known()) {
     if (!hub_.options().auto_register) return refuse_login("unknown_device", 1, ident, 401, "unknown device");
+    if (hub_.cluster()) return register_in_cluster(*imei, ident, *heartbeat);
     // Any peer can invent IMEIs: each new one is a record kept forever, so their number is capped.
-    if (store.auto_registered_count() >= hub_.options().max_auto_registered) {
-      return refuse_login("auto_register_limit", 1, ident, 401,
-                          "unknown device; auto-registration limit reached (" +
-                              std::to_string(hub_.options().max_auto_registered) + " devices)");
-    }
+    if (store.auto_registered_count() >= hub_.options().max_auto_registered) return refuse_auto_register(ident);
     record = &store.auto_register(*imei, DeviceHub::unix_now());
   }
   if (!record->secret.empty() && !(token && tokens_equal(*token, record->secret))) {
     return refuse_login("bad_token", 1, ident, 401, token ? "bad token" : "token required");
   }
   if (record->locked) return refuse_login("locked", 1, ident, 403, "device locked");
-
   imei_ = *imei;
-  heartbeat_ = static_cast<std::uint16_t>(clamp_heartbeat(*heartbeat));
+  finish_login(*record, ident, *heartbeat);
+}
+
+void DeviceSession::refuse_auto_register(int ident) {
+  refuse_login("auto_register_limit", 1, ident, 401,
+               "unknown device; auto-registration limit reached (" + std::to_string(hub_.options().max_auto_registered) +
+                   " devices)");
+}
+
+void DeviceSession::register_in_cluster(Imei imei, int ident, std::int64_t heartbeat) {
+  registering_ = true;
+  auto weak = weak_from_this();
+  hub_.cluster()->store().register_device(imei, hub_.options().max_auto_registered,
+                                          [weak, this, imei, ident, heartbeat](Registration verdict, std::string error) {
+    const auto self = weak.lock();  // kept alive while a refusal closes it
+    if (!self) return;
+    registering_ = false;
+    if (ended_ || !is_open()) return;
+    switch (verdict) {
+      case Registration::failed:
+        return refuse_login("registry_unavailable", 1, ident, 503,
+                            "cannot register the device now (the cluster's redis: " + error + ")");
+      case Registration::refused: return refuse_auto_register(ident);
+      case Registration::known:
+      case Registration::registered:
+        break;
+    }
+    imei_ = imei;
+    finish_login(hub_.store().auto_register(imei, DeviceHub::unix_now()), ident, heartbeat);
+    handle_frames();  // those that came while Redis was asked
+  });
+}
+
+void DeviceSession::finish_login(DeviceRecord& record, int ident, std::int64_t heartbeat) {
+  heartbeat_ = static_cast<std::uint16_t>(clamp_heartbeat(heartbeat));
   logged_in_ = true;
   last_frame_ = Clock::now();
-  hub_.go_online(*this, imei_, *record, heartbeat_);
+  hub_.go_online(*this, imei_, record, heartbeat_);
   if (log_enabled(LogLevel::debug)) log_info("device " + imei_.str() + " online from " + addr.to_string(), LogLevel::debug);
   send_body(status_reply(1, ident, 200, ",\"time\":" + std::to_string(static_cast<long long>(DeviceHub::unix_now()))), true);
   hub_.deliver_queued(*this);

@@ -48,7 +48,13 @@ class DeviceSession final : public BufferedStream {
 
  private:
   void handle_frame(std::string_view body);
+  void handle_frames();  // what the extractor holds, until a frame makes the session wait
   void handle_login(const Message& message);
+  void finish_login(DeviceRecord& record, int ident, std::int64_t heartbeat);
+  // --redis, --auto-register, a device this node does not know: the cluster's registry decides
+  // (its cap counts every node's registrations); frames after the login wait for the answer.
+  void register_in_cluster(Imei imei, int ident, std::int64_t heartbeat);
+  void refuse_auto_register(int ident);  // --max-auto-registered reached
   void handle_report(const Message& message);
   void handle_heartbeat(const HeartbeatFrame& heartbeat);
   // The device's record, its last_seen moved to now; null when another connection took it over.
@@ -74,6 +80,7 @@ class DeviceSession final : public BufferedStream {
   bool logged_in_ = false;
   bool ended_ = false;
   bool holding_ = false;
+  bool registering_ = false;
   bool close_after_held_ = false;
 };
 

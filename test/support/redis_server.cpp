@@ -35,7 +35,8 @@ void RedisServer::start() {
       "--daemonize", "no", "--enable-debug-command", "yes"};
   argv.insert(argv.end(), options_.extra_args.begin(), options_.extra_args.end());
   child_ = std::make_unique<Child>(argv);
-  // Ready once it answers (an error such as NOAUTH is an answer too).
+  // Ready once it answers (an error such as NOAUTH is an answer too), but not while it is still
+  // loading its AOF or snapshot: every command would get LOADING then.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   std::string last_error;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -43,8 +44,9 @@ void RedisServer::start() {
       throw std::runtime_error("redis-server exited at start: " + child_->stderr_text());
     }
     try {
-      command({"PING"}, Seconds(1));
-      return;
+      const asyncore::redis::Reply reply = command({"PING"}, Seconds(1));
+      if (!reply.is_error() || !reply.str.starts_with("LOADING")) return;
+      last_error = reply.str;
     } catch (const std::exception& error) {
       last_error = error.what();
     }
