@@ -173,7 +173,7 @@ void ClusterNode::deliver(Imei imei) {
 void ClusterNode::reclaim() {
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
   const std::string incarnation = incarnation_;
-  eval_in_order(commands_, renew_, keys, lease_args(), [this, incarnation](redis::Result& result) {
+  renew_.run(commands_, keys, lease_args(), [this, incarnation](redis::Result& result) {
     if (!result.ok()) return count_failure(result, "lease renewal");
     if (incarnation != incarnation_) return;
     if (result.reply.integer == 0) return fence();
@@ -186,7 +186,7 @@ void ClusterNode::reclaim_devices() {
     const Imei imei = Imei::from_number(number);
     const std::vector<std::string> keys = {owner_key(imei)};
     const std::vector<std::string> args = {token(serial), imei.str(), options_.node_id};
-    eval_in_order(commands_, reclaim_, keys, args, [this, imei, owner = args[0]](redis::Result& result) {
+    reclaim_.run(commands_, keys, args, [this, imei, owner = args[0]](redis::Result& result) {
       if (!result.ok()) return count_failure(result, "presence reclaim");
       if (result.reply.integer == 1) return;
       auto it = owned_.find(imei.number());  // a newer login elsewhere meanwhile: it wins
@@ -262,7 +262,7 @@ void ClusterNode::online(Imei imei, const Event& event, const DeviceRecord& reco
   // The queue is read in the claim: a command stored after it sees us as the owner and is told
   // to us; one stored before is in the read.
   store_.begin_load(imei);
-  eval_in_order(commands_, claim_, keys, args, [this, imei, serial](redis::Result& result) {
+  claim_.run(commands_, keys, args, [this, imei, serial](redis::Result& result) {
     const bool ok = result.ok() && result.reply.elements.size() == 2;
     if (ok) ++stats_.claims;
     else count_failure(result, "presence claim");
@@ -280,7 +280,7 @@ void ClusterNode::offline(Imei imei) {
   const std::vector<std::string> keys = {owner_key(imei)};
   const std::vector<std::string> args = {token(it->second), imei.str(), options_.node_id};
   owned_.erase(it);
-  eval_in_order(commands_, release_, keys, args, [this](redis::Result& result) {
+  release_.run(commands_, keys, args, [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "presence release");
     else if (result.reply.integer == 1) ++stats_.releases;
     else ++stats_.stale_releases;
@@ -482,7 +482,7 @@ std::vector<std::string> ClusterNode::lease_args() const {
 
 void ClusterNode::join() {
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
-  eval_in_order(commands_, join_, keys, lease_args(), [this](redis::Result& result) {
+  join_.run(commands_, keys, lease_args(), [this](redis::Result& result) {
     if (!result.ok()) count_failure(result, "joining the cluster");
   });
 }
@@ -491,7 +491,7 @@ void ClusterNode::renew_lease() {
   lease_timer_ = map_.call_later(options_.lease / 3, [this] { renew_lease(); });
   const std::vector<std::string> keys = {"node:" + options_.node_id + ":lease"};
   const std::string incarnation = incarnation_;
-  eval_in_order(commands_, renew_, keys, lease_args(), [this, incarnation](redis::Result& result) {
+  renew_.run(commands_, keys, lease_args(), [this, incarnation](redis::Result& result) {
     if (!result.ok()) {
       // Redis away: the devices here are still served; whether the lease lapsed meanwhile is
       // learnt from the first renewal that gets through.
@@ -523,7 +523,7 @@ void ClusterNode::reap() {
     for (const redis::Reply& node : result.reply.elements) {
       if (node.str == options_.node_id) continue;
       const std::vector<std::string> args = {node.str};
-      eval_in_order(commands_, reap_, {}, args, [this, name = node.str](redis::Result& reaped) {
+      reap_.run(commands_, {}, args, [this, name = node.str](redis::Result& reaped) {
         if (!reaped.ok()) return count_failure(reaped, "reaping a node");
         if (reaped.reply.integer < 0) return;
         stats_.reaped += static_cast<std::uint64_t>(reaped.reply.integer);

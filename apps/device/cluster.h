@@ -117,7 +117,7 @@ class ClusterNode {
   std::string incarnation_;
   redis::Client commands_;
   redis::Client subscriber_;
-  OrderedScript claim_, reclaim_, release_, join_, renew_, reap_;
+  redis::Script claim_, reclaim_, release_, join_, renew_, reap_;
   ClusterStore store_;
   std::unordered_map<std::uint64_t, std::uint64_t> owned_;  // imei -> serial of our connection
   std::uint64_t next_serial_ = 1;

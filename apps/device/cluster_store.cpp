@@ -147,27 +147,6 @@ std::string first_error(const std::vector<redis::Result>& results) {
 
 }  // namespace
 
-bool eval_in_order(redis::Client& client, OrderedScript& script, std::span<const std::string> keys,
-                   std::span<const std::string> args, redis::Callback callback, double timeout) {
-  // Held (not connected): it goes out on a connection that may not have the script yet.
-  const bool cached = client.ready() && script.cached_on == client.stats().connects;
-  std::vector<std::string> command = {cached ? "EVALSHA" : "EVAL", cached ? script.script.sha1() : script.script.source(),
-                                      std::to_string(keys.size())};
-  command.insert(command.end(), keys.begin(), keys.end());
-  command.insert(command.end(), args.begin(), args.end());
-  if (client.ready()) script.cached_on = client.stats().connects;
-  // SCRIPT FLUSH by an operator: this one fails (NOSCRIPT), the next goes as EVAL again.
-  return client.command(std::span<const std::string>(command),
-                        [&script, callback = std::move(callback)](redis::Result& result) {
-                          if (result.outcome == redis::Outcome::reply && result.reply.is_error() &&
-                              result.reply.str.starts_with("NOSCRIPT")) {
-                            script.cached_on = 0;
-                          }
-                          callback(result);
-                        },
-                        timeout);
-}
-
 std::string_view owner_node(std::string_view owner) {
   const size_t last = owner.rfind('/');
   if (last == std::string_view::npos || last == 0) return {};
@@ -193,7 +172,7 @@ void ClusterStore::enqueue(Imei imei, const std::string& command, double t, bool
   const std::vector<std::string> keys = {key(imei, "queue"), key(imei, "owner")};
   const std::vector<std::string> args = {imei.str(), std::to_string(max_queued_), command, number_text(t),
                                          known_here ? "1" : "0"};
-  eval_in_order(client_, enqueue_, keys, args, [done = std::move(done)](redis::Result& result) {
+  enqueue_.run(client_, keys, args, [done = std::move(done)](redis::Result& result) {
     EnqueueResult out;
     if (!result.ok()) {
       // Unknown outcome (sent, no answer): it may be stored; the admin is told so.
@@ -329,7 +308,7 @@ std::vector<std::string> ClusterStore::event_args(const Event& event, const Devi
 
 void ClusterStore::record_event(Imei imei, const Event& event, const DeviceRecord& record) {
   const std::vector<std::string> keys = {key(imei, "events"), key(imei, "info")};
-  eval_in_order(client_, event_, keys, event_args(event, record), [this](redis::Result& result) {
+  event_.run(client_, keys, event_args(event, record), [this](redis::Result& result) {
     if (!result.ok()) failed(result, "recording an event");
   });
 }
@@ -355,7 +334,7 @@ void ClusterStore::publish_registry(const std::vector<Imei>& imeis) {
 void ClusterStore::register_device(Imei imei, std::size_t cap, std::function<void(Registration, std::string)> done) {
   if (!client_.ready()) return done(Registration::failed, "not connected");
   const std::vector<std::string> args = {imei.str(), std::to_string(cap)};
-  eval_in_order(client_, register_, {}, args, [done = std::move(done)](redis::Result& result) {
+  register_.run(client_, {}, args, [done = std::move(done)](redis::Result& result) {
     if (!result.ok()) return done(Registration::failed, result.error_text());
     const std::int64_t v = result.reply.integer;
     done(v == 1 ? Registration::known : v == 2 ? Registration::registered : Registration::refused, {});

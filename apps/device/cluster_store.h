@@ -43,19 +43,6 @@ struct EnqueueResult {
 
 enum class Registration { known, registered, refused, failed };
 
-// A Lua script run in order with the commands around it. Script::run's EVALSHA, answered NOSCRIPT
-// after a Redis restart, sends the script again behind the commands that followed it, out of
-// their order, while this code counts on replies in order (the commit barrier's PING, a read
-// after a write). So: EVAL (its source) until the script was sent on the current connection, then
-// EVALSHA, which Redis then has cached (EVAL is ~40% more Redis CPU on the login's claim script).
-struct OrderedScript {
-  explicit OrderedScript(std::string source) : script(std::move(source)) {}
-  redis::Script script;
-  std::uint64_t cached_on = 0;  // the client's connection (stats().connects) it was sent on; 0: none
-};
-bool eval_in_order(redis::Client& client, OrderedScript& script, std::span<const std::string> keys,
-                   std::span<const std::string> args, redis::Callback callback, double timeout = -1);
-
 // The node part of an owner token "<node>/<incarnation>/<serial>" ("" when it is not one).
 std::string_view owner_node(std::string_view owner);
 
@@ -126,7 +113,7 @@ class ClusterStore {
   redis::Client& client_;
   std::size_t max_queued_;
   std::size_t events_per_device_;
-  OrderedScript enqueue_, register_, event_;
+  redis::Script enqueue_, register_, event_;
   std::unordered_map<std::uint64_t, Copy> copies_;  // imei -> queue copy, devices online here
   std::uint64_t next_id_ = 1;
   std::uint64_t write_failures_ = 0;

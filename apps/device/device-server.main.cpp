@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     admin_token = from_env;
   }
   if (!check_node_flags(cli, node)) return 0;
-  const ClusterOptions cluster_options{node.redis, node.node_id, node.lease};
+  ClusterOptions cluster_options{node.redis, node.node_id, node.lease};
   const bool reuse_port = node.reuse_port;
 
   if (node.workers > 0) {

@@ -474,15 +474,22 @@ Script::Script(std::string source) : source_(std::move(source)), sha1_(sha1_hex(
 
 bool Script::run(Client& client, std::span<const std::string> keys, std::span<const std::string> args,
                  Callback callback, double timeout) const {
-  std::vector<std::string> command = {"EVALSHA", sha1_, std::to_string(keys.size())};
+  // A command held until the connection is ready may go out on a connection without the script.
+  const bool cached = client.ready() && cached_client_ == &client && cached_connection_ == client.stats().connects;
+  std::vector<std::string> command = {cached ? "EVALSHA" : "EVAL", cached ? sha1_ : source_, std::to_string(keys.size())};
   command.insert(command.end(), keys.begin(), keys.end());
   command.insert(command.end(), args.begin(), args.end());
-  std::vector<std::string> eval = command;
-  eval[0] = "EVAL";
-  eval[1] = source_;
+  if (client.ready()) {
+    cached_client_ = &client;
+    cached_connection_ = client.stats().connects;
+  }
+  if (!cached) return client.command(std::span<const std::string>(command), std::move(callback), timeout);
   // NOSCRIPT means EVALSHA did not run, so EVAL (which also caches the script) is safe to send.
-  auto fallback = [&client, eval = std::move(eval), callback = std::move(callback), timeout](Result& result) mutable {
+  auto fallback = [this, &client, eval = command, callback = std::move(callback), timeout](Result& result) mutable {
     if (result.outcome == Outcome::reply && result.reply.is_error() && result.reply.str.starts_with("NOSCRIPT")) {
+      cached_client_ = nullptr;
+      eval[0] = "EVAL";
+      eval[1] = source_;
       client.command(std::span<const std::string>(eval), std::move(callback), timeout);
       return;
     }

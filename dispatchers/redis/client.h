@@ -198,8 +198,12 @@ class Client {
 // blocking). Throws std::invalid_argument saying what is wrong.
 Address resolve_endpoint(std::string_view text);
 
-// A Lua script run by EVALSHA, sent again with EVAL when the server answers NOSCRIPT (after a
-// restart or SCRIPT FLUSH). Holds no client: use one Script with any number of clients.
+// A Lua script. Its first run on a connection sends it whole (EVAL, which also caches it in
+// Redis), later runs only its digest (EVALSHA), so commands keep the order they were given in
+// (a NOSCRIPT answered late would put a re-sent EVAL behind commands sent after it). If the
+// cache is lost under an open connection (SCRIPT FLUSH), the NOSCRIPT is answered by sending it
+// again with EVAL (that one runs after the commands sent meanwhile) and the next run goes whole.
+// Remembers one client's connection: used with several clients it sends EVAL more often.
 class Script {
  public:
   explicit Script(std::string source);
@@ -211,6 +215,9 @@ class Script {
  private:
   std::string source_;
   std::string sha1_;
+  // The connection (client, handshake number) known to hold the script: a cache, not state.
+  mutable const Client* cached_client_ = nullptr;
+  mutable uint64_t cached_connection_ = 0;
 };
 
 }  // namespace asyncore::redis

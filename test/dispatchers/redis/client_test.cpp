@@ -328,26 +328,62 @@ TEST_CASE("a server that accepts but never answers: the connect timeout drops it
   CHECK(client.held() == 1);
 }
 
-TEST_CASE("Script: EVALSHA, and EVAL once when the server answers NOSCRIPT") {
+TEST_CASE("Script: whole (EVAL) on a connection's first run, EVALSHA after, and EVAL again once after NOSCRIPT") {
   RedisServer server;
   ChannelMap map;
   Client client(options_for(server.address()), &map);
   client.start();
+  REQUIRE(run_until(map, [&] { return client.ready(); }));
   const Script script("return redis.call('INCRBY', KEYS[1], ARGV[1])");
-  CHECK(script.sha1() == server.command({"SCRIPT", "LOAD", script.source()}).str);
-  server.command({"SCRIPT", "FLUSH"});
   std::vector<int64_t> got;
   const std::vector<std::string> keys = {"total"}, args = {"5"};
-  for (int i = 0; i < 3; ++i) {
+  auto run_once = [&] {
+    const size_t before = got.size();
     script.run(client, keys, args, [&](Result& r) {
       CHECK(r.ok());
       got.push_back(r.reply.integer);
     });
-    REQUIRE(run_until(map, [&] { return got.size() == static_cast<size_t>(i + 1); }));
-  }
-  CHECK(got == std::vector<int64_t>{5, 10, 15});
-  CHECK(info_field(server, "commandstats", "cmdstat_eval").starts_with("calls=1,"));
-  CHECK(info_field(server, "commandstats", "cmdstat_evalsha").starts_with("calls=3,"));
+    REQUIRE(run_until(map, [&] { return got.size() == before + 1; }));
+  };
+  auto calls = [&](const char* command) { return info_field(server, "commandstats", command); };
+  for (int i = 0; i < 3; ++i) run_once();
+  CHECK(calls("cmdstat_eval").starts_with("calls=1,"));
+  CHECK(calls("cmdstat_evalsha").starts_with("calls=2,"));
+  server.command({"SCRIPT", "FLUSH"});
+  run_once();  // EVALSHA answered NOSCRIPT, then EVAL
+  run_once();  // whole again: the cache was lost
+  run_once();
+  CHECK(got == std::vector<int64_t>{5, 10, 15, 20, 25, 30});
+  CHECK(calls("cmdstat_eval").starts_with("calls=3,"));
+  CHECK(calls("cmdstat_evalsha").starts_with("calls=4,"));
+}
+
+TEST_CASE("Script: runs keep their order among other commands, on a fresh connection and after a reconnect") {
+  RedisServer server;
+  ChannelMap map;
+  ClientOptions options = options_for(server.address());
+  options.backoff = {.initial_delay = 0.05, .factor = 1, .jitter = 0, .max_delay = 0.05};
+  Client client(options, &map);
+  client.start();
+  REQUIRE(run_until(map, [&] { return client.ready(); }));
+  const Script push("return redis.call('RPUSH', KEYS[1], ARGV[1])");
+  // Script, plain command, script, pipelined in one pass: a NOSCRIPT fallback would put the
+  // first script's EVAL behind the plain command.
+  auto pipeline = [&](const std::string& list) {
+    int answered = 0;
+    auto count = [&](Result& r) { CHECK_MESSAGE(r.ok(), r.error_text()); ++answered; };
+    const std::vector<std::string> keys = {list};
+    push.run(client, keys, std::vector<std::string>{"s1"}, count);
+    client.command({"RPUSH", list, "c1"}, count);
+    push.run(client, keys, std::vector<std::string>{"s2"}, count);
+    REQUIRE(run_until(map, [&] { return answered == 3; }));
+    CHECK(server.command({"LRANGE", list, "0", "-1"}).to_string() == "[s1, c1, s2]");
+  };
+  pipeline("fresh");
+  server.command({"CLIENT", "KILL", "TYPE", "normal"});  // a new connection: the script must go whole again
+  REQUIRE(run_until(map, [&] { return client.stats().connects == 2 && client.ready(); }));
+  server.command({"SCRIPT", "FLUSH"});
+  pipeline("reconnected");
 }
 
 TEST_CASE("a server that breaks the protocol: the connection is dropped with a clear reason, and so is an unasked reply") {
