@@ -30,6 +30,8 @@ const char* level_name(LogLevel level);
 // A duration as people write it in a log line: "10 s", "2.5 s", "0.125 s" (at most three
 // decimals, no trailing zeros), never "10.000000 s".
 std::string describe_seconds(double seconds);
+// A number as people write it in a message: "5", "0.25", "1e+06" (printf's %g).
+std::string describe_number(double value);
 
 // The readable name of a type (demangled), for error lines that name a class.
 std::string type_name(const std::type_info& type);

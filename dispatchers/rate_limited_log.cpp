@@ -1,6 +1,5 @@
 #include <asyncore/rate_limited_log.h>
 
-#include <cstdio>
 
 namespace asyncore {
 
@@ -37,10 +36,8 @@ void RateLimitedLog::flush() {
   if (summary) {
     log(level_, summary(suppressed_));
   } else {
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%g", interval_);
-    log(level_, std::to_string(suppressed_) + " more " + what_ + " (summarised every " + seconds +
-                    " s, not logged one by one)");
+    log(level_, std::to_string(suppressed_) + " more " + what_ + " (summarised every " + describe_seconds(interval_) +
+                    ", not logged one by one)");
   }
   suppressed_total_ += suppressed_;
   suppressed_ = 0;

@@ -121,9 +121,7 @@ int main(int argc, char** argv) {
     log_info("barrage-server: node " + node.node_id + " of the rooms on redis " + node.redis);
   }
   announce_listening("barrage", server->address());
-  char rate[32];
-  std::snprintf(rate, sizeof rate, "%g", options.rate);
-  log_info(std::string("barrage-server: mode ") + send_mode_name(options.mode) + ", rate " + rate +
+  log_info(std::string("barrage-server: mode ") + send_mode_name(options.mode) + ", rate " + describe_number(options.rate) +
            "/s per room, " + (options.script.empty() ? "generated messages" : std::to_string(options.script.size()) + " scripted messages"));
 
   auto stop = [&] { map.stop(); };

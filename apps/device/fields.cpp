@@ -1,19 +1,10 @@
 #include "apps/device/fields.h"
 
+#include <asyncore/log.h>
+
 #include <cmath>
-#include <cstdio>
 
 namespace asyncore::device {
-namespace {
-
-std::string shortest(double value) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
-}
-
-}  // namespace
-
 void FieldReader::fail(std::string_view key, std::string_view what) {
   if (problem_.empty()) problem_ = std::string(key) + " " + std::string(what);
 }
@@ -38,7 +29,7 @@ std::optional<double> FieldReader::number(std::string_view key, double min, doub
   const json::Value* value = lookup(key, need);
   if (!value) return std::nullopt;
   if (!value->is_number() || !std::isfinite(value->as_double()) || value->as_double() < min || value->as_double() > max) {
-    fail(key, "must be a number " + shortest(min) + ".." + shortest(max));
+    fail(key, "must be a number " + describe_number(min) + ".." + describe_number(max));
     return std::nullopt;
   }
   return value->as_double();

@@ -1,6 +1,5 @@
 #include "apps/messenger/hub.h"
 
-#include <cstdio>
 
 #include <asyncore/channel_map.h>
 #include <asyncore/log_escape.h>
@@ -76,9 +75,7 @@ void Hub::identify_deadline_passed(const std::string& connection_id) {
   auto it = connections_.find(connection_id);
   if (it == connections_.end()) return;
   ++never_identified_;
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%g", options_.identify_timeout);
-  const std::string reason = std::string("no report within ") + seconds + " s (--identify-timeout)";
+  const std::string reason = "no report within " + describe_seconds(options_.identify_timeout) + " (--identify-timeout)";
   log_warning("hub: closing " + connection_id + ": " + reason);
   server_.close(it->second, reason);  // on_close forgets it
 }

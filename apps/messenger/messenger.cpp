@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
 #include <system_error>
 #include <vector>
@@ -156,9 +155,7 @@ void Messenger::track_partial_frame(bool frame_completed) {
 
 void Messenger::frame_deadline_passed() {
   if (!is_open()) return;
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%g", limits_.frame_timeout);
-  const std::string reason = std::string("frame not complete ") + seconds + " s after it began (frame timeout)";
+  const std::string reason = "frame not complete " + describe_seconds(limits_.frame_timeout) + " after it began (frame timeout)";
   if (owner_ && owner_->peer_log().admit()) log_warning("messenger " + id_ + ": " + reason + "; closing");
   disconnect(reason);
 }

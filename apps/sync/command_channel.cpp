@@ -1,22 +1,11 @@
 #include "apps/sync/command_channel.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include <asyncore/channel_map.h>
 #include <asyncore/json/utf8.h>
 
 namespace asyncore::sync {
-namespace {
-
-std::string seconds_text(double seconds) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", seconds);
-  return text;
-}
-
-}  // namespace
-
 CommandPort::CommandPort(ChannelMap& map, CommandPortOptions options_)
     : options(options_), closings(map, LogLevel::info, "command connections closed or refused a line", 10.0) {}
 
@@ -48,8 +37,8 @@ void CommandChannel::idle_deadline_passed() {
   if (!is_open()) return;
   ++port_.closed_idle;  // also a client that stopped reading its answers: writes re-arm the deadline
   if (port_.closings.admit()) {
-    log_info(describe() + ": idle for " + seconds_text(port_.options.idle_timeout) +
-             " s (--idle-timeout: no input, no output progress); closing");
+    log_info(describe() + ": idle for " + describe_seconds(port_.options.idle_timeout) +
+             " (--idle-timeout: no input, no output progress); closing");
   }
   close();
 }
@@ -62,10 +51,10 @@ void CommandChannel::line_deadline_passed() {
   }
   ++port_.closed_slow_line;
   if (port_.closings.admit()) {
-    log_info(describe() + ": a command line not completed within " + seconds_text(port_.options.line_deadline) +
-             " s (--line-timeout); closing");
+    log_info(describe() + ": a command line not completed within " + describe_seconds(port_.options.line_deadline) +
+             " (--line-timeout); closing");
   }
-  refuse_then_drain("command line not completed within " + seconds_text(port_.options.line_deadline) + " s");
+  refuse_then_drain("command line not completed within " + describe_seconds(port_.options.line_deadline));
 }
 
 void CommandChannel::quiet_gap_passed() {

@@ -1,7 +1,6 @@
 #include <asyncore/http/connection.h>
 
 #include <array>
-#include <cstdio>
 
 #include <asyncore/http/date.h>
 
@@ -18,12 +17,6 @@ constexpr size_t kFlushBatchAt = 64 * 1024;
 char* read_buffer() {
   thread_local std::array<char, kReadSize> buffer;
   return buffer.data();
-}
-
-std::string format_seconds(double s) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%g s", s);
-  return text;
 }
 
 Clock::duration seconds(double s) { return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); }
@@ -359,12 +352,10 @@ void HttpConnection::on_timer() {
     const double limit = parser_.reading_head() ? service_->options.header_timeout : service_->options.body_timeout;
     const auto whole = body_rate_deadline();
     if (parser_.reading_body() && whole && *whole <= Clock::now()) {
-      char rate[32];
-      std::snprintf(rate, sizeof rate, "%g", service_->options.body_min_rate);
-      refuse(408, std::string("request body slower than ") + rate + " bytes/s past its first " + format_seconds(limit));
+      refuse(408, "request body slower than " + describe_number(service_->options.body_min_rate) + " bytes/s past its first " + describe_seconds(limit));
     } else {
       refuse(408, std::string(parser_.reading_head() ? "no complete request head within " : "no body data for ") +
-                      format_seconds(limit));
+                      describe_seconds(limit));
     }
     settle();
   } else {

@@ -190,9 +190,8 @@ void Process::Impl::on_output_grace_over() {
 void Process::Impl::on_timeout() {
   if (finished_ || exit_) return;
   timed_out_ = true;
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%g", options_.timeout);
-  log_info("process " + std::to_string(pid_) + " (" + options_.argv[0] + ") timed out after " + seconds + " s");
+  log_info("process " + std::to_string(pid_) + " (" + options_.argv[0] + ") timed out after " +
+           describe_seconds(options_.timeout));
   terminate_then_kill(options_.kill_grace);
 }
 
