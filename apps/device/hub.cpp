@@ -277,7 +277,7 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
     if (DeviceRecord* record = store_.find(session.imei())) record->heartbeat = pending.heartbeat;
   }
   if (pending.waiter && waiters_.count(pending.waiter)) {
-    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}, std::string(text)});
+    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}, text});
   } else if (pending.waiter) {
     metrics_.count_dropped_ack();  // its caller already gave up
   } else if (!pending.queue_id) {

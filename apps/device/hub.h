@@ -38,12 +38,14 @@ std::string_view to_string(CommandOutcome outcome);
 struct CommandResult {
   CommandResult() = default;
   // {outcome, ack, error} as before; ack_text is optional.
-  CommandResult(CommandOutcome outcome, json::Value ack = {}, std::string error = {}, std::string ack_text = {})
-      : outcome(outcome), ack(std::move(ack)), error(std::move(error)), ack_text(std::move(ack_text)) {}
+  CommandResult(CommandOutcome outcome, json::Value ack = {}, std::string error = {}, std::string_view ack_text = {})
+      : outcome(outcome), ack(std::move(ack)), error(std::move(error)), ack_text(ack_text) {}
   CommandOutcome outcome = CommandOutcome::no;
   json::Value ack;  // outcome ok: the device's ack
   std::string error;  // outcome queue_full or unavailable: why, for the admin
-  std::string ack_text;  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it again)
+  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it
+  // again). It points into the frame being read: valid while the callback runs, not after.
+  std::string_view ack_text;
 };
 using CommandCallback = std::function<void(CommandResult)>;
 
