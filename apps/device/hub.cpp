@@ -194,7 +194,14 @@ void DeviceHub::committed(const std::vector<std::weak_ptr<Dispatcher>>& held, st
 
 std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCallback done) {
   const std::uint64_t id = next_waiter_++;
-  Waiter& waiter = waiters_[id];
+  auto at = waiters_.end();
+  if (spare_waiter_.empty()) {
+    at = waiters_.try_emplace(id).first;
+  } else {
+    spare_waiter_.key() = id;
+    at = waiters_.insert(std::move(spare_waiter_)).position;
+  }
+  Waiter& waiter = at->second;
   waiter.done = std::move(done);
   waiter.mode = mode;
   // [this, id] fits inside the std::function (16 trivially copyable bytes): no allocation.
@@ -209,11 +216,13 @@ std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCal
 void DeviceHub::finish(std::uint64_t id, CommandResult result) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) return;
-  Waiter waiter = std::move(it->second);
-  waiters_.erase(it);
-  waiter.timer.cancel();
-  metrics_.count_command(to_string(waiter.mode), to_string(result.outcome));
-  waiter.done(std::move(result));
+  auto node = waiters_.extract(it);
+  node.mapped().timer.cancel();
+  const CommandMode mode = node.mapped().mode;
+  CommandCallback done = std::move(node.mapped().done);
+  spare_waiter_ = std::move(node);  // before the callback, which may start another command
+  metrics_.count_command(to_string(mode), to_string(result.outcome));
+  done(std::move(result));
 }
 
 void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {

@@ -149,6 +149,9 @@ class DeviceHub {
   bool commit_waiting_ = false;  // a commit was due while the last one was still on the disk
   bool shutting_down_ = false;
   std::unordered_map<std::uint64_t, Waiter> waiters_;
+  // The node of the waiter finished last, reused by the next one: a command at a time costs no
+  // allocation for its waiter.
+  std::unordered_map<std::uint64_t, Waiter>::node_type spare_waiter_;
   // Queue-mode callers waiting for a command not yet sent (its device had no room in flight).
   std::unordered_map<std::uint64_t, std::uint64_t> queued_waiters_;  // queue id -> waiter
   std::uint64_t next_waiter_ = 1;
