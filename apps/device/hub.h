@@ -75,6 +75,9 @@ class DeviceHub {
   // One read buffer for every connection: frames are handled straight out of it.
   char* scratch() { return scratch_.data(); }
   std::size_t scratch_size() const { return scratch_.size(); }
+  // One buffer every connection writes a command's frame into: it keeps its capacity, so a
+  // command costs no allocation for its text.
+  std::string& command_frame() { return command_frame_; }
   static double unix_now();
 
   // --- sessions ------------------------------------------------------------------------------
@@ -143,6 +146,7 @@ class DeviceHub {
   DeviceStore& store_;
   Metrics& metrics_;
   std::vector<char> scratch_;
+  std::string command_frame_;
   std::vector<std::weak_ptr<Dispatcher>> held_;  // sessions waiting for the next commit
   ScopedTimer sample_sync_;                       // the commit due for samples nobody waits for
   bool commit_scheduled_ = false;

@@ -238,7 +238,11 @@ void DeviceSession::send_command(const json::Value& command, PendingCommand pend
     if (oldest != pending_.end()) pending_.erase(oldest);
   }
   pending_.push_back(pending);
-  send_body(command_body(command, pending.ident));
+  std::string& frame = hub_.command_frame();
+  frame.assign(kFrameHeaderSize, '\0');  // the length, written once the body is there
+  append_command_body(frame, command, pending.ident);
+  write_be32(frame.data(), static_cast<std::uint32_t>(frame.size() - kFrameHeaderSize));
+  send_frame(frame);
 }
 
 bool DeviceSession::room_for_queued() const {
