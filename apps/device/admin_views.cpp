@@ -48,8 +48,9 @@ json::Value events_json(Imei imei, const DeviceRecord& record, std::size_t limit
 CommandAnswer command_answer(const CommandResult& result) {
   std::string body;
   body.reserve(128);  // an answer with its ack: one allocation, not one per doubling
-  body = "{\"result\":";
-  json::append_quoted(body, to_string(result.outcome));
+  body = "{\"result\":\"";
+  body += to_string(result.outcome);  // upper-case letters and '_': nothing to escape
+  body += '"';
   int status = 500;
   switch (result.outcome) {
     case CommandOutcome::ok:

@@ -41,11 +41,16 @@ CommandCheck check_command(std::string_view body) {
 }
 
 std::string command_body(const json::Value& command, int ident) {
-  // Written as text member by member (the same text json::dump gives), without copying the
-  // command into a new object first: this is on every command sent.
   std::string out;
   out.reserve(128);  // most commands fit: one allocation, not one per doubling
-  out = "{\"type\":";
+  append_command_body(out, command, ident);
+  return out;
+}
+
+void append_command_body(std::string& out, const json::Value& command, int ident) {
+  // Written as text member by member (the same text json::dump gives), without copying the
+  // command into a new object first: this is on every command sent.
+  out += "{\"type\":";
   json::dump_to(out, command["type"]);
   out += ",\"ident\":";
   out += std::to_string(ident);
@@ -57,7 +62,6 @@ std::string command_body(const json::Value& command, int ident) {
     json::dump_to(out, m.value);
   }
   out.push_back('}');
-  return out;
 }
 
 }  // namespace asyncore::device

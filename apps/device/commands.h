@@ -27,5 +27,7 @@ CommandCheck check_command(std::string_view body);
 
 // {"type":T,"ident":I,<the command's other members>}
 std::string command_body(const json::Value& command, int ident);
+// The same appended to `out` (a buffer kept between commands: no allocation per command).
+void append_command_body(std::string& out, const json::Value& command, int ident);
 
 }  // namespace asyncore::device

@@ -223,9 +223,17 @@ void DeviceHub::committed(const std::vector<std::weak_ptr<Dispatcher>>& held, st
 
 std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCallback done) {
   const std::uint64_t id = next_waiter_++;
-  Waiter& waiter = waiters_[id];
+  auto at = waiters_.end();
+  if (spare_waiter_.empty()) {
+    at = waiters_.try_emplace(id).first;
+  } else {
+    spare_waiter_.key() = id;
+    at = waiters_.insert(std::move(spare_waiter_)).position;
+  }
+  Waiter& waiter = at->second;
   waiter.done = std::move(done);
   waiter.mode = mode;
+  waiter.queue_id = 0;  // a reused entry comes with its last command's
   // [this, id] fits inside the std::function (16 trivially copyable bytes): no allocation.
   waiter.timer = map_.call_later(timeout, [this, id] {
     const auto it = waiters_.find(id);
@@ -238,12 +246,15 @@ std::uint64_t DeviceHub::add_waiter(CommandMode mode, double timeout, CommandCal
 void DeviceHub::finish(std::uint64_t id, CommandResult result) {
   auto it = waiters_.find(id);
   if (it == waiters_.end()) return;
-  Waiter waiter = std::move(it->second);
-  waiters_.erase(it);
-  waiter.timer.cancel();
-  if (waiter.queue_id) queued_waiters_.erase(waiter.queue_id);  // not left behind when never delivered
-  metrics_.count_command(to_string(waiter.mode), to_string(result.outcome));
-  waiter.done(std::move(result));
+  auto node = waiters_.extract(it);
+  node.mapped().timer.cancel();
+  // Not left behind when never delivered.
+  if (node.mapped().queue_id) queued_waiters_.erase(node.mapped().queue_id);
+  const CommandMode mode = node.mapped().mode;
+  CommandCallback done = std::move(node.mapped().done);
+  spare_waiter_ = std::move(node);  // before the callback, which may start another command
+  metrics_.count_command(to_string(mode), to_string(result.outcome));
+  done(std::move(result));
 }
 
 void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
@@ -309,7 +320,7 @@ void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pendi
     if (DeviceRecord* record = store_.find(session.imei())) record->heartbeat = pending.heartbeat;
   }
   if (pending.waiter && waiters_.count(pending.waiter)) {
-    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}, std::string(text)});
+    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}, text});
   } else if (pending.waiter) {
     metrics_.count_dropped_ack();  // its caller already gave up
   } else if (!pending.queue_id) {

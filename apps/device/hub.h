@@ -38,12 +38,14 @@ std::string_view to_string(CommandOutcome outcome);
 struct CommandResult {
   CommandResult() = default;
   // {outcome, ack, error} as before; ack_text is optional.
-  CommandResult(CommandOutcome outcome, json::Value ack = {}, std::string error = {}, std::string ack_text = {})
-      : outcome(outcome), ack(std::move(ack)), error(std::move(error)), ack_text(std::move(ack_text)) {}
+  CommandResult(CommandOutcome outcome, json::Value ack = {}, std::string error = {}, std::string_view ack_text = {})
+      : outcome(outcome), ack(std::move(ack)), error(std::move(error)), ack_text(ack_text) {}
   CommandOutcome outcome = CommandOutcome::no;
   json::Value ack;  // outcome ok: the device's ack
   std::string error;  // outcome queue_full or unavailable: why, for the admin
-  std::string ack_text;  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it again)
+  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it
+  // again). It points into the frame being read: valid while the callback runs, not after.
+  std::string_view ack_text;
 };
 using CommandCallback = std::function<void(CommandResult)>;
 // QUEUE_FULL's error, the same text whether one node or several (Redis) keep the queue.
@@ -75,6 +77,9 @@ class DeviceHub {
   // One read buffer for every connection: frames are handled straight out of it.
   char* scratch() { return scratch_.data(); }
   std::size_t scratch_size() const { return scratch_.size(); }
+  // One buffer every connection writes a command's frame into: it keeps its capacity, so a
+  // command costs no allocation for its text.
+  std::string& command_frame() { return command_frame_; }
   static double unix_now();
 
   // --- sessions ------------------------------------------------------------------------------
@@ -149,12 +154,16 @@ class DeviceHub {
   DeviceStore& store_;
   Metrics& metrics_;
   std::vector<char> scratch_;
+  std::string command_frame_;
   std::vector<std::weak_ptr<Dispatcher>> held_;  // sessions waiting for the next commit
   ScopedTimer sample_sync_;                       // the commit due for samples nobody waits for
   bool commit_scheduled_ = false;
   bool commit_waiting_ = false;  // a commit was due while the last one was still on the disk
   bool shutting_down_ = false;
   std::unordered_map<std::uint64_t, Waiter> waiters_;
+  // The node of the waiter finished last, reused by the next one: a command at a time costs no
+  // allocation for its waiter.
+  std::unordered_map<std::uint64_t, Waiter>::node_type spare_waiter_;
   // Queue-mode callers waiting for a command not yet sent (its device had no room in flight).
   std::unordered_map<std::uint64_t, std::uint64_t> queued_waiters_;  // queue id -> waiter
   std::uint64_t next_waiter_ = 1;

@@ -62,8 +62,15 @@ void Metrics::count_command(std::string_view mode, std::string_view result) {
   char* p = buffer;
   for (std::string_view part : {mode, kBetween, result}) p = std::copy(part.begin(), part.end(), p);
   const std::string_view key(buffer, static_cast<std::size_t>(p - buffer));
-  if (auto it = commands_.find(key); it != commands_.end()) ++it->second;
-  else ++commands_[std::string(key)];
+  if (last_command_.counter && last_command_.key == key) {
+    ++*last_command_.counter;
+    return;
+  }
+  auto it = commands_.find(key);
+  if (it == commands_.end()) it = commands_.emplace(std::string(key), 0).first;
+  ++it->second;
+  last_command_.key = it->first;
+  last_command_.counter = &it->second;
 }
 
 std::uint64_t Metrics::bad_frames_total() const {

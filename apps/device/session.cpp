@@ -19,6 +19,7 @@ namespace {
 // whose oldest entry makes room (its caller has long timed out).
 constexpr std::size_t kMaxPendingCommands = 64;
 constexpr std::size_t kMaxQueuedInFlight = 32;
+constexpr std::size_t kKeptPendingRoom = 2;
 
 // Devices send little; a device that does not read must not pin much memory either.
 StreamLimits device_limits() {
@@ -255,7 +256,9 @@ void DeviceSession::handle_ack(Message&& message, std::string_view text) {
     if (it->type == message.type && message.ident && it->ident == *message.ident) {
       PendingCommand pending = *it;
       pending_.erase(it);
-      if (pending_.empty()) std::vector<PendingCommand>().swap(pending_);
+      // Room for two (48 bytes) stays once all are acked, more is given back: a device
+      // commanded one at a time would otherwise pay an allocation per command.
+      if (pending_.empty() && pending_.capacity() > kKeptPendingRoom) std::vector<PendingCommand>().swap(pending_);
       return hub_.ack_received(*this, pending, std::move(message.body), message.canonical ? text : std::string_view());
     }
   }
@@ -270,7 +273,11 @@ void DeviceSession::send_command(const json::Value& command, PendingCommand pend
     if (oldest != pending_.end()) pending_.erase(oldest);
   }
   pending_.push_back(pending);
-  send_body(command_body(command, pending.ident));
+  std::string& frame = hub_.command_frame();
+  frame.assign(kFrameHeaderSize, '\0');  // the length, written once the body is there
+  append_command_body(frame, command, pending.ident);
+  write_be32(frame.data(), static_cast<std::uint32_t>(frame.size() - kFrameHeaderSize));
+  send_frame(frame);
 }
 
 bool DeviceSession::room_for_queued() const {

@@ -39,6 +39,8 @@ bool encoded(std::string_view raw) {
 }
 
 bool decoded_equals(std::string_view raw, std::string_view decoded_name) {
+  // Decoding never lengthens a name: a shorter one is told apart without looking at its bytes.
+  if (raw.size() < decoded_name.size()) return false;
   if (!encoded(raw)) return raw == decoded_name;
   return percent_decoded(raw, true) == decoded_name;
 }

@@ -255,3 +255,24 @@ TEST_CASE("the bound flags are checked like the others") {
   }
   CHECK(testing::run({testing::bin_path("device-server"), "--max-queued-commands", "0"}).code == 2);
 }
+
+TEST_CASE("commands go out through one reused frame buffer: a long one, then a short one, each arrives intact") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("registry")) << kOffline << " tok\n";
+  Server server = Server::start(dir.file("data"), {"--registry", dir.file("registry")});
+  const std::string long_text(3000, 'x');
+  for (const std::string& text : {long_text, std::string("s"), long_text.substr(0, 300)}) {
+    REQUIRE(post_command(server.admin, kOffline, "queue", R"({"type":104,"text":")" + text + "\"}").status == 202);
+  }
+  RawDevice d(server.port);
+  CHECK(d.login(kOffline, 60, "tok")["status"] == 200);
+  for (const std::string& text : {long_text, std::string("s"), long_text.substr(0, 300)}) {
+    const json::Value command = d.read();
+    CHECK(command["type"] == 104);
+    CHECK(command["text"] == text);
+    CHECK(command.size() == 3);  // type, ident, text: nothing left over from a longer one
+    d.send(ack_of(command));
+  }
+  REQUIRE(testing::eventually([&] { return metric(server.admin, "device_queued_commands") == 0; }));
+  CHECK(server.stop() == 0);
+}

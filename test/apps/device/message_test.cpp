@@ -142,6 +142,9 @@ TEST_CASE("commands are checked against the table") {
   auto checked = check_command(R"({"type":104,"ident":77,"text":"hi"})");
   REQUIRE(checked.command);
   CHECK(command_body(*checked.command, 5) == R"({"type":104,"ident":5,"text":"hi"})");
+  std::string frame = "head";  // appended after what the buffer holds, as a frame is built
+  append_command_body(frame, *checked.command, 65535);
+  CHECK(frame == R"(head{"type":104,"ident":65535,"text":"hi"})");
 }
 
 TEST_CASE("events round-trip through their JSON form") {

@@ -71,6 +71,8 @@ TEST_CASE("query strings are decoded per pair, '+' as space, first match wins") 
   CHECK(r.query("d") == "");
   CHECK(r.query("e&f") == "=");
   CHECK_FALSE(r.query("zz").has_value());
+  CHECK_FALSE(r.query("aa").has_value());  // longer than every name but the encoded one
+  CHECK_FALSE(r.query("e&").has_value());
   CHECK(r.query_or("zz", "fallback") == "fallback");
   auto all = r.query_params();
   REQUIRE(all.size() == 6);
