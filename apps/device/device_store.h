@@ -23,7 +23,7 @@
 
 #include "apps/device/event.h"
 #include "apps/device/imei.h"
-#include "apps/device/journal_writer.h"
+#include "apps/common/journal_writer.h"
 #include "apps/device/registry.h"
 #include <asyncore/channel_map.h>
 #include <asyncore/journal/journal.h>

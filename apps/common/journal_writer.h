@@ -18,7 +18,7 @@
 
 #include <asyncore/journal/journal.h>
 
-namespace asyncore::device {
+namespace asyncore {
 
 class JournalWriter {
  public:
@@ -59,4 +59,4 @@ class JournalWriter {
   std::thread thread_;          // last: starts once the members above exist
 };
 
-}  // namespace asyncore::device
+}  // namespace asyncore

@@ -1,6 +1,6 @@
-#include "apps/device/journal_writer.h"
+#include "apps/common/journal_writer.h"
 
-namespace asyncore::device {
+namespace asyncore {
 
 JournalWriter::JournalWriter(Journal& journal, std::function<void()> wake)
     : journal_(journal), wake_(std::move(wake)), thread_([this] { run(); }) {}
@@ -73,4 +73,4 @@ void JournalWriter::run() {
   }
 }
 
-}  // namespace asyncore::device
+}  // namespace asyncore
