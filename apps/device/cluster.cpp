@@ -158,6 +158,7 @@ ClusterNode::ClusterNode(ChannelMap& map, ClusterOptions options, DeviceHub& hub
   subscriber_.subscribe("node:" + options_.node_id);
   store_.on_loaded = [this](Imei imei) { deliver(imei); };
   commands_.on_ready = [this] {
+    store_.replay();  // events kept while Redis was away, before any newer one
     if (commands_.stats().connects > 1) reclaim();
   };
 }
@@ -237,6 +238,8 @@ ClusterGauges ClusterNode::gauges() const {
   g.stale_releases = stats_.stale_releases;
   g.remote_takeovers = stats_.remote_takeovers;
   g.write_failures = stats_.write_failures + store_.write_failures();
+  g.events_unsent = store_.unsent_events();
+  g.events_dropped = store_.dropped_events();
   g.fenced = stats_.fenced;
   g.reaped = stats_.reaped;
   return g;

@@ -307,10 +307,57 @@ std::vector<std::string> ClusterStore::event_args(const Event& event, const Devi
 }
 
 void ClusterStore::record_event(Imei imei, const Event& event, const DeviceRecord& record) {
-  const std::vector<std::string> keys = {key(imei, "events"), key(imei, "info")};
-  event_.run(client_, keys, event_args(event, record), [this](redis::Result& result) {
-    if (!result.ok()) failed(result, "recording an event");
-  });
+  if (unsent_.size() >= kMaxUnsent) {  // Redis away for long: the oldest go, memory stays bounded
+    unsent_.pop_front();
+    ++dropped_events_;
+    if (!drop_logged_) {
+      drop_logged_ = true;
+      log_warning("cluster store: more than " + std::to_string(kMaxUnsent) +
+                  " events not written to redis; dropping the oldest (device_cluster_events_dropped_total)");
+    }
+  }
+  unsent_.push_back(Unsent{next_seq_++, imei, event_args(event, record)});
+  replay();
+}
+
+// Errors by which Redis says it did not run the script now, but may later.
+static bool transient(const redis::Result& result) {
+  if (result.outcome != redis::Outcome::reply) return true;  // not sent, or its answer lost
+  for (const char* code : {"LOADING", "BUSY", "MISCONF", "OOM", "READONLY", "TRYAGAIN", "MASTERDOWN"}) {
+    if (result.reply.str.starts_with(code)) return true;
+  }
+  return false;
+}
+
+void ClusterStore::replay() {
+  if (!client_.ready() || (stalled_ && sending_ > 0)) return;
+  stalled_ = false;
+  constexpr std::size_t kBatch = 256;  // written a batch at a time: a long backlog is not one burst
+  for (Unsent& entry : unsent_) {
+    if (sending_ >= kBatch) break;
+    if (entry.sent) continue;
+    entry.sent = true;
+    ++sending_;
+    const std::vector<std::string> keys = {key(entry.imei, "events"), key(entry.imei, "info")};
+    event_.run(client_, keys, entry.args, [this, seq = entry.seq](redis::Result& result) { written(seq, result); });
+    if (stalled_) break;  // refused at once
+  }
+}
+
+void ClusterStore::written(std::uint64_t seq, redis::Result& result) {
+  --sending_;
+  auto it = std::find_if(unsent_.begin(), unsent_.end(), [seq](const Unsent& u) { return u.seq == seq; });
+  if (result.ok() || !transient(result)) {
+    if (!result.ok()) failed(result, "recording an event");  // Redis refuses it for good: not kept
+    if (it != unsent_.end()) unsent_.erase(it);
+    if (unsent_.empty()) drop_logged_ = false;  // the outage is over
+    return replay();
+  }
+  // Kept; sent again by the next replay (Redis ready again, or a newer event once the writes
+  // out now are answered), not from here: a refusal is answered at once and would loop.
+  failed(result, "recording an event (kept, written again once redis is back)");
+  stalled_ = true;
+  if (it != unsent_.end()) it->sent = false;
 }
 
 void ClusterStore::barrier(std::function<void(bool)> done) {

@@ -15,6 +15,7 @@
 // to date by the node that adds a command), to deliver it in order and match the acks.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <optional>
 #include <span>
@@ -77,8 +78,16 @@ class ClusterStore {
   std::size_t cached_total() const;
 
   // --- events, info, registry -----------------------------------------------------------------
-  // `record` gives the peer of an online event.
+  // `record` gives the peer of an online event. An event whose write fails without an answer
+  // (not sent, or sent and lost) is kept, with every newer one behind it, and written again in
+  // order by replay(): at least once (a lost answer may mean it was stored: one more copy).
+  // At most kMaxUnsent are kept; past it the oldest are dropped (counted, logged once).
+  static constexpr std::size_t kMaxUnsent = 10000;
   void record_event(Imei imei, const Event& event, const DeviceRecord& record);
+  // Redis is ready again: the kept events go out, oldest first, a batch at a time.
+  void replay();
+  std::size_t unsent_events() const { return unsent_.size(); }
+  std::uint64_t dropped_events() const { return dropped_events_; }
   // The event script's arguments (history length, the event's JSON, the info's field/value
   // pairs): the login's claim script writes its online event with the same ones.
   std::vector<std::string> event_args(const Event& event, const DeviceRecord& record) const;
@@ -107,7 +116,14 @@ class ClusterStore {
     std::string last_read;                 // the last entry read from the stream
     bool more = false;                     // the last read was a full batch: there may be more
   };
+  struct Unsent {
+    std::uint64_t seq;  // tells a write's answer which entry it was
+    Imei imei;
+    std::vector<std::string> args;
+    bool sent = false;
+  };
   void failed(const redis::Result& result, const char* what);
+  void written(std::uint64_t seq, redis::Result& result);
   void read_more(Imei imei, Copy& copy);
 
   redis::Client& client_;
@@ -117,6 +133,12 @@ class ClusterStore {
   std::unordered_map<std::uint64_t, Copy> copies_;  // imei -> queue copy, devices online here
   std::uint64_t next_id_ = 1;
   std::uint64_t write_failures_ = 0;
+  std::deque<Unsent> unsent_;  // events not yet acknowledged by Redis, oldest first
+  std::uint64_t next_seq_ = 1;
+  std::size_t sending_ = 0;    // event writes not yet answered
+  bool stalled_ = false;       // one failed: nothing more goes out until those sent are answered
+  std::uint64_t dropped_events_ = 0;
+  bool drop_logged_ = false;   // once per outage
 };
 
 }  // namespace asyncore::device

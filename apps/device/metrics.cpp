@@ -36,13 +36,16 @@ void cluster_samples(std::string& out, const ClusterGauges& c) {
       {"device_cluster_stale_releases_total", c.stale_releases},
       {"device_cluster_remote_takeovers_total", c.remote_takeovers},
       {"device_cluster_write_failures_total", c.write_failures}, {"device_cluster_fenced_total", c.fenced},
-      {"device_cluster_reaped_total", c.reaped}};
+      {"device_cluster_reaped_total", c.reaped},
+      {"device_cluster_events_dropped_total", c.events_dropped}};
   family(out, "device_cluster_node", "gauge", "1, labelled with this node's name (--node-id).");
   sample(out, "device_cluster_node", 1, node);
   family(out, "device_redis_in_flight", "gauge", "Redis commands written and not yet answered.");
   sample(out, "device_redis_in_flight", c.redis_in_flight, node);
   family(out, "device_redis_held", "gauge", "Redis commands waiting for a connection.");
   sample(out, "device_redis_held", c.redis_held, node);
+  family(out, "device_cluster_events_unsent", "gauge", "Events not yet stored in Redis (kept and written again in order).");
+  sample(out, "device_cluster_events_unsent", c.events_unsent, node);
   for (const auto& [name, value] : counters) {
     family(out, name, "counter", "Cluster and Redis client figures (see README, Running several nodes).");
     sample(out, name, value, node);

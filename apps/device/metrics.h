@@ -16,6 +16,8 @@ struct ClusterGauges {
   std::size_t redis_in_flight = 0, redis_held = 0;
   std::uint64_t claims = 0, releases = 0, stale_releases = 0, remote_takeovers = 0, write_failures = 0;
   std::uint64_t fenced = 0, reaped = 0;
+  std::size_t events_unsent = 0;     // events kept for Redis (away, or not yet answered)
+  std::uint64_t events_dropped = 0;  // kept ones dropped past the bound
 };
 
 struct Gauges {

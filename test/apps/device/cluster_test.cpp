@@ -367,6 +367,47 @@ TEST_CASE("durable queue: kill -9 of Redis and restart from its AOF keeps every 
   CHECK(shown["events"][1]["kind"] == "offline");
 }
 
+TEST_CASE("events written while Redis is away longer than a command waits for it reach Redis once it is back, in order, before newer ones") {
+  Cluster c;
+  const std::string imei = "862000000000021";
+  RawDevice d(c.a.port);
+  CHECK(d.login(imei)["status"] == 200);
+  REQUIRE(testing::eventually([&] { return xlen(c, "device:" + imei + ":events") == 1; }));  // online
+  c.redis.kill9();
+  // Answered from the node's own journal; Redis' copy waits.
+  d.send(json::Object{{"type", 4}, {"ident", 2}, {"lat", 22.5}, {"lon", 114.25}, {"loc_type", 1}});
+  CHECK(d.read()["status"] == 200);
+  d.send(json::Object{{"type", 5}, {"ident", 3}, {"alarm", "fall"}});
+  CHECK(d.read()["status"] == 200);
+  CHECK(metric(c.a.admin, "device_cluster_events_unsent{node=\"a\"}") == 2);
+  // Away past the time a held command waits (one lease): every command held now has timed out,
+  // and one more (read in this order, a timeout in between only makes the wait longer).
+  const long held = metric(c.a.admin, "device_redis_held{node=\"a\"}");
+  const long timeouts = metric(c.a.admin, "device_redis_timeouts_total{node=\"a\"}");
+  REQUIRE(testing::eventually([&] { return metric(c.a.admin, "device_redis_timeouts_total{node=\"a\"}") > timeouts + held; },
+                              Seconds(10)));
+  CHECK(metric(c.a.admin, "device_cluster_events_unsent{node=\"a\"}") == 2);
+  c.redis.restart();
+  CHECK(xlen(c, "device:" + imei + ":events") == 1);  // the restart kept the acknowledged one only
+  // Back, A writes them first; then its lease, lapsed meanwhile, fences it: the device's offline
+  // (node_lost) comes after them.
+  CHECK(d.closed(Seconds(15)));
+  REQUIRE(testing::eventually([&] { return xlen(c, "device:" + imei + ":events") == 4; }, Seconds(15)));
+  REQUIRE(testing::eventually([&] { return testing::http(c.b.admin, "GET", "/devices/" + imei + "/events").status == 200; }));
+  const json::Value shown = get_json(c.b.admin, "/devices/" + imei + "/events");  // newest first
+  REQUIRE(shown["events"].size() == 4);
+  CHECK(shown["events"][0]["kind"] == "offline");
+  CHECK(shown["events"][0]["reason"] == "node_lost");
+  CHECK(shown["events"][1]["kind"] == "alarm");
+  CHECK(shown["events"][1]["alarm"] == "fall");
+  CHECK(shown["events"][2]["kind"] == "location");
+  CHECK(shown["events"][2]["lat"] == 22.5);
+  CHECK(shown["events"][3]["kind"] == "online");
+  CHECK(get_json(c.b.admin, "/devices/" + imei)["location"]["lat"] == 22.5);
+  CHECK(metric(c.a.admin, "device_cluster_events_unsent{node=\"a\"}") == 0);
+  CHECK(metric(c.a.admin, "device_cluster_events_dropped_total{node=\"a\"}") == 0);
+}
+
 TEST_CASE("QUEUE_FULL under racing admin nodes: exactly --max-queued-commands are accepted, fleet-wide") {
   Cluster c("2", {"--max-queued-commands", "5"});
   const std::string imei = "862000000000021";
