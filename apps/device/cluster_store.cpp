@@ -342,6 +342,28 @@ void ClusterStore::replay() {
     event_.run(client_, keys, entry.args, [this, seq = entry.seq](redis::Result& result) { written(seq, result); });
     if (stalled_) break;  // refused at once
   }
+  release_barriers(!stalled_);
+}
+
+// Barriers whose events are all written get their PING (answered after those writes); with
+// the events kept for later (a write failed), every waiting one is told at once.
+void ClusterStore::release_barriers(bool ok) {
+  std::uint64_t first_unwritten = next_seq_;
+  for (const Unsent& entry : unsent_) {
+    if (!entry.sent) {
+      first_unwritten = entry.seq;
+      break;
+    }
+  }
+  while (!barriers_.empty() && (!ok || barriers_.front().upto < first_unwritten)) {
+    std::function<void(bool)> done = std::move(barriers_.front().done);
+    barriers_.pop_front();
+    if (!ok) {
+      done(false);
+      continue;
+    }
+    client_.command({"PING"}, [done = std::move(done)](redis::Result& result) { done(result.ok()); });
+  }
 }
 
 void ClusterStore::written(std::uint64_t seq, redis::Result& result) {
@@ -358,10 +380,13 @@ void ClusterStore::written(std::uint64_t seq, redis::Result& result) {
   failed(result, "recording an event (kept, written again once redis is back)");
   stalled_ = true;
   if (it != unsent_.end()) it->sent = false;
+  release_barriers(false);
 }
 
 void ClusterStore::barrier(std::function<void(bool)> done) {
-  client_.command({"PING"}, [done = std::move(done)](redis::Result& result) { done(result.ok()); });
+  if (stalled_ || !client_.ready()) return done(false);
+  barriers_.push_back(Barrier{next_seq_ - 1, std::move(done)});
+  release_barriers(true);
 }
 
 void ClusterStore::publish_registry(const std::vector<Imei>& imeis) {

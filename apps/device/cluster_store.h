@@ -91,7 +91,9 @@ class ClusterStore {
   // The event script's arguments (history length, the event's JSON, the info's field/value
   // pairs): the login's claim script writes its online event with the same ones.
   std::vector<std::string> event_args(const Event& event, const DeviceRecord& record) const;
-  // done(true) once every write issued so far is acknowledged by Redis (its replies come in order).
+  // done(true) once every event recorded so far is acknowledged by Redis (its replies come in
+  // order: a PING once they are all written); done(false) at once, or when a write fails, if
+  // they are being kept for later.
   void barrier(std::function<void(bool)> done);
   void publish_registry(const std::vector<Imei>& imeis);
   // An unknown device logging in with --auto-register: known already (another node registered
@@ -124,6 +126,7 @@ class ClusterStore {
   };
   void failed(const redis::Result& result, const char* what);
   void written(std::uint64_t seq, redis::Result& result);
+  void release_barriers(bool ok);
   void read_more(Imei imei, Copy& copy);
 
   redis::Client& client_;
@@ -137,6 +140,11 @@ class ClusterStore {
   std::uint64_t next_seq_ = 1;
   std::size_t sending_ = 0;    // event writes not yet answered
   bool stalled_ = false;       // one failed: nothing more goes out until those sent are answered
+  struct Barrier {
+    std::uint64_t upto;  // the newest event it waits for
+    std::function<void(bool)> done;
+  };
+  std::deque<Barrier> barriers_;  // waiting for older events to be written
   std::uint64_t dropped_events_ = 0;
   bool drop_logged_ = false;   // once per outage
 };
