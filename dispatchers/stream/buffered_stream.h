@@ -90,7 +90,8 @@ class BufferedStream : public Dispatcher {
   void after_output_change();
 
  private:
-  bool sends_directly() const { return out_.empty() && connected && !corked_ && !closing && is_open(); }
+  // `connected` implies an open socket (close() clears it), so the socket is not tested again.
+  bool sends_directly() const { return out_.empty() && connected && !corked_ && !closing; }
   size_t queue(std::string_view data, size_t sent);  // the rest, after `sent` bytes went out
   void after_queueing();
   bool room_for(size_t bytes);  // false (after handle_output_overflow) when it would pass max_output
