@@ -27,15 +27,19 @@ bool check_node_flags(const Cli& cli, NodeFlags& flags) {
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != flags.worker_of) return false;  // the parent died before we could ask
   }
-  if (flags.redis.empty()) return true;
+  check_redis_node(cli, flags.redis, flags.node_id);
+  return true;
+}
+
+void check_redis_node(const Cli& cli, const std::string& redis, std::string& node_id) {
+  if (redis.empty()) return;
   try {
-    redis::resolve_endpoint(flags.redis);
+    redis::resolve_endpoint(redis);
   } catch (const std::exception& e) {
     cli.fail(std::string("--redis: ") + e.what());
   }
-  if (flags.node_id.empty()) flags.node_id = default_node_id();
-  if (auto problem = node_id_problem(flags.node_id)) cli.fail("--node-id: " + *problem);
-  return true;
+  if (node_id.empty()) node_id = default_node_id();
+  if (auto problem = node_id_problem(node_id)) cli.fail("--node-id: " + *problem);
 }
 
 }  // namespace asyncore

@@ -23,5 +23,8 @@ void add_node_flags(Cli& cli, NodeFlags& flags);
 // and makes a worker stop with its parent (SIGTERM when it dies, even by SIGKILL). False when this
 // is a worker whose parent is gone already: the program exits 0 at once.
 bool check_node_flags(const Cli& cli, NodeFlags& flags);
+// The --redis / --node-id pair of any node (msg-hub has no --workers): a bad address or name
+// fails through cli; an empty node id becomes the default. Nothing to check without --redis.
+void check_redis_node(const Cli& cli, const std::string& redis, std::string& node_id);
 
 }  // namespace asyncore

@@ -9,8 +9,7 @@
 #include <asyncore/asyncore.h>
 #include "apps/common/cli.h"
 #include "apps/common/connection_flags.h"
-#include "apps/common/node_id.h"
-#include <asyncore/redis/client.h>
+#include "apps/common/node_flags.h"
 
 using namespace asyncore;
 
@@ -51,15 +50,7 @@ int main(int argc, char** argv) {
   cli.option("--lease", &options.shared.lease, "S",
              "seconds the names of a hub that stopped answering stay held (default 6)", 0.3, 3600);
   cli.parse(argc, argv);
-  if (!options.shared.redis.empty()) {
-    try {
-      redis::resolve_endpoint(options.shared.redis);
-    } catch (const std::exception& e) {
-      cli.fail(std::string("--redis: ") + e.what());
-    }
-    if (options.shared.node_id.empty()) options.shared.node_id = default_node_id();
-    if (auto problem = node_id_problem(options.shared.node_id)) cli.fail("--node-id: " + *problem);
-  }
+  check_redis_node(cli, options.shared.redis, options.shared.node_id);
   if (!token_file.empty()) options.token = messenger::read_token_flag(cli, "--token-file", token_file);
   options.limits.max_peers = static_cast<std::size_t>(max_peers);
   options.limits.max_per_host = static_cast<std::size_t>(max_names_per_host);
