@@ -105,13 +105,23 @@ $(BUILD)/obj/%.o: %.cpp | $(INCLUDE_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) -c $< -o $@
 
-# Test code compiles at -O1 without debug info (TEST_OPT): 40% less build time; sanitizer builds
-# keep -g for their reports.
-# Benchmarks keep the product's flags.
-TEST_OPT ?= $(if $(SANITIZE),,-O1 -g0)
-$(BUILD)/obj/test/%.o: test/%.cpp | check-doctest $(INCLUDE_STAMP)
+# Test code compiles at -O0 without debug info (TEST_OPT; sanitizer builds keep -O1 -g for their
+# reports), with doctest and the standard headers most tests use precompiled once
+# (test/support/precompiled.h): half the CPU time of -O1 without it. The library and the programs
+# the tests drive keep the product's flags, and so do the benchmarks.
+TEST_OPT ?= $(if $(SANITIZE),,-O0 -g0)
+TEST_PCH := $(BUILD)/obj/test/support/precompiled.h
+TEST_PCH_FLAGS = -include $(TEST_PCH) -Winvalid-pch
+$(TEST_PCH).gch: test/support/precompiled.h | check-doctest $(INCLUDE_STAMP)
 	@mkdir -p $(@D)
-	$(CXX) $(CXXFLAGS) $(TEST_OPT) $(TESTFLAGS) -c $< -o $@
+	cp $< $(TEST_PCH)
+	$(CXX) $(CXXFLAGS) $(TEST_OPT) $(TESTFLAGS) -x c++-header $< -o $@
+$(BUILD)/obj/test/%.o: test/%.cpp $(TEST_PCH).gch | check-doctest $(INCLUDE_STAMP)
+	@mkdir -p $(@D)
+	$(CXX) $(CXXFLAGS) $(TEST_OPT) $(TESTFLAGS) $(TEST_PCH_FLAGS) -c $< -o $@
+# Not for doctest's implementation (it must see its configuration macro before the header) nor for
+# the helper programs, which have their own main() and no doctest.
+$(BUILD)/obj/test/support/doctest_main.o $(BUILD)/obj/test/%.main.o: TEST_PCH_FLAGS :=
 
 $(BUILD)/obj/test/bench/%.o: test/bench/%.cpp | $(INCLUDE_STAMP)
 	@mkdir -p $(@D)

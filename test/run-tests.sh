@@ -1,11 +1,12 @@
 #!/bin/bash
 # Runs every test binary given on the command line (and every test/**/*_test.py), each under a
-# time limit, TEST_JOBS at a time (default: the number of cores), and prints one line per test as
+# time limit, TEST_JOBS at a time (default: two per core), and prints one line per test as
 # it ends plus a summary. The tests use ephemeral ports, unix sockets and their own temporary
 # directories, so they can run side by side. The slowest tests of the previous run start first.
 set -o pipefail
 limit=${TEST_TIMEOUT:-600}
-jobs=${TEST_JOBS:-$(nproc 2>/dev/null || echo 2)}
+# Two per core: most tests spend their time waiting on sockets and child processes, not computing.
+jobs=${TEST_JOBS:-$((2 * $(nproc 2>/dev/null || echo 2)))}
 log_dir=${BUILD_DIR:-build}/test-logs
 mkdir -p "$log_dir"
 durations="$log_dir/durations"  # "seconds name" lines from the last run
