@@ -468,8 +468,9 @@ void ClusterNode::serve_queued(std::string_view request) {
 // The callback that sends a command's outcome back to the node that asked: "result <id> ...".
 CommandCallback ClusterNode::answer_to(std::string from, std::string id) {
   return [this, from = std::move(from), id = std::move(id)](const CommandResult& result) {
-    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
-                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
+    std::string message = "result " + id + " " + std::string(to_string(result.outcome)) + " ";
+    if (result.outcome == CommandOutcome::ok) result.append_ack(message);
+    publish(from, std::move(message));
   };
 }
 

@@ -30,6 +30,11 @@ std::string_view to_string(CommandOutcome outcome) {
   return "?";
 }
 
+void CommandResult::append_ack(std::string& out) const {
+  if (!ack_text.empty()) out += ack_text;
+  else json::dump_to(out, ack);
+}
+
 std::string queue_full_error(std::size_t cap, Imei imei) {
   return std::to_string(cap) + " commands already queued for device " + imei.str() +
          " (--max-queued-commands); refused until it acks some";
@@ -306,21 +311,19 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
   session->send_command(command, pending);
 }
 
-void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack, std::string_view text) {
+void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, CommandAck ack) {
   if (pending.queue_id) {
     if (cluster_) cluster_->store().complete(session.imei(), pending.queue_id);
     else store_.complete(session.imei(), pending.queue_id);
     schedule_commit();
     deliver_queued(session);  // its slot is free for the next one
   }
-  const json::Value* status = ack.get("status");
-  const bool accepted = status && status->is_int() && status->as_int() == 200;
-  if (accepted && pending.type == set_heartbeat && pending.heartbeat) {
+  if (ack.accepted && pending.type == set_heartbeat && pending.heartbeat) {
     session.set_heartbeat(pending.heartbeat);
     if (DeviceRecord* record = store_.find(session.imei())) record->heartbeat = pending.heartbeat;
   }
   if (pending.waiter && waiters_.count(pending.waiter)) {
-    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}, text});
+    finish(pending.waiter, {CommandOutcome::ok, std::move(ack.body), {}, ack.text});
   } else if (pending.waiter) {
     metrics_.count_dropped_ack();  // its caller already gave up
   } else if (!pending.queue_id) {

@@ -41,11 +41,20 @@ struct CommandResult {
   CommandResult(CommandOutcome outcome, json::Value ack = {}, std::string error = {}, std::string_view ack_text = {})
       : outcome(outcome), ack(std::move(ack)), error(std::move(error)), ack_text(ack_text) {}
   CommandOutcome outcome = CommandOutcome::no;
-  json::Value ack;  // outcome ok: the device's ack
+  json::Value ack;  // outcome ok: the device's ack, unless ack_text holds it (then null)
   std::string error;  // outcome queue_full or unavailable: why, for the admin
-  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it
-  // again). It points into the frame being read: valid while the callback runs, not after.
+  // outcome ok: the ack as the device sent it when that is exactly its json::dump, else "" (saves
+  // reading it into an object and writing it again). It points into the frame being read: valid
+  // while the callback runs, not after.
   std::string_view ack_text;
+  // The ack's JSON text appended to `out`, from whichever of the two holds it.
+  void append_ack(std::string& out) const;
+};
+// An ack as the session read it: accepted is its status 200; body or text as in CommandResult.
+struct CommandAck {
+  bool accepted = false;
+  json::Value body;
+  std::string_view text;
 };
 using CommandCallback = std::function<void(CommandResult)>;
 // QUEUE_FULL's error, the same text whether one node or several (Redis) keep the queue.
@@ -97,8 +106,7 @@ class DeviceHub {
   void record_sample(Imei imei, DeviceRecord& record, const Event& event);
   // The session holds its replies until what was appended so far is durable.
   void hold_until_durable(DeviceSession& session);
-  // `text`: the ack as the device sent it when that is exactly json::dump(ack), else "".
-  void ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack, std::string_view text = {});
+  void ack_received(DeviceSession& session, const PendingCommand& pending, CommandAck ack);
 
   // --- interact / sendtodev / queue -------------------------------------------------------------
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.

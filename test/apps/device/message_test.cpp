@@ -121,6 +121,71 @@ TEST_CASE("the heartbeat fast path reads the shapes devices send, and only what 
   CHECK(accepted > 10000);  // the unedited seeds and the harmless edits (a digit for a digit)
 }
 
+namespace {
+
+// The ack fast path may only accept what parse_message reads the same way: a canonical message
+// (its text passed on as the ack) with that type, ident and status, and no other member.
+bool ack_paths_agree(std::string_view body, const std::optional<AckFrame>& fast) {
+  if (!fast) return true;  // the general parser decides
+  auto general = parse_message(body);
+  const Message* m = std::get_if<Message>(&general);
+  if (!m || !m->canonical || m->type != fast->type || m->ident != fast->ident || m->body.size() != 3) return false;
+  const json::Value* status = m->body.get("status");
+  return status && status->is_int() && status->as_int() == fast->status && json::dump(m->body) == body;
+}
+
+}  // namespace
+
+TEST_CASE("the ack fast path reads acks as devices write them, and only what parse_message reads the same") {
+  auto fast = parse_ack(R"({"type":104,"ident":5,"status":200})");
+  REQUIRE(fast);
+  CHECK(fast->type == 104);
+  CHECK(fast->ident == 5);
+  CHECK(fast->status == 200);
+  fast = parse_ack(R"({"type":65535,"ident":65535,"status":999999999})");
+  REQUIRE(fast);
+  CHECK(fast->status == 999999999);
+  CHECK(parse_ack(R"({"type":100,"ident":1,"status":0})")->status == 0);
+  CHECK(parse_ack(status_reply(111, 9, 400))->status == 400);
+  // Left to the general parser: it drops or refuses these, or reads them with other keys or spacing.
+  for (std::string_view body : {R"({"type":99,"ident":1,"status":200})", R"({"type":65536,"ident":1,"status":200})",
+                                R"({"type":104,"ident":0,"status":200})", R"({"type":104,"ident":65536,"status":200})",
+                                R"({"type":104,"ident":1,"status":1000000000})", R"({"type":104,"ident":1,"status":0200})",
+                                R"({"type":104,"ident":1,"status":-1})", R"({"type":104,"ident":1,"status":"200"})",
+                                R"({"type":104,"ident":1,"status":200.0})", R"({"type":104,"ident":1,"status":200,"x":1})",
+                                R"({"type":104,"ident":1,"status":200,"status":200})", R"({"type":104, "ident":1,"status":200})",
+                                R"({"ident":1,"type":104,"status":200})", R"({"type":104,"ident":1,"status":200} )",
+                                R"({"type":104,"ident":1})", R"({"type":104,"ident":1,"status":})", R"({"type":0104,"ident":1,"status":2})",
+                                R"({"type":104,"ident":1,"status":200}})", "{}", ""}) {
+    CAPTURE(body);
+    CHECK_FALSE(parse_ack(body));
+  }
+
+  // Many inputs: acks and near misses (bytes replaced, inserted, dropped), both paths.
+  const std::vector<std::string> seeds = {R"({"type":104,"ident":5,"status":200})", R"({"type":100,"ident":65535,"status":400})",
+                                          R"({"type":65535,"ident":1,"status":0})", R"({"type":111,"ident":12,"status":999999999})",
+                                          R"({"type":3,"ident":7,"battery":55})"};
+  const std::string alphabet = "0123456789{}\",:-.e \\typeidntsaux";
+  std::mt19937 rng(104);
+  int accepted = 0;
+  for (int i = 0; i < 200000; ++i) {
+    std::string body = seeds[rng() % seeds.size()];
+    for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
+      const std::size_t at = rng() % (body.size() + 1);
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: if (at < body.size()) body[at] = c; break;
+        case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
+        case 2: if (at < body.size()) body.erase(at, 1); break;
+      }
+    }
+    const std::optional<AckFrame> ack = parse_ack(body);
+    accepted += ack ? 1 : 0;
+    if (!ack_paths_agree(body, ack)) FAIL_CHECK("the paths disagree on " << body);
+  }
+  CHECK(accepted > 10000);  // the unedited seeds and the harmless edits (a digit for a digit)
+}
+
 TEST_CASE("replies") {
   CHECK(status_reply(3, 9, 200) == R"({"type":3,"ident":9,"status":200})");
   char frame[kMaxStatusFrame];
