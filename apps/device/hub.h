@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apps/device/commands.h"
 #include "apps/device/device_store.h"
 #include "apps/device/metrics.h"
 #include <asyncore/rate_limited_log.h>
@@ -111,9 +112,9 @@ class DeviceHub {
   // --- interact / sendtodev / queue -------------------------------------------------------------
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.
   // With --redis, a command for a device not online here goes to the node holding it.
-  void command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  void command(Imei imei, const Command& command, CommandMode mode, double timeout, CommandCallback done);
   // The same, on this node only (a command routed here from another node).
-  void command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  void command_here(Imei imei, const Command& command, CommandMode mode, double timeout, CommandCallback done);
   void deliver_queued(DeviceSession& session);
   // --redis: a command stored in Redis, in the cluster's copy of the device's queue under
   // `id`, for a device online here: sent in its turn; its ack answers OK, else QUEUED.

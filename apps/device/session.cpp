@@ -272,7 +272,7 @@ void DeviceSession::handle_ack(int type, std::optional<int> ident, CommandAck ac
   hub_.metrics().count_dropped_ack();
 }
 
-void DeviceSession::send_command(const json::Value& command, PendingCommand pending) {
+void DeviceSession::send_command(const Command& command, PendingCommand pending) {
   next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
   pending.ident = next_ident_;
   if (pending_.size() >= kMaxPendingCommands) {

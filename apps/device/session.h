@@ -34,7 +34,7 @@ class DeviceSession final : public BufferedStream {
   // Frames out. A reply that acknowledges durable state waits for the group commit.
   void send_body(std::string_view body, bool durable = false);
   void send_frame(std::string_view frame, bool durable = false);  // header included
-  void send_command(const json::Value& command, PendingCommand pending);
+  void send_command(const Command& command, PendingCommand pending);
   // Whether another queued command may be sent now (it could be tracked until its ack), and
   // whether this stored one already is in flight.
   bool room_for_queued() const;
