@@ -45,6 +45,21 @@ TEST_CASE("ident is read when valid") {
 
 namespace {
 
+// `body` with up to two bytes replaced, inserted or dropped (from `alphabet`): a near miss for a
+// fast path, or the body itself.
+std::string near_miss(std::string body, std::string_view alphabet, std::mt19937& rng) {
+  for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
+    const std::size_t at = rng() % (body.size() + 1);
+    const char c = alphabet[rng() % alphabet.size()];
+    switch (rng() % 3) {
+      case 0: if (at < body.size()) body[at] = c; break;
+      case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
+      case 2: if (at < body.size()) body.erase(at, 1); break;
+    }
+  }
+  return body;
+}
+
 // The fast path may only accept what the general parser reads the same way: a type 3 message
 // with that ident, that battery (or none), and no other member.
 bool paths_agree(std::string_view body, const std::optional<HeartbeatFrame>& fast) {
@@ -101,16 +116,7 @@ TEST_CASE("the heartbeat fast path reads the shapes devices send, and only what 
   std::mt19937 rng(19);
   int accepted = 0, checked = 0;
   for (int i = 0; i < 200000; ++i) {
-    std::string body = seeds[rng() % seeds.size()];
-    for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
-      const std::size_t at = rng() % (body.size() + 1);
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0: if (at < body.size()) body[at] = c; break;
-        case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
-        case 2: if (at < body.size()) body.erase(at, 1); break;
-      }
-    }
+    const std::string body = near_miss(seeds[rng() % seeds.size()], alphabet, rng);
     const std::optional<HeartbeatFrame> fast = parse_heartbeat(body);
     accepted += fast ? 1 : 0;
     ++checked;
@@ -169,16 +175,7 @@ TEST_CASE("the ack fast path reads acks as devices write them, and only what par
   std::mt19937 rng(104);
   int accepted = 0;
   for (int i = 0; i < 200000; ++i) {
-    std::string body = seeds[rng() % seeds.size()];
-    for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
-      const std::size_t at = rng() % (body.size() + 1);
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0: if (at < body.size()) body[at] = c; break;
-        case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
-        case 2: if (at < body.size()) body.erase(at, 1); break;
-      }
-    }
+    const std::string body = near_miss(seeds[rng() % seeds.size()], alphabet, rng);
     const std::optional<AckFrame> ack = parse_ack(body);
     accepted += ack ? 1 : 0;
     if (!ack_paths_agree(body, ack)) FAIL_CHECK("the paths disagree on " << body);
@@ -269,16 +266,7 @@ TEST_CASE("the command fast path reads the usual bodies, and only what the gener
   std::mt19937 rng(111);
   int accepted = 0, refused = 0;
   for (int i = 0; i < 200000; ++i) {
-    std::string body = usual[rng() % usual.size()];
-    for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
-      const std::size_t at = rng() % (body.size() + 1);
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0: if (at < body.size()) body[at] = c; break;
-        case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
-        case 2: if (at < body.size()) body.erase(at, 1); break;
-      }
-    }
+    const std::string body = near_miss(usual[rng() % usual.size()], alphabet, rng);
     const std::optional<Command> fast = plain_command(body);
     accepted += fast ? 1 : 0;
     refused += check_command(body).command ? 0 : 1;
