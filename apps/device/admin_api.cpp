@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <memory>
+#include <type_traits>
 
 #include "apps/device/admin_views.h"
 #include "apps/device/cluster.h"
@@ -32,14 +33,14 @@ std::optional<CommandMode> parse_mode(std::string_view text) {
   return std::nullopt;
 }
 
-http::Response answer(const CommandResult& result) {
+http::Response admin_answer(const CommandResult& result) {
   CommandAnswer a = command_answer(result);
   return http::Response::json(std::move(a.body), a.status);
 }
 
-http::Response not_found_no() { return answer({CommandOutcome::no, {}, {}}); }
+http::Response not_found_no() { return admin_answer({CommandOutcome::no, {}, {}}); }
 
-void post_command(DeviceHub& hub, http::Request& request, http::Responder responder) {
+void post_command(DeviceHub& hub, WaitingAdmins& waiting, http::Request& request, http::Responder responder) {
   std::optional<CommandMode> mode = parse_mode(request.query_or("mode", "interact"));
   if (!mode) return responder.send(http::Response::json_error(400, "mode must be interact, send or queue"));
   std::optional<Imei> imei = Imei::parse(request.param("imei"));
@@ -57,15 +58,12 @@ void post_command(DeviceHub& hub, http::Request& request, http::Responder respon
   }
   CommandCheck check = check_command(request.body());
   if (!check.command) return responder.send(http::Response::json_error(400, check.error));
-  // The callback is copyable; the responder is not: share it.
-  auto shared = std::make_shared<http::Responder>(std::move(responder));
+  const WaitingAdmins::Ticket ticket = waiting.wait(std::move(responder));
   try {
-    hub.command(*imei, *check.command, *mode, *timeout, [shared](CommandResult result) {
-      if (!shared->answered()) shared->send(answer(result));
-    });
+    hub.command(*imei, *check.command, *mode, *timeout, waiting.callback(ticket));
   } catch (const std::exception& e) {
     // The queue could not be made durable: nothing was promised.
-    if (!shared->answered()) shared->send(http::Response::json_error(503, std::string("cannot store the command: ") + e.what()));
+    waiting.answer(ticket, http::Response::json_error(503, std::string("cannot store the command: ") + e.what()));
   }
 }
 
@@ -132,13 +130,47 @@ void add_local_views(http::Router& router, DeviceHub& hub) {
 
 }  // namespace
 
-http::Router admin_router(DeviceHub& hub, std::string admin_token) {
+WaitingAdmins::Ticket WaitingAdmins::wait(http::Responder responder) {
+  std::uint32_t slot = 0;
+  if (free_.empty()) {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  } else {
+    slot = free_.back();
+    free_.pop_back();
+  }
+  slots_[slot].responder.emplace(std::move(responder));
+  return {slot, slots_[slot].generation};
+}
+
+CommandCallback WaitingAdmins::callback(Ticket ticket) {
+  auto call = [this, ticket](CommandResult result) { answer(ticket, admin_answer(result)); };
+  // What libstdc++'s std::function keeps inline, without an allocation.
+  static_assert(sizeof(call) <= 16 && std::is_trivially_copyable_v<decltype(call)>);
+  return call;
+}
+
+void WaitingAdmins::answer(Ticket ticket, http::Response response) {
+  if (ticket.slot >= slots_.size()) return;
+  Slot& slot = slots_[ticket.slot];
+  if (slot.generation != ticket.generation || !slot.responder) return;
+  // Out of its slot before it answers: the answer may let the connection start the next request.
+  http::Responder responder = std::move(*slot.responder);
+  slot.responder.reset();
+  ++slot.generation;
+  free_.push_back(ticket.slot);
+  if (!responder.answered()) responder.send(std::move(response));
+}
+
+http::Router admin_router(DeviceHub& hub, WaitingAdmins& waiting, std::string admin_token) {
   http::Router router;
   if (!admin_token.empty()) router.guard(http::bearer_token_guard(std::move(admin_token)));
   if (hub.cluster()) add_cluster_views(router, hub.cluster()->store());
   else add_local_views(router, hub);
   router.post("/devices/:imei/commands",
-              [&hub](http::Request& request, http::Responder responder) { post_command(hub, request, std::move(responder)); });
+              [&hub, &waiting](http::Request& request, http::Responder responder) {
+                post_command(hub, waiting, request, std::move(responder));
+              });
   http::add_operator_routes(router, [&hub] { return hub.metrics().prometheus(hub.gauges()); });
   return router;
 }

@@ -55,8 +55,7 @@ CommandAnswer command_answer(const CommandResult& result) {
   switch (result.outcome) {
     case CommandOutcome::ok:
       body += ",\"ack\":";
-      if (!result.ack_text.empty()) body += result.ack_text;
-      else json::dump_to(body, result.ack);
+      result.append_ack(body);
       status = 200;
       break;
     case CommandOutcome::sent:

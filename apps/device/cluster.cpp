@@ -322,7 +322,7 @@ std::uint64_t ClusterNode::add_route(CommandMode mode, double timeout, CommandCa
   return id;
 }
 
-void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+void ClusterNode::route(Imei imei, const Command& command, CommandMode mode, double timeout, CommandCallback done) {
   if (!commands_.ready()) {
     return done({CommandOutcome::unavailable, {}, "the cluster's redis (" + options_.redis + ") is not reachable"});
   }
@@ -333,7 +333,7 @@ void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode,
     if (!owner.ok()) return finish_route(id, {CommandOutcome::unavailable, {}, "redis: " + owner.error_text()});
     const std::string_view node = owner.reply.is_null() ? std::string_view() : owner_node(owner.reply.str);
     if (node.empty() || node == options_.node_id) return finish_route(id, {CommandOutcome::no, {}, {}});
-    const std::string payload = json::dump(command);
+    const std::string payload = command_text(command);
     std::string message = "command " + std::to_string(id) + " " + options_.node_id + " " + imei.str() + " " +
                           std::string(to_string(mode)) + " " + std::to_string(timeout) + " " + owner.reply.str + " " +
                           payload;
@@ -346,7 +346,7 @@ void ClusterNode::route(Imei imei, const json::Value& command, CommandMode mode,
   commands_.command({"GET", owner_key(imei)}, std::move(ask), std::min(timeout, kAdminRedisTimeout));
 }
 
-void ClusterNode::queue(Imei imei, const json::Value& command, double timeout, CommandCallback done) {
+void ClusterNode::queue(Imei imei, const Command& command, double timeout, CommandCallback done) {
   auto answer = [this, done](CommandResult result) {
     hub_.metrics().count_command(to_string(CommandMode::queue), to_string(result.outcome));
     done(std::move(result));
@@ -362,7 +362,7 @@ void ClusterNode::queue(Imei imei, const json::Value& command, double timeout, C
   const DeviceRecord* record = hub_.store().find(imei);
   const bool known_here = record && record->known();
   const double t = DeviceHub::unix_now();
-  std::string text = json::dump(command);
+  std::string text = command_text(command);
   store_.enqueue(imei, text, t, known_here, [this, imei, text, t, timeout, done, answer](EnqueueResult stored) {
     switch (stored.kind) {
       case EnqueueResult::failed: return answer({CommandOutcome::unavailable, {}, stored.error});
@@ -468,8 +468,9 @@ void ClusterNode::serve_queued(std::string_view request) {
 // The callback that sends a command's outcome back to the node that asked: "result <id> ...".
 CommandCallback ClusterNode::answer_to(std::string from, std::string id) {
   return [this, from = std::move(from), id = std::move(id)](const CommandResult& result) {
-    publish(from, "result " + id + " " + std::string(to_string(result.outcome)) + " " +
-                      (result.outcome == CommandOutcome::ok ? json::dump(result.ack) : std::string()));
+    std::string message = "result " + id + " " + std::string(to_string(result.outcome)) + " ";
+    if (result.outcome == CommandOutcome::ok) result.append_ack(message);
+    publish(from, std::move(message));
   };
 }
 

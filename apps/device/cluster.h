@@ -77,12 +77,12 @@ class ClusterNode {
   // An interact or send for a device not online here: asked of the node that holds it, over
   // its channel; the answer comes back on ours. Nobody holds it, or that node is gone: NO at
   // once; Redis away: UNAVAILABLE at once; no answer in `timeout`: TIMEOUT.
-  void route(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  void route(Imei imei, const Command& command, CommandMode mode, double timeout, CommandCallback done);
 
   // A queue command, for a device anywhere: stored in Redis (the cap checked there), then
   // delivered by the node holding it, whose ack answers OK; QUEUED once stored when nobody holds
   // it or no ack comes in `timeout`. Redis away or too slow: UNAVAILABLE, nothing promised.
-  void queue(Imei imei, const json::Value& command, double timeout, CommandCallback done);
+  void queue(Imei imei, const Command& command, double timeout, CommandCallback done);
 
   ClusterStore& store() { return store_; }
   bool redis_ready() const { return commands_.ready(); }

@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
   options.max_auto_registered = static_cast<std::size_t>(max_auto_registered);
   options.log_summary_interval = log_summary_interval;
   options.battery_sync_interval = battery_sync;
+  WaitingAdmins waiting_admins;  // before the hub and the cluster: it outlives their callbacks
   DeviceHub hub(map, options, *store, metrics);
   std::unique_ptr<ClusterNode> cluster;
   if (!cluster_options.redis.empty()) {
@@ -160,7 +161,7 @@ int main(int argc, char** argv) {
   admin_options.max_per_peer = kAdminMaxPerPeer;
   admin_options.reuse_port = reuse_port;
   try {
-    admin = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(admin_port)), admin_router(hub, admin_token),
+    admin = make<http::HttpServer>(Address::resolve(host, static_cast<uint16_t>(admin_port)), admin_router(hub, waiting_admins, admin_token),
                                    admin_options, &map);
     admin->limits().name = "admin listener";
     admin->limits().on_refused = [&metrics](Refusal reason) { metrics.count_refused("admin", refusal_name(reason)); };

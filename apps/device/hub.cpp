@@ -30,6 +30,11 @@ std::string_view to_string(CommandOutcome outcome) {
   return "?";
 }
 
+void CommandResult::append_ack(std::string& out) const {
+  if (!ack_text.empty()) out += ack_text;
+  else json::dump_to(out, ack);
+}
+
 std::string queue_full_error(std::size_t cap, Imei imei) {
   return std::to_string(cap) + " commands already queued for device " + imei.str() +
          " (--max-queued-commands); refused until it acks some";
@@ -257,7 +262,7 @@ void DeviceHub::finish(std::uint64_t id, CommandResult result) {
   done(std::move(result));
 }
 
-void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done) {
+void DeviceHub::command(Imei imei, const Command& command, CommandMode mode, double timeout, CommandCallback done) {
   if (cluster_) {
     // The queue is in Redis, whichever node holds the device.
     if (mode == CommandMode::queue) return cluster_->queue(imei, command, timeout, std::move(done));
@@ -267,7 +272,7 @@ void DeviceHub::command(Imei imei, const json::Value& command, CommandMode mode,
   command_here(imei, command, mode, timeout, std::move(done));
 }
 
-void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout,
+void DeviceHub::command_here(Imei imei, const Command& command, CommandMode mode, double timeout,
                              CommandCallback done) {
   DeviceRecord* record = store_.find(imei);
   DeviceSession* session = record ? record->session : nullptr;
@@ -275,9 +280,8 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
     metrics_.count_command(to_string(mode), to_string(outcome));
     done({outcome, {}, {}});
   };
-  const int type = static_cast<int>(command["type"].as_int());
-  PendingCommand pending{0, 0, static_cast<std::uint16_t>(type), 0, 0};
-  if (type == set_heartbeat) pending.heartbeat = static_cast<std::uint16_t>(clamp_heartbeat(command["interval"].as_int()));
+  PendingCommand pending{0, 0, static_cast<std::uint16_t>(command.type), 0, 0};
+  if (command.type == set_heartbeat) pending.heartbeat = static_cast<std::uint16_t>(clamp_heartbeat(command.interval));
   if (mode == CommandMode::queue) {
     if (!record || !record->known()) return answer(CommandOutcome::no);
     // A device that never comes back must not make the queue (memory, journal, snapshot) grow
@@ -287,7 +291,7 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
       return done({CommandOutcome::queue_full, {}, queue_full_error(cap, imei)});
     }
     // Stored and synced before anything is sent or answered: QUEUED is a promise.
-    pending.queue_id = store_.enqueue(imei, json::dump(command), unix_now());
+    pending.queue_id = store_.enqueue(imei, command_text(command), unix_now());
     store_.sync();
     if (!session) return answer(CommandOutcome::queued);
   }
@@ -306,21 +310,19 @@ void DeviceHub::command_here(Imei imei, const json::Value& command, CommandMode 
   session->send_command(command, pending);
 }
 
-void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack, std::string_view text) {
+void DeviceHub::ack_received(DeviceSession& session, const PendingCommand& pending, CommandAck ack) {
   if (pending.queue_id) {
     if (cluster_) cluster_->store().complete(session.imei(), pending.queue_id);
     else store_.complete(session.imei(), pending.queue_id);
     schedule_commit();
     deliver_queued(session);  // its slot is free for the next one
   }
-  const json::Value* status = ack.get("status");
-  const bool accepted = status && status->is_int() && status->as_int() == 200;
-  if (accepted && pending.type == set_heartbeat && pending.heartbeat) {
+  if (ack.accepted && pending.type == set_heartbeat && pending.heartbeat) {
     session.set_heartbeat(pending.heartbeat);
     if (DeviceRecord* record = store_.find(session.imei())) record->heartbeat = pending.heartbeat;
   }
   if (pending.waiter && waiters_.count(pending.waiter)) {
-    finish(pending.waiter, {CommandOutcome::ok, std::move(ack), {}, text});
+    finish(pending.waiter, {CommandOutcome::ok, std::move(ack.body), {}, ack.text});
   } else if (pending.waiter) {
     metrics_.count_dropped_ack();  // its caller already gave up
   } else if (!pending.queue_id) {
@@ -348,21 +350,16 @@ void DeviceHub::deliver_queued(DeviceSession& session) {
   for (const QueuedCommand& queued : queued(session.imei())) {
     if (!session.room_for_queued()) break;
     if (session.in_flight(queued.id)) continue;
-    json::ParseResult command = json::try_parse(queued.command);
-    if (!command || !command.value->is_object()) continue;
-    const json::Value* type = command.value->get("type");
-    if (!type || !type->is_int()) continue;
-    PendingCommand pending{0, queued.id, static_cast<std::uint16_t>(type->as_int()), 0, 0};
-    if (pending.type == set_heartbeat) {
-      if (const json::Value* interval = command.value->get("interval"); interval && interval->is_int()) {
-        pending.heartbeat = static_cast<std::uint16_t>(clamp_heartbeat(interval->as_int()));
-      }
-    }
+    json::ParseResult parsed = json::try_parse(queued.command);
+    const std::optional<Command> command = parsed ? command_from_json(*parsed.value) : std::nullopt;
+    if (!command) continue;
+    PendingCommand pending{0, queued.id, static_cast<std::uint16_t>(command->type), 0, 0};
+    if (pending.type == set_heartbeat) pending.heartbeat = static_cast<std::uint16_t>(command->interval);
     if (auto waiter = queued_waiters_.find(queued.id); waiter != queued_waiters_.end()) {
       if (waiters_.count(waiter->second)) pending.waiter = waiter->second;
       queued_waiters_.erase(waiter);
     }
-    session.send_command(*command.value, pending);
+    session.send_command(*command, pending);
   }
 }
 

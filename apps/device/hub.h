@@ -9,6 +9,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "apps/device/commands.h"
 #include "apps/device/device_store.h"
 #include "apps/device/metrics.h"
 #include <asyncore/rate_limited_log.h>
@@ -41,11 +42,20 @@ struct CommandResult {
   CommandResult(CommandOutcome outcome, json::Value ack = {}, std::string error = {}, std::string_view ack_text = {})
       : outcome(outcome), ack(std::move(ack)), error(std::move(error)), ack_text(ack_text) {}
   CommandOutcome outcome = CommandOutcome::no;
-  json::Value ack;  // outcome ok: the device's ack
+  json::Value ack;  // outcome ok: the device's ack, unless ack_text holds it (then null)
   std::string error;  // outcome queue_full or unavailable: why, for the admin
-  // outcome ok: json::dump(ack) when the device sent exactly that, else "" (saves writing it
-  // again). It points into the frame being read: valid while the callback runs, not after.
+  // outcome ok: the ack as the device sent it when that is exactly its json::dump, else "" (saves
+  // reading it into an object and writing it again). It points into the frame being read: valid
+  // while the callback runs, not after.
   std::string_view ack_text;
+  // The ack's JSON text appended to `out`, from whichever of the two holds it.
+  void append_ack(std::string& out) const;
+};
+// An ack as the session read it: accepted is its status 200; body or text as in CommandResult.
+struct CommandAck {
+  bool accepted = false;
+  json::Value body;
+  std::string_view text;
 };
 using CommandCallback = std::function<void(CommandResult)>;
 // QUEUE_FULL's error, the same text whether one node or several (Redis) keep the queue.
@@ -97,15 +107,14 @@ class DeviceHub {
   void record_sample(Imei imei, DeviceRecord& record, const Event& event);
   // The session holds its replies until what was appended so far is durable.
   void hold_until_durable(DeviceSession& session);
-  // `text`: the ack as the device sent it when that is exactly json::dump(ack), else "".
-  void ack_received(DeviceSession& session, const PendingCommand& pending, json::Value ack, std::string_view text = {});
+  void ack_received(DeviceSession& session, const PendingCommand& pending, CommandAck ack);
 
   // --- interact / sendtodev / queue -------------------------------------------------------------
   // `command` passed check_command(). The callback runs exactly once, maybe before this returns.
   // With --redis, a command for a device not online here goes to the node holding it.
-  void command(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  void command(Imei imei, const Command& command, CommandMode mode, double timeout, CommandCallback done);
   // The same, on this node only (a command routed here from another node).
-  void command_here(Imei imei, const json::Value& command, CommandMode mode, double timeout, CommandCallback done);
+  void command_here(Imei imei, const Command& command, CommandMode mode, double timeout, CommandCallback done);
   void deliver_queued(DeviceSession& session);
   // --redis: a command stored in Redis, in the cluster's copy of the device's queue under
   // `id`, for a device online here: sent in its turn; its ack answers OK, else QUEUED.

@@ -102,6 +102,29 @@ std::optional<HeartbeatFrame> parse_heartbeat(std::string_view body) {
   return frame;
 }
 
+std::optional<AckFrame> parse_ack(std::string_view body) {
+  const char* p = body.data();
+  const char* const end = p + body.size();
+  // `key` then a number of at most `max_digits` digits, no leading zero; -1 when not.
+  auto member = [&p, end]<std::size_t N>(const char(&key)[N], int max_digits) {
+    if (static_cast<std::size_t>(end - p) < N || std::memcmp(p, key, N - 1) != 0) return -1;
+    p += N - 1;
+    const char* digits = p;
+    int value = 0;
+    while (p != end && *p >= '0' && *p <= '9' && p - digits < max_digits) value = value * 10 + (*p++ - '0');
+    return p != digits && !(*digits == '0' && p - digits > 1) ? value : -1;
+  };
+  AckFrame ack;
+  ack.type = member("{\"type\":", 5);
+  if (ack.type < 100 || ack.type > 65535) return std::nullopt;
+  ack.ident = member(",\"ident\":", 5);
+  if (ack.ident < 1 || ack.ident > 65535) return std::nullopt;
+  ack.status = member(",\"status\":", 9);
+  // A sixth (tenth) digit is left unread and then refused here, as the closing brace is not.
+  if (ack.status < 0 || p + 1 != end || *p != '}') return std::nullopt;
+  return ack;
+}
+
 std::size_t status_frame(char* out, int type, int ident, int status) {
   // {"type":65535,"ident":65535,"status":999} is 41 bytes.
   char* p = out + kFrameHeaderSize;

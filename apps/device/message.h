@@ -34,6 +34,18 @@ struct HeartbeatFrame {
 };
 std::optional<HeartbeatFrame> parse_heartbeat(std::string_view body);
 
+// The ack every device sends for a command, {"type":T,"ident":I,"status":S} in this order (as
+// status_reply writes it), T 100..65535, I 1..65535, S 0..999999999 without sign or leading zero:
+// read without building a JSON object, which is most of an ack's cost. The text is then exactly
+// json::dump of what parse_message would give, so it is passed on as the ack itself. Anything
+// else gives nullopt and takes parse_message(): this accepts only what it reads the same way.
+struct AckFrame {
+  int type = 0;
+  int ident = 0;
+  int status = 0;
+};
+std::optional<AckFrame> parse_ack(std::string_view body);
+
 // A reply or command body with the common keys first: {"type":T,"ident":I,"status":S<extra>}.
 // `extra_members` is either empty or starts with ',' (already-encoded members).
 std::string status_reply(int type, int ident, int status, std::string_view extra_members = {});

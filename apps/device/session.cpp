@@ -106,6 +106,8 @@ void DeviceSession::handle_frame(std::string_view body) {
   if (logged_in_) {
     last_frame_ = Clock::now();
     if (std::optional<HeartbeatFrame> heartbeat = parse_heartbeat(body)) return handle_heartbeat(*heartbeat);
+    // Acks come with every command: in the form devices write, read without a JSON object.
+    if (std::optional<AckFrame> ack = parse_ack(body)) return handle_ack(ack->type, ack->ident, {ack->status == 200, {}, body});
   }
   std::variant<Message, BadBody> parsed = parse_message(body);
   if (auto* bad = std::get_if<BadBody>(&parsed)) {
@@ -116,7 +118,12 @@ void DeviceSession::handle_frame(std::string_view body) {
   }
   Message& message = std::get<Message>(parsed);
   if (!logged_in_) return handle_login(message);
-  if (message.type >= 100) return handle_ack(std::move(message), body);
+  if (message.type >= 100) {
+    const json::Value* status = message.body.get("status");
+    const bool accepted = status && status->is_int() && status->as_int() == 200;
+    return handle_ack(message.type, message.ident,
+                      {accepted, std::move(message.body), message.canonical ? body : std::string_view()});
+  }
   handle_report(message);
 }
 
@@ -250,22 +257,22 @@ DeviceRecord* DeviceSession::current_record() {
   return record;
 }
 
-void DeviceSession::handle_ack(Message&& message, std::string_view text) {
+void DeviceSession::handle_ack(int type, std::optional<int> ident, CommandAck ack) {
   if (DeviceRecord* record = hub_.store().find(imei_)) record->last_seen = DeviceHub::unix_now();
   for (auto it = pending_.begin(); it != pending_.end(); ++it) {
-    if (it->type == message.type && message.ident && it->ident == *message.ident) {
+    if (it->type == type && ident && it->ident == *ident) {
       PendingCommand pending = *it;
       pending_.erase(it);
       // Room for two (48 bytes) stays once all are acked, more is given back: a device
       // commanded one at a time would otherwise pay an allocation per command.
       if (pending_.empty() && pending_.capacity() > kKeptPendingRoom) std::vector<PendingCommand>().swap(pending_);
-      return hub_.ack_received(*this, pending, std::move(message.body), message.canonical ? text : std::string_view());
+      return hub_.ack_received(*this, pending, std::move(ack));
     }
   }
   hub_.metrics().count_dropped_ack();
 }
 
-void DeviceSession::send_command(const json::Value& command, PendingCommand pending) {
+void DeviceSession::send_command(const Command& command, PendingCommand pending) {
   next_ident_ = static_cast<std::uint16_t>(next_ident_ == 65535 ? 1 : next_ident_ + 1);
   pending.ident = next_ident_;
   if (pending_.size() >= kMaxPendingCommands) {

@@ -34,7 +34,7 @@ class DeviceSession final : public BufferedStream {
   // Frames out. A reply that acknowledges durable state waits for the group commit.
   void send_body(std::string_view body, bool durable = false);
   void send_frame(std::string_view frame, bool durable = false);  // header included
-  void send_command(const json::Value& command, PendingCommand pending);
+  void send_command(const Command& command, PendingCommand pending);
   // Whether another queued command may be sent now (it could be tracked until its ack), and
   // whether this stored one already is in flight.
   bool room_for_queued() const;
@@ -60,7 +60,7 @@ class DeviceSession final : public BufferedStream {
   // The device's record, its last_seen moved to now; null when another connection took it over.
   DeviceRecord* current_record();
   // The ack's body moves on to whoever waits for it, with its text when that is canonical.
-  void handle_ack(Message&& message, std::string_view text);
+  void handle_ack(int type, std::optional<int> ident, CommandAck ack);
   void refuse_login(std::string_view reason_metric, int type, int ident, int status, std::string_view error);
   void bad_frame(std::string_view kind, std::string_view reason);
   void arm_deadline(double seconds);

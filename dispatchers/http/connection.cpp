@@ -241,7 +241,10 @@ bool HttpConnection::notify_gone(uint64_t sequence, std::function<void()> callba
 void HttpConnection::complete(uint64_t sequence, Response&& response) {
   Slot* slot = is_open() ? find_slot(sequence) : nullptr;
   if (!slot || slot->ready) return;
-  append_response(slot->bytes, response, slot->framing, http_date_now(), service_->options.server_header);
+  // The first answer owed goes straight after what the batch holds (all of it answers earlier
+  // requests), as deliver() does: no bytes of its own to allocate and copy over.
+  std::string& out = slot == &slots_.front() ? batch_ : slot->bytes;
+  append_response(out, response, slot->framing, http_date_now(), service_->options.server_header);
   slot->ready = true;
   slot->on_gone = nullptr;
   release_ready_slots();

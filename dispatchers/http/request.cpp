@@ -1,6 +1,8 @@
 #include <asyncore/http/request.h>
 
+#include <array>
 #include <stdexcept>
+#include <utility>
 
 #include <asyncore/http/uri.h>
 
@@ -9,8 +11,27 @@ namespace {
 
 char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
 
-// Calls visit(raw_name, raw_value) for each "name=value" pair of a query string: one pass over
-// its bytes (queries are short: a search per '&' and '=' cost more than the bytes).
+// What a byte is to a query scan: most are plain; '&' ends a pair, the first '=' its name, and
+// '%' or '+' means that part needs decoding.
+enum QueryByte : unsigned char { plain, pair_end, name_end, escape };
+constexpr std::array<unsigned char, 256> kQueryBytes = [] {
+  std::array<unsigned char, 256> t{};
+  t['&'] = pair_end;
+  t['='] = name_end;
+  t['%'] = t['+'] = escape;
+  return t;
+}();
+
+// One "name=value" pair of a query string, undecoded, and whether each part has escapes.
+struct RawPair {
+  std::string_view name;
+  std::string_view value;
+  bool name_encoded = false;
+  bool value_encoded = false;
+};
+
+// Calls visit(pair) for each pair of a query string, in one pass over its bytes that also notes
+// the escapes (queries are short: a search per '&' and '=' cost more than the bytes).
 template <class Visit>
 void for_each_query_pair(std::string_view query, Visit&& visit) {
   const char* p = query.data();
@@ -18,30 +39,38 @@ void for_each_query_pair(std::string_view query, Visit&& visit) {
   while (p != end) {
     const char* name = p;
     const char* eq = nullptr;
-    while (p != end && *p != '&') {
-      if (*p == '=' && !eq) eq = p;
-      ++p;
+    bool escaped = false;  // in the part being read
+    RawPair pair;
+    for (; p != end; ++p) {
+      const unsigned char kind = kQueryBytes[static_cast<unsigned char>(*p)];
+      if (kind == plain) continue;
+      if (kind == pair_end) break;
+      if (kind == escape) {
+        escaped = true;
+      } else if (!eq) {  // the first '='; later ones are the value's
+        eq = p;
+        pair.name_encoded = std::exchange(escaped, false);
+      }
     }
-    const char* pair_end = p;
+    const char* end_of_pair = p;
     if (p != end) ++p;  // the '&'
-    if (pair_end == name) continue;
-    const std::string_view raw_name(name, static_cast<size_t>((eq ? eq : pair_end) - name));
-    const std::string_view raw_value = eq ? std::string_view(eq + 1, static_cast<size_t>(pair_end - eq - 1)) : std::string_view();
-    if (visit(raw_name, raw_value)) return;
+    if (end_of_pair == name) continue;
+    if (eq) {
+      pair.name = std::string_view(name, static_cast<size_t>(eq - name));
+      pair.value = std::string_view(eq + 1, static_cast<size_t>(end_of_pair - eq - 1));
+      pair.value_encoded = escaped;
+    } else {
+      pair.name = std::string_view(name, static_cast<size_t>(end_of_pair - name));
+      pair.name_encoded = escaped;
+    }
+    if (visit(pair)) return;
   }
 }
 
-bool encoded(std::string_view raw) {
-  for (char c : raw) {
-    if (c == '%' || c == '+') return true;
-  }
-  return false;
-}
-
-bool decoded_equals(std::string_view raw, std::string_view decoded_name) {
+bool decoded_equals(std::string_view raw, bool encoded, std::string_view decoded_name) {
   // Decoding never lengthens a name: a shorter one is told apart without looking at its bytes.
   if (raw.size() < decoded_name.size()) return false;
-  if (!encoded(raw)) return raw == decoded_name;
+  if (!encoded) return raw == decoded_name;
   return percent_decoded(raw, true) == decoded_name;
 }
 
@@ -58,9 +87,9 @@ bool iequals(std::string_view a, std::string_view b) {
 
 std::optional<std::string> Request::query(std::string_view name) const {
   std::optional<std::string> found;
-  for_each_query_pair(raw_query(), [&](std::string_view raw_name, std::string_view raw_value) {
-    if (!decoded_equals(raw_name, name)) return false;
-    found = encoded(raw_value) ? percent_decoded(raw_value, true) : std::string(raw_value);
+  for_each_query_pair(raw_query(), [&](const RawPair& pair) {
+    if (!decoded_equals(pair.name, pair.name_encoded, name)) return false;
+    found = pair.value_encoded ? percent_decoded(pair.value, true) : std::string(pair.value);
     return true;
   });
   return found;
@@ -73,8 +102,8 @@ std::string Request::query_or(std::string_view name, std::string_view fallback) 
 
 std::vector<std::pair<std::string, std::string>> Request::query_params() const {
   std::vector<std::pair<std::string, std::string>> out;
-  for_each_query_pair(raw_query(), [&](std::string_view raw_name, std::string_view raw_value) {
-    out.emplace_back(percent_decoded(raw_name, true), percent_decoded(raw_value, true));
+  for_each_query_pair(raw_query(), [&](const RawPair& pair) {
+    out.emplace_back(percent_decoded(pair.name, true), percent_decoded(pair.value, true));
     return false;
   });
   return out;

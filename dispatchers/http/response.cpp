@@ -80,25 +80,25 @@ std::string_view reason_phrase(int status) {
 
 bool status_has_no_body(int status) { return (status >= 100 && status < 200) || status == 204 || status == 304; }
 
-Response Response::text(std::string body, int status) { return Response(status, std::move(body), std::string(kText)); }
-Response Response::html(std::string body, int status) { return Response(status, std::move(body), std::string(kHtml)); }
+Response Response::text(std::string body, int status) { return Response(status, std::move(body), ContentType::constant(kText)); }
+Response Response::html(std::string body, int status) { return Response(status, std::move(body), ContentType::constant(kHtml)); }
 
 Response Response::json(const json::Value& value, int status) {
-  Response r(status, {}, std::string(kJson));
+  Response r(status, {}, ContentType::constant(kJson));
   json::dump_to(r.body, value);
   return r;
 }
 
 Response Response::json(std::string_view serialized, int status) {
-  return Response(status, std::string(serialized), std::string(kJson));
+  return Response(status, std::string(serialized), ContentType::constant(kJson));
 }
 
 Response Response::json(std::string&& serialized, int status) {
-  return Response(status, std::move(serialized), std::string(kJson));
+  return Response(status, std::move(serialized), ContentType::constant(kJson));
 }
 
 Response Response::json_error(int status, std::string_view message) {
-  Response r(status, "{\"error\":", std::string(kJson));
+  Response r(status, "{\"error\":", ContentType::constant(kJson));
   json::append_quoted(r.body, message);
   r.body.push_back('}');
   return r;

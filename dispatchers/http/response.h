@@ -15,14 +15,40 @@ namespace asyncore::http {
 // "OK", "Not Found", ...; "Unknown" for codes without a standard phrase.
 std::string_view reason_phrase(int status);
 
+// A response's content type, read as a string_view: any text given, or one of the library's own
+// types (text, HTML, JSON) kept as a constant, so the answers of an API cost no allocation for it.
+class ContentType {
+ public:
+  ContentType() = default;
+  ContentType(std::string text) : text_(std::move(text)) {}
+  ContentType(std::string_view text) : text_(text) {}
+  ContentType(const char* text) : text_(text) {}
+  // `text` must outlive every response (a literal).
+  static ContentType constant(std::string_view text) {
+    ContentType type;
+    type.constant_ = text;
+    return type;
+  }
+
+  operator std::string_view() const { return constant_.data() ? constant_ : std::string_view(text_); }
+  std::string_view view() const { return *this; }
+  bool empty() const { return view().empty(); }
+  std::size_t size() const { return view().size(); }
+  friend bool operator==(const ContentType& a, std::string_view b) { return a.view() == b; }
+
+ private:
+  std::string_view constant_;  // set: the text, and text_ is unused
+  std::string text_;
+};
+
 class Response {
  public:
   Response() = default;
-  explicit Response(int status, std::string body = {}, std::string content_type = {})
+  explicit Response(int status, std::string body = {}, ContentType content_type = {})
       : status(status), content_type(std::move(content_type)), body(std::move(body)) {}
 
   int status = 200;
-  std::string content_type;  // empty: no Content-Type header
+  ContentType content_type;  // empty: no Content-Type header
   std::string body;
 
   static Response text(std::string body, int status = 200);  // text/plain; charset=utf-8

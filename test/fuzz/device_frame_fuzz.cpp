@@ -1,4 +1,4 @@
-// libFuzzer target for the device frame extractor and message parser. The input is split into
+// libFuzzer target for the device frame extractor and message parser (and its fast paths). The input is split into
 // chunks (lengths taken from the first bytes), and whatever comes out of the chunked stream must
 // be exactly what comes out of the whole stream in one feed: no byte lost, none invented.
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "apps/device/commands.h"
 #include "apps/device/frame.h"
 #include "apps/device/message.h"
 
@@ -38,6 +39,31 @@ void check_heartbeat_paths(std::string_view body) {
           "the heartbeat fast path read another battery or missed a member");
 }
 
+// parse_ack, the acks' fast path, may only accept an ack that parse_message reads the same way:
+// canonical (its text is passed on as the ack), that type, ident and status, no other member.
+void check_ack_paths(std::string_view body) {
+  const std::optional<AckFrame> fast = parse_ack(body);
+  if (!fast) return;
+  const std::variant<Message, BadBody> general = parse_message(body);
+  const Message* m = std::get_if<Message>(&general);
+  require(m && m->canonical && m->type == fast->type && m->ident == fast->ident && m->body.size() == 3,
+          "the ack fast path accepted what the parser reads otherwise");
+  const asyncore::json::Value* status = m->body.get("status");
+  require(status && status->is_int() && status->as_int() == fast->status && asyncore::json::dump(m->body) == body,
+          "the ack fast path read another status or text");
+}
+
+// The same for an admin's command body (read from frames here only to reach it with fuzzed
+// bytes): plain_command may only accept what check_command_json reads the same way.
+void check_command_paths(std::string_view body) {
+  const std::optional<Command> fast = plain_command(body);
+  const CommandCheck general = check_command_json(body);
+  if (!fast) return;
+  require(general.command && general.command->type == fast->type && general.command->interval == fast->interval &&
+              general.command->members == fast->members,
+          "the command fast path accepted what the general path reads otherwise");
+}
+
 struct Outcome {
   std::vector<std::string> bodies;
   FrameEvent::Kind end = FrameEvent::need_more;
@@ -61,6 +87,8 @@ Outcome extract(std::string_view stream, const std::vector<std::size_t>& cuts, s
       require(event.body.size() == event.length && event.length > 0 && event.length <= max_frame, "bad frame size");
       out.bodies.emplace_back(event.body);
       check_heartbeat_paths(event.body);
+      check_ack_paths(event.body);
+      check_command_paths(event.body);
     }
   }
   out.leftover = extractor.leftover();

@@ -23,8 +23,20 @@ void require(bool condition, const char* what) {
   }
 }
 
+// A lookup by name finds the first pair whose decoded name it is, decoded as query_params()
+// decodes it (a lookup skips decoding what has no escape: that must change nothing).
+void check_query(const Request& r) {
+  const auto pairs = r.query_params();
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    size_t first = 0;
+    while (pairs[first].first != pairs[i].first) ++first;
+    require(r.query(pairs[i].first) == pairs[first].second, "a query lookup disagrees with query_params");
+  }
+}
+
 // Everything a parse produced, as text, so two ways of feeding can be compared.
 std::string describe(const Request& r) {
+  check_query(r);
   std::string out;
   out.append(r.method()).append(" ").append(r.target()).append(" ").append(r.path()).append("?").append(r.raw_query());
   out.append(r.keep_alive() ? " keep " : " close ").append(std::to_string(r.version_minor())).append("\n");

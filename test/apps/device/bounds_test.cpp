@@ -4,6 +4,7 @@
 // Each refusal is clear to whoever caused it, counted in /metrics, and disturbs nobody else.
 #include <fstream>
 
+#include "apps/device/message.h"
 #include "test/apps/device/device_harness.h"
 
 using namespace device_test;
@@ -274,5 +275,51 @@ TEST_CASE("commands go out through one reused frame buffer: a long one, then a s
     d.send(ack_of(command));
   }
   REQUIRE(testing::eventually([&] { return metric(server.admin, "device_queued_commands") == 0; }));
+  CHECK(server.stop() == 0);
+}
+
+TEST_CASE("admins waiting at once each get their own command's ack, whatever order the device acks in; a late ack answers nobody") {
+  testing::TempDir dir;
+  std::ofstream(dir.file("registry")) << kOffline << " tok\n";
+  Server server = Server::start(dir.file("data"), {"--registry", dir.file("registry")});
+  RawDevice d(server.port);
+  REQUIRE(d.login(kOffline, 60, "tok")["status"] == 200);
+  auto ack = [&d](int type, const json::Value& ident, int status) {
+    d.send_raw(frame(asyncore::device::status_reply(type, static_cast<int>(ident.as_int()), status)));
+  };
+  for (int round = 0; round < 2; ++round) {  // the second round's admins wait where the first's did
+    CAPTURE(round);
+    const std::vector<std::string> texts = {"a", "b", "c"};
+    std::vector<CommandReply> replies(texts.size());
+    std::vector<std::thread> admins;
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      admins.emplace_back([&, i] {
+        replies[i] = post_command(server.admin, kOffline, "interact", R"({"type":104,"text":")" + texts[i] + "\"}");
+      });
+    }
+    std::vector<json::Value> commands;
+    for (std::size_t i = 0; i < texts.size(); ++i) commands.push_back(d.read());
+    // Acked newest first, each with a status of its own: 201 for "a", 202 for "b", 203 for "c".
+    for (auto it = commands.rbegin(); it != commands.rend(); ++it) {
+      ack(104, (*it)["ident"], 201 + ((*it)["text"].as_string()[0] - 'a'));
+    }
+    for (std::thread& admin : admins) admin.join();
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+      CHECK(replies[i].status == 200);
+      CHECK(replies[i].body["ack"]["status"] == static_cast<int>(201 + i));
+    }
+  }
+  // Given up on (504); its ack comes late, answers nobody and is counted; the next admin gets its own.
+  CHECK(post_command(server.admin, kOffline, "interact", R"({"type":101})", 0.3).status == 504);
+  const json::Value late = d.read();
+  ack(101, late["ident"], 200);
+  REQUIRE(testing::eventually([&] { return metric(server.admin, "device_dropped_acks_total") == 1; }));
+  CommandReply next;
+  std::thread admin([&] { next = post_command(server.admin, kOffline, "interact", R"({"type":104,"text":"z"})"); });
+  const json::Value command = d.read();
+  ack(104, command["ident"], 200);
+  admin.join();
+  CHECK(next.status == 200);
+  CHECK(next.body["ack"]["ident"] == command["ident"]);
   CHECK(server.stop() == 0);
 }

@@ -45,6 +45,21 @@ TEST_CASE("ident is read when valid") {
 
 namespace {
 
+// `body` with up to two bytes replaced, inserted or dropped (from `alphabet`): a near miss for a
+// fast path, or the body itself.
+std::string near_miss(std::string body, std::string_view alphabet, std::mt19937& rng) {
+  for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
+    const std::size_t at = rng() % (body.size() + 1);
+    const char c = alphabet[rng() % alphabet.size()];
+    switch (rng() % 3) {
+      case 0: if (at < body.size()) body[at] = c; break;
+      case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
+      case 2: if (at < body.size()) body.erase(at, 1); break;
+    }
+  }
+  return body;
+}
+
 // The fast path may only accept what the general parser reads the same way: a type 3 message
 // with that ident, that battery (or none), and no other member.
 bool paths_agree(std::string_view body, const std::optional<HeartbeatFrame>& fast) {
@@ -101,16 +116,7 @@ TEST_CASE("the heartbeat fast path reads the shapes devices send, and only what 
   std::mt19937 rng(19);
   int accepted = 0, checked = 0;
   for (int i = 0; i < 200000; ++i) {
-    std::string body = seeds[rng() % seeds.size()];
-    for (int edits = static_cast<int>(rng() % 3); edits-- > 0;) {
-      const std::size_t at = rng() % (body.size() + 1);
-      const char c = alphabet[rng() % alphabet.size()];
-      switch (rng() % 3) {
-        case 0: if (at < body.size()) body[at] = c; break;
-        case 1: body.insert(body.begin() + static_cast<long>(at), c); break;
-        case 2: if (at < body.size()) body.erase(at, 1); break;
-      }
-    }
+    const std::string body = near_miss(seeds[rng() % seeds.size()], alphabet, rng);
     const std::optional<HeartbeatFrame> fast = parse_heartbeat(body);
     accepted += fast ? 1 : 0;
     ++checked;
@@ -118,6 +124,62 @@ TEST_CASE("the heartbeat fast path reads the shapes devices send, and only what 
     if (!same_as_json_parser(body)) FAIL_CHECK("parse_message reads otherwise than the JSON parser: " << body);
   }
   CHECK(checked == 200000);
+  CHECK(accepted > 10000);  // the unedited seeds and the harmless edits (a digit for a digit)
+}
+
+namespace {
+
+// The ack fast path may only accept what parse_message reads the same way: a canonical message
+// (its text passed on as the ack) with that type, ident and status, and no other member.
+bool ack_paths_agree(std::string_view body, const std::optional<AckFrame>& fast) {
+  if (!fast) return true;  // the general parser decides
+  auto general = parse_message(body);
+  const Message* m = std::get_if<Message>(&general);
+  if (!m || !m->canonical || m->type != fast->type || m->ident != fast->ident || m->body.size() != 3) return false;
+  const json::Value* status = m->body.get("status");
+  return status && status->is_int() && status->as_int() == fast->status && json::dump(m->body) == body;
+}
+
+}  // namespace
+
+TEST_CASE("the ack fast path reads acks as devices write them, and only what parse_message reads the same") {
+  auto fast = parse_ack(R"({"type":104,"ident":5,"status":200})");
+  REQUIRE(fast);
+  CHECK(fast->type == 104);
+  CHECK(fast->ident == 5);
+  CHECK(fast->status == 200);
+  fast = parse_ack(R"({"type":65535,"ident":65535,"status":999999999})");
+  REQUIRE(fast);
+  CHECK(fast->status == 999999999);
+  CHECK(parse_ack(R"({"type":100,"ident":1,"status":0})")->status == 0);
+  CHECK(parse_ack(status_reply(111, 9, 400))->status == 400);
+  // Left to the general parser: it drops or refuses these, or reads them with other keys or spacing.
+  for (std::string_view body : {R"({"type":99,"ident":1,"status":200})", R"({"type":65536,"ident":1,"status":200})",
+                                R"({"type":104,"ident":0,"status":200})", R"({"type":104,"ident":65536,"status":200})",
+                                R"({"type":104,"ident":1,"status":1000000000})", R"({"type":104,"ident":1,"status":0200})",
+                                R"({"type":104,"ident":1,"status":-1})", R"({"type":104,"ident":1,"status":"200"})",
+                                R"({"type":104,"ident":1,"status":200.0})", R"({"type":104,"ident":1,"status":200,"x":1})",
+                                R"({"type":104,"ident":1,"status":200,"status":200})", R"({"type":104, "ident":1,"status":200})",
+                                R"({"ident":1,"type":104,"status":200})", R"({"type":104,"ident":1,"status":200} )",
+                                R"({"type":104,"ident":1})", R"({"type":104,"ident":1,"status":})", R"({"type":0104,"ident":1,"status":2})",
+                                R"({"type":104,"ident":1,"status":200}})", "{}", ""}) {
+    CAPTURE(body);
+    CHECK_FALSE(parse_ack(body));
+  }
+
+  // Many inputs: acks and near misses (bytes replaced, inserted, dropped), both paths.
+  const std::vector<std::string> seeds = {R"({"type":104,"ident":5,"status":200})", R"({"type":100,"ident":65535,"status":400})",
+                                          R"({"type":65535,"ident":1,"status":0})", R"({"type":111,"ident":12,"status":999999999})",
+                                          R"({"type":3,"ident":7,"battery":55})"};
+  const std::string alphabet = "0123456789{}\",:-.e \\typeidntsaux";
+  std::mt19937 rng(104);
+  int accepted = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const std::string body = near_miss(seeds[rng() % seeds.size()], alphabet, rng);
+    const std::optional<AckFrame> ack = parse_ack(body);
+    accepted += ack ? 1 : 0;
+    if (!ack_paths_agree(body, ack)) FAIL_CHECK("the paths disagree on " << body);
+  }
   CHECK(accepted > 10000);  // the unedited seeds and the harmless edits (a digit for a digit)
 }
 
@@ -145,6 +207,73 @@ TEST_CASE("commands are checked against the table") {
   std::string frame = "head";  // appended after what the buffer holds, as a frame is built
   append_command_body(frame, *checked.command, 65535);
   CHECK(frame == R"(head{"type":104,"ident":65535,"text":"hi"})");
+}
+
+namespace {
+
+bool same_command(const Command& a, const Command& b) {
+  return a.type == b.type && a.interval == b.interval && a.members == b.members;
+}
+
+// The command fast path may only accept what the general path accepts, read the same way.
+bool command_paths_agree(std::string_view body, const std::optional<Command>& fast) {
+  if (!fast) return true;  // the general path decides
+  const CommandCheck general = check_command_json(body);
+  return general.command && same_command(*fast, *general.command);
+}
+
+}  // namespace
+
+TEST_CASE("the command fast path reads the usual bodies, and only what the general path reads the same") {
+  // What an admin usually sends, of every type, each read by the fast path.
+  const std::vector<std::string> usual = {R"({"type":104,"text":"bench"})", R"({"type":100,"interval":60})",
+                                          R"({"type":101})", R"({"type":105,"locked":true})",
+                                          R"({"type":105,"locked":false})", R"({"type":111,"action":"relogin"})",
+                                          R"({"text":"first","type":104,"ident":7,"n":0,"x":false})"};
+  for (const std::string& body : usual) {
+    CAPTURE(body);
+    const std::optional<Command> fast = plain_command(body);
+    REQUIRE(fast);
+    CHECK(command_paths_agree(body, fast));
+    CHECK(same_command(*check_command(body).command, *fast));
+  }
+  CHECK(plain_command(R"({"type":100,"interval":60})")->interval == 60);
+  CHECK(plain_command(R"({"text":"first","type":104,"ident":7,"n":0,"x":false})")->members ==
+        R"("text":"first","n":0,"x":false)");
+  CHECK(command_text(*plain_command(R"({"text":"a","type":104})")) == R"({"type":104,"text":"a"})");
+  CHECK(command_text(*plain_command(R"({"type":101,"ident":3})")) == R"({"type":101})");
+  // Left to the general path: refused there with its reason, or read with escapes, spacing,
+  // other kinds of value or a repeated key.
+  for (std::string_view body : {R"({"type":104})", R"({"type":104,"text":5})", R"({"type":100,"interval":9})",
+                                R"({"type":100,"interval":1801})", R"({"type":100,"interval":"60"})",
+                                R"({"type":105,"locked":1})", R"({"type":111,"action":"explode"})", R"({"type":150})",
+                                R"({"type":3})", R"({"type":104,"text":"a"b"})", R"({"type":104,"text":"é"})",
+                                R"({"type":104, "text":"a"})", R"({"type":104,"text":"a","text":"b"})",
+                                R"({"type":104,"text":"a","n":-1})", R"({"type":104,"text":"a","n":1.5})",
+                                R"({"type":104,"text":"a","n":null})", R"({"type":104,"text":"a","n":[1]})",
+                                R"({"type":0104,"text":"a"})", R"({"type":104,"text":"a",})", R"({"type":104.0,"text":"a"})",
+                                R"({"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"type":101})", "{}", "[]", ""}) {
+    CAPTURE(body);
+    CHECK_FALSE(plain_command(body));
+    const CommandCheck general = check_command_json(body);
+    const CommandCheck both = check_command(body);
+    CHECK(both.error == general.error);
+    CHECK(both.command.has_value() == general.command.has_value());
+  }
+
+  // Many inputs: the usual bodies and near misses (bytes replaced, inserted, dropped), both paths.
+  const std::string alphabet = "0123456789{}\",:-.e \\typeidntlockarfsux";
+  std::mt19937 rng(111);
+  int accepted = 0, refused = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const std::string body = near_miss(usual[rng() % usual.size()], alphabet, rng);
+    const std::optional<Command> fast = plain_command(body);
+    accepted += fast ? 1 : 0;
+    refused += check_command(body).command ? 0 : 1;
+    if (!command_paths_agree(body, fast)) FAIL_CHECK("the paths disagree on " << body);
+  }
+  CHECK(accepted > 20000);  // the unedited bodies and the harmless edits
+  CHECK(refused > 20000);   // and enough bad ones for the refusals to be compared too
 }
 
 TEST_CASE("events round-trip through their JSON form") {

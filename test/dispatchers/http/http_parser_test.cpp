@@ -80,6 +80,18 @@ TEST_CASE("query strings are decoded per pair, '+' as space, first match wins") 
   CHECK(all[4].second == "2");
 }
 
+TEST_CASE("a query's escapes are told apart per part: the name's, the value's, and '=' inside a value") {
+  auto parser = parse_whole("GET /q?x%3Dy=1&p=a=b&q=%41=c&r+s=t&u=v%2B HTTP/1.1\r\nHost: h\r\n\r\n");
+  REQUIRE(parser.complete());
+  const Request& r = parser.request();
+  CHECK(r.query("x=y") == "1");  // an escaped name, a plain value
+  CHECK_FALSE(r.query("x%3Dy").has_value());
+  CHECK(r.query("p") == "a=b");  // a second '=' is the value's
+  CHECK(r.query("q") == "A=c");
+  CHECK(r.query("r s") == "t");
+  CHECK(r.query("u") == "v+");  // a plain name, an escaped value
+}
+
 TEST_CASE("keep-alive: HTTP/1.1 by default, HTTP/1.0 only when asked, Connection: close ends it") {
   CHECK(parse_whole("GET / HTTP/1.1\r\nHost: h\r\n\r\n").request().keep_alive());
   CHECK_FALSE(parse_whole("GET / HTTP/1.1\r\nHost: h\r\nConnection: Close\r\n\r\n").request().keep_alive());

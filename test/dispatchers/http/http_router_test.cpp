@@ -185,6 +185,12 @@ TEST_CASE("Response helpers and headers") {
   CHECK(r.headers().size() == 3);
   r.set_header("Content-Type", "text/csv");
   CHECK(r.content_type == "text/csv");
+  // The library's own types are constants, any other text is kept: both survive copies.
+  const Response json_copy = Response::json("1");
+  CHECK(json_copy.header("Content-Type") == "application/json");
+  const Response csv_copy = r;
+  CHECK(csv_copy.header("content-type") == "text/csv");
+  CHECK(Response(200, "", "").content_type.empty());
   CHECK_THROWS_AS(r.set_header("Content-Length", "5"), std::invalid_argument);
   CHECK_THROWS_AS(r.set_header("Connection", "close"), std::invalid_argument);
   CHECK_THROWS_AS(r.set_header("X-Evil", "a\r\nInjected: 1"), std::invalid_argument);

@@ -312,6 +312,27 @@ TEST_CASE("pipelined requests are answered in order, an asynchronous one holding
   CHECK(read_reply(slow).body == R"({"hello":"world"})");
 }
 
+TEST_CASE("asynchronous answers ready out of order go out in order: a later one waits, the first goes straight out") {
+  Router router = demo_router();
+  ChannelMap* loop = nullptr;  // set once the server exists; handlers run only after that
+  router.get("/after/:ms", [&](const Request& r, Responder responder) {
+    auto shared = std::make_shared<Responder>(std::move(responder));
+    const std::string ms(r.param("ms"));
+    loop->call_later(std::stod(ms) / 1000, [shared, ms] { shared->send(Response::text("after " + ms)); });
+  });
+  TestServer server(std::move(router));
+  loop = &server.map();
+
+  Client c(server.port());
+  c.send_all(get("/after/300") + get("/after/20") + get("/hello") + get("/after/100"));
+  CHECK(read_reply(c).body == "after 300");
+  CHECK(read_reply(c).body == "after 20");
+  CHECK(read_reply(c).body == R"({"hello":"world"})");
+  CHECK(read_reply(c).body == "after 100");
+  c.send_all(get("/after/10"));  // and on the same connection once all are out
+  CHECK(read_reply(c).body == "after 10");
+}
+
 TEST_CASE("an asynchronous handler whose client vanished learns of it, and answering is a no-op") {
   Router router = demo_router();
   std::shared_ptr<Responder> kept;  // touched on the loop's thread only
