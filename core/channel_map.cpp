@@ -79,7 +79,7 @@ void ChannelMap::add_channel(Dispatcher& d) {
   }
   slot.dispatcher = &d;
   slot.owner = d.weak_from_this().lock();
-  slot.generation++;
+  slot.generation = live_generation(slot.generation);
   slot.interest = 0;
   slot.internal = false;
   slot.flush_wanted = false;
@@ -118,7 +118,7 @@ void ChannelMap::del_channel(Dispatcher& d) {
   slot.dirty = false;
   slot.internal = false;
   slot.flush_wanted = false;  // its entry in flushes_ is stale by generation
-  slot.generation++;  // events already collected for this fd are now stale
+  slot.generation = free_generation(slot.generation);  // events already collected for this fd are now stale
   // The map's reference dies after the pass, never inside one of the dispatcher's callbacks.
   if (slot.owner) closed_.push_back(std::move(slot.owner)), pass_work_ |= kClosedWork;
 }
@@ -277,11 +277,12 @@ bool ChannelMap::still_same(const Dispatcher& d, int fd, uint32_t generation) co
   const int fd = ready_fd(event);
   const uint32_t generation = ready_generation(event);
   const uint32_t e = event.events;
-  // fd -1: blanked by a nested pass. Any other fd was registered here, and slots_ never shrinks.
-  if (fd < 0) [[unlikely]] return;
-  Dispatcher* d = slots_[static_cast<size_t>(fd)].dispatcher;
-  // Closed earlier in this pass, or a new dispatcher reusing the fd number: not this event's.
-  if (!d || slots_[static_cast<size_t>(fd)].generation != generation) return;
+  // The fd was registered here (a blanked event keeps its fd), and slots_ never shrinks.
+  const Slot& slot = slots_[static_cast<size_t>(fd)];
+  // Closed earlier in this pass, a new dispatcher reusing the fd number, or blanked by a nested
+  // pass (generation 0): not this event's. A matching generation is a live one, so d is set.
+  if (slot.generation != generation) return;
+  Dispatcher* d = slot.dispatcher;
   // A rechecked dispatcher's plain read needs handle_read() and nothing else: it re-checks
   // itself, so its recheck() calls must reach the dirty list (dispatching_fd_ is left alone).
   const bool plain_read = e == kEventRead && d->interest_ == Dispatcher::Interest::rechecked && d->connected && !d->accepting;
@@ -439,7 +440,7 @@ void ChannelMap::enter_nested_pass(std::span<ReadyEvent> inner, size_t level) {
   auto blank = [&](std::span<ReadyEvent> outer) {
     for (ReadyEvent& e : outer) {
       const size_t fd = static_cast<size_t>(ready_fd(e));
-      if (fd < reported.size() && reported[fd]) e = ready_event(-1, 0, 0);  // dispatch ignores fd -1
+      if (fd < reported.size() && reported[fd]) e = ready_event(static_cast<int>(fd), kNoGeneration, 0);
     }
   };
   blank(top_ready_);

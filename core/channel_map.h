@@ -120,6 +120,12 @@ class ChannelMap {
   void add_internal_channel(Dispatcher& dispatcher);  // not counted by size(); keeps no loop alive
 
  private:
+  // A slot's generation is odd while a dispatcher is there and even while it is free, and is never
+  // kNoGeneration once used: so an event whose generation matches its slot's has a dispatcher,
+  // and one blanked with kNoGeneration matches nothing (dispatch tests one number, not three).
+  static constexpr uint32_t kNoGeneration = 0;
+  static uint32_t live_generation(uint32_t g) { return g + 1 + (g & 1); }  // odd, and new
+  static uint32_t free_generation(uint32_t g) { return g + 1 == kNoGeneration ? 2 : g + 1; }  // from odd
   struct Slot {
     Dispatcher* dispatcher = nullptr;
     std::shared_ptr<Dispatcher> owner;  // set when the map owns it (make<T>)

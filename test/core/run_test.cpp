@@ -75,6 +75,7 @@ class Probe : public Dispatcher {
     switch (c) {
       case 't': timer_ = map().call_later(0, [this] { send("T"); }); break;  // due now: this pass
       case 'h': hook_ = map().before_wait([this] { send("H"), hook_.reset(); }); break;
+      case 'n': map().poll_once(0); break;  // a nested pass, which handles the other probe's byte
       case 'c': close(); break;             // map-owned: destroyed at the end of this pass
       default: break;
     }
@@ -117,5 +118,28 @@ TEST_CASE("run(): a timer due now, a before-wait hook and a closed map-owned cha
     CHECK(eof);
     CHECK(released);  // not left for a later pass that would never come
     CHECK(map.empty());
+  });
+}
+
+TEST_CASE("run(): a nested pass from a handler takes another channel's event of the outer pass, which is then not handled again (every backend)") {
+  each_backend([](ChannelMap& map, BackendKind) {
+    g_destroyed = 0;
+    auto [a, a_peer] = socket_pair();
+    auto [b, b_peer] = socket_pair();
+    auto first = make<Probe>(std::move(a), &map);
+    auto second = make<Probe>(std::move(b), &map);
+    // Both readable before the first wait, so it reports both; whichever comes first, each
+    // byte is read by exactly one handle_read().
+    REQUIRE(::send(a_peer.get(), "n", 1, 0) == 1);
+    REQUIRE(::send(b_peer.get(), "x", 1, 0) == 1);
+    map.call_soon([&] { map.stop(); });  // after the first pass's events
+    {
+      Watchdog watchdog(map, 10);
+      map.run();
+      CHECK_FALSE(watchdog.fired);
+    }
+    CHECK(first->reads == 1);
+    CHECK(second->reads == 1);
+    first->close(), second->close();
   });
 }
