@@ -65,6 +65,7 @@ void ChannelMap::release_closed() {
     batch.swap(closed_);
     batch.clear();
   }
+  pass_work_ &= ~kClosedWork;
 }
 
 void ChannelMap::add_channel(Dispatcher& d) {
@@ -78,7 +79,7 @@ void ChannelMap::add_channel(Dispatcher& d) {
   }
   slot.dispatcher = &d;
   slot.owner = d.weak_from_this().lock();
-  slot.generation++;
+  slot.generation = live_generation(slot.generation);
   slot.interest = 0;
   slot.internal = false;
   slot.flush_wanted = false;
@@ -117,9 +118,9 @@ void ChannelMap::del_channel(Dispatcher& d) {
   slot.dirty = false;
   slot.internal = false;
   slot.flush_wanted = false;  // its entry in flushes_ is stale by generation
-  slot.generation++;  // events already collected for this fd are now stale
+  slot.generation = free_generation(slot.generation);  // events already collected for this fd are now stale
   // The map's reference dies after the pass, never inside one of the dispatcher's callbacks.
-  if (slot.owner) closed_.push_back(std::move(slot.owner));
+  if (slot.owner) closed_.push_back(std::move(slot.owner)), pass_work_ |= kClosedWork;
 }
 
 void ChannelMap::use_backend(BackendKind kind) {
@@ -188,13 +189,13 @@ void ChannelMap::request_flush(int fd) {
   if (slot.flush_wanted) return;
   slot.flush_wanted = true;
   flushes_.emplace_back(fd, slot.generation);
-  prepare_needed_ = true;
+  pass_work_ |= kPrepareWork;
 }
 
 BeforeWaitHook ChannelMap::before_wait(std::function<void()> callback) {
   const uint64_t id = next_hook_id_++;
   hooks_.push_back({id, std::move(callback)});
-  prepare_needed_ = true;
+  pass_work_ |= kPrepareWork;
   return BeforeWaitHook(this, id);
 }
 
@@ -276,11 +277,12 @@ bool ChannelMap::still_same(const Dispatcher& d, int fd, uint32_t generation) co
   const int fd = ready_fd(event);
   const uint32_t generation = ready_generation(event);
   const uint32_t e = event.events;
-  // fd -1: blanked by a nested pass. Any other fd was registered here, and slots_ never shrinks.
-  if (fd < 0) [[unlikely]] return;
-  Dispatcher* d = slots_[static_cast<size_t>(fd)].dispatcher;
-  // Closed earlier in this pass, or a new dispatcher reusing the fd number: not this event's.
-  if (!d || slots_[static_cast<size_t>(fd)].generation != generation) return;
+  // The fd was registered here (a blanked event keeps its fd), and slots_ never shrinks.
+  const Slot& slot = slots_[static_cast<size_t>(fd)];
+  // Closed earlier in this pass, a new dispatcher reusing the fd number, or blanked by a nested
+  // pass (generation 0): not this event's. A matching generation is a live one, so d is set.
+  if (slot.generation != generation) return;
+  Dispatcher* d = slot.dispatcher;
   // A rechecked dispatcher's plain read needs handle_read() and nothing else: it re-checks
   // itself, so its recheck() calls must reach the dirty list (dispatching_fd_ is left alone).
   const bool plain_read = e == kEventRead && d->interest_ == Dispatcher::Interest::rechecked && d->connected && !d->accepting;
@@ -365,7 +367,8 @@ namespace {
 struct DepthGuard {
   int& depth;
   const int outer;  // restored, not decremented: two stores on the hot path, no read-modify-write
-  explicit DepthGuard(int& d) : depth(d), outer(d) { depth = outer + 1; }
+  explicit DepthGuard(int& d) : DepthGuard(d, d) {}
+  DepthGuard(int& d, int known_outer) : depth(d), outer(known_outer) { depth = outer + 1; }
   ~DepthGuard() { depth = outer; }
 };
 }  // namespace
@@ -380,29 +383,48 @@ void ChannelMap::prepare_wait() {
   if (!hooks_.empty() || !flushes_.empty()) before_wait_phase();
   if (!dirty_.empty()) apply_interest_changes();
   if (!polled_.empty()) ask_polled();
-  prepare_needed_ = !hooks_.empty() || !polled_.empty() || !dirty_.empty() || !flushes_.empty();
+  const bool more = !hooks_.empty() || !polled_.empty() || !dirty_.empty() || !flushes_.empty();
+  pass_work_ = more ? pass_work_ | kPrepareWork : pass_work_ & ~kPrepareWork;
 }
 
-template <bool kNoLimit>
+// Phases 5 and 6: timers due now (callbacks: one level deeper), then, in the outermost pass, the
+// channels closed meanwhile. Inline: a server with timers takes it on every pass.
+[[gnu::always_inline]] inline void ChannelMap::after_events() {
+  if (pass_work_ & kTimerWork) {
+    DepthGuard guard(depth_);
+    run_timers();
+  }
+  if ((pass_work_ & kClosedWork) && depth_ == 0) release_closed();
+}
+
+template <bool kNoLimit, bool kTopEpoll>
 size_t ChannelMap::pass(double timeout) {
   // The backend exists (poll_once, loop and run make it; none is replaced inside a callback).
-  if (prepare_needed_) prepare_wait();
-  // After the hooks, which may add timers. No limit and no timers (run()): no clock needed. A
-  // stop() wakes the wait through the waker, so it need not be looked at here.
+  // No work before the wait and no limit (run()): no clock needed. A stop() wakes the wait
+  // through the waker, so it need not be looked at here.
   timespec wait;
-  const timespec* wait_ptr = (kNoLimit || timeout < 0) && timers_.empty() ? nullptr : wait_time(timeout, wait);
+  const timespec* wait_ptr = nullptr;
+  if (pass_work_ || (!kNoLimit && timeout >= 0)) [[unlikely]] wait_ptr = before_wait(timeout, wait);
   // depth_ is 0 here but in a nested pass (called from a handler, a timer or a hook).
-  const size_t level = static_cast<size_t>(depth_);
-  std::span<ReadyEvent> ready = epoll_ && !level ? epoll_->wait_top(wait_ptr) : backend_->wait(wait_ptr, level);
-  if (level) [[unlikely]] enter_nested_pass(ready, level);
+  const int level = kTopEpoll ? 0 : depth_;
+  std::span<ReadyEvent> ready = kTopEpoll || (epoll_ && !level) ? epoll_->wait_top(wait_ptr)
+                                                                 : backend_->wait(wait_ptr, static_cast<size_t>(level));
+  if (level) [[unlikely]] enter_nested_pass(ready, static_cast<size_t>(level));
   else top_ready_ = ready;
   {
-    DepthGuard guard(depth_);
+    DepthGuard guard(depth_, level);
     for (const ReadyEvent& event : ready) dispatch(event);  // read one by one: a nested pass may blank some
-    if (!timers_.empty()) run_timers();
   }
-  if (!closed_.empty() && depth_ == 0) release_closed();
+  if (pass_work_ & (kTimerWork | kClosedWork)) [[unlikely]] after_events();
   return ready.size();
+}
+
+// Phases 1-2 when there is work for them, then how long to wait: after the hooks, which may add
+// timers.
+const timespec* ChannelMap::before_wait(double timeout, timespec& wait) {
+  if (pass_work_ & kPrepareWork) prepare_wait();
+  if ((pass_work_ & kTimerWork) && timers_.empty()) pass_work_ &= ~kTimerWork;
+  return timeout < 0 && !(pass_work_ & kTimerWork) ? nullptr : wait_time(timeout, wait);
 }
 
 // The nested pass handles the fds its wait reported, with fresher readiness: the outer passes'
@@ -418,7 +440,7 @@ void ChannelMap::enter_nested_pass(std::span<ReadyEvent> inner, size_t level) {
   auto blank = [&](std::span<ReadyEvent> outer) {
     for (ReadyEvent& e : outer) {
       const size_t fd = static_cast<size_t>(ready_fd(e));
-      if (fd < reported.size() && reported[fd]) e = ready_event(-1, 0, 0);  // dispatch ignores fd -1
+      if (fd < reported.size() && reported[fd]) e = ready_event(static_cast<int>(fd), kNoGeneration, 0);
     }
   };
   blank(top_ready_);
@@ -449,6 +471,10 @@ const timespec* ChannelMap::wait_time(double timeout, timespec& wait) const {
 }
 
 void ChannelMap::run_timers() {
+  if (timers_.empty()) {
+    pass_work_ &= ~kTimerWork;
+    return;
+  }
   timers_.run_due(Clock::now(), [](const std::exception& e) {
     log_error(type_name(typeid(e)) + ": " + e.what() + " in a timer callback");
   });
@@ -470,7 +496,13 @@ void ChannelMap::loop(double timeout, std::optional<long> count) {
 
 void ChannelMap::run() {
   ensure_backend();
-  while (!stop_requested_) pass<true>(-1);  // no limit and no timers: wait_time needs no clock
+  // The backend and the depth stay as they are for the whole run: on epoll at depth 0, each pass
+  // waits with epoll's inline wait and tests no depth.
+  if (epoll_ && depth_ == 0) {
+    while (!stop_requested_) pass<true, true>(-1);
+  } else {
+    while (!stop_requested_) pass<true>(-1);
+  }
   stop_requested_ = false;
 }
 
@@ -481,6 +513,7 @@ void ChannelMap::stop() {
 
 TimerHandle ChannelMap::call_later(double delay_seconds, std::function<void()> callback) {
   if (!(delay_seconds >= 0)) delay_seconds = 0;  // also catches NaN
+  pass_work_ |= kTimerWork;
   return timers_.schedule(Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay_seconds)),
                           std::move(callback));
 }

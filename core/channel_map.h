@@ -120,6 +120,12 @@ class ChannelMap {
   void add_internal_channel(Dispatcher& dispatcher);  // not counted by size(); keeps no loop alive
 
  private:
+  // A slot's generation is odd while a dispatcher is there and even while it is free, and is never
+  // kNoGeneration once used: so an event whose generation matches its slot's has a dispatcher,
+  // and one blanked with kNoGeneration matches nothing (dispatch tests one number, not three).
+  static constexpr uint32_t kNoGeneration = 0;
+  static uint32_t live_generation(uint32_t g) { return g + 1 + (g & 1); }  // odd, and new
+  static uint32_t free_generation(uint32_t g) { return g + 1 == kNoGeneration ? 2 : g + 1; }  // from odd
   struct Slot {
     Dispatcher* dispatcher = nullptr;
     std::shared_ptr<Dispatcher> owner;  // set when the map owns it (make<T>)
@@ -151,9 +157,13 @@ class ChannelMap {
     if (d.connecting || (!d.accepting && d.writable())) want |= kWantWrite;
     return want;
   }
-  template <bool kNoLimit>
-  size_t pass(double timeout);  // kNoLimit: run(), whose timeout is always -1
+  // kNoLimit: run(), whose timeout is always -1. kTopEpoll: also at depth 0 on epoll, which
+  // holds for every pass of a run() called outside callbacks (use_backend refuses inside one).
+  template <bool kNoLimit, bool kTopEpoll = false>
+  size_t pass(double timeout);
+  const timespec* before_wait(double timeout, timespec& wait);  // phases 1-2, then the wait time
   const timespec* wait_time(double timeout, timespec& wait) const;
+  void after_events();  // phases 5-6, when pass_work_ says there may be timers or closed channels
   void run_timers();
   bool alive() const;
   void run_pending();
@@ -162,7 +172,7 @@ class ChannelMap {
     if (static_cast<size_t>(fd) < slots_.size() && !slots_[static_cast<size_t>(fd)].dirty) {
       slots_[static_cast<size_t>(fd)].dirty = true;
       dirty_.push_back(fd);
-      prepare_needed_ = true;
+      pass_work_ |= kPrepareWork;
     }
   }
   void refresh_interest(int fd, Dispatcher& d);
@@ -183,8 +193,13 @@ class ChannelMap {
   // nested pass blanks there the fds it handles itself, so none is handled twice.
   std::span<ReadyEvent> top_ready_;
   std::vector<std::span<ReadyEvent>> nested_ready_;  // by level - 1
-  // Anything for phases 1-2 (hooks, flushes, dirty or polled channels): one test per pass.
-  bool prepare_needed_ = false;
+  // What a pass may have to do besides waiting and handling events, so that a pass with none of
+  // it tests one word before its wait and one after its events. A bit is set whenever its work
+  // may appear and cleared only where that work is found gone: set => maybe, clear => none.
+  static constexpr uint8_t kPrepareWork = 1;  // hooks, flushes, dirty or polled channels
+  static constexpr uint8_t kTimerWork = 2;    // timers_ may be non-empty
+  static constexpr uint8_t kClosedWork = 4;   // closed_ may be non-empty
+  uint8_t pass_work_ = 0;
   size_t channel_count_ = 0;
   std::unique_ptr<Backend> backend_;
   EpollBackend* epoll_ = nullptr;  // backend_ when it is epoll's: its wait() is called inline

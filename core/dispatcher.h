@@ -99,7 +99,7 @@ class Dispatcher : public std::enable_shared_from_this<Dispatcher> {
   bool connected = false;
   bool accepting = false;
   bool connecting = false;
-  bool closing = false;  // for subclasses (async_chat's close_when_done)
+  bool closing = false;  // for subclasses (async_chat's close_when_done; streams set it only there)
   // Listener tuning: connections accepted per readiness event. Declared here, beside the flags,
   // where it fills their padding: every held connection carries a Dispatcher.
   int accept_batch = 64;

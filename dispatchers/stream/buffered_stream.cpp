@@ -18,6 +18,7 @@ size_t BufferedStream::queue(std::string_view data, size_t sent) {
   if (closing) return 0;
   if (!room_for(data.size() - sent)) return 0;
   out_.append(data.substr(sent));
+  update_hold();
   after_queueing();
   return data.size();
 }
@@ -35,6 +36,7 @@ size_t BufferedStream::send_shared(const SharedBytes& bytes, size_t begin, size_
   }
   if (!room_for(end - begin)) return 0;
   out_.append(bytes, begin, end);  // the only copy: of the pointer
+  update_hold();
   after_queueing();
   return total;
 }
@@ -42,6 +44,7 @@ size_t BufferedStream::send_shared(const SharedBytes& bytes, size_t begin, size_
 void BufferedStream::send_producer(std::unique_ptr<ChatProducer> producer) {
   if (!is_open() || closing || !producer) return;
   out_.append(std::move(producer));
+  update_hold();
   if (connected && !corked_) flush();
   after_queueing();
 }
@@ -80,6 +83,7 @@ void BufferedStream::flush() {
     // A short write means the socket is full: asking again would only hear EAGAIN.
     if (sent < offered) break;
   }
+  update_hold();
 }
 
 void BufferedStream::handle_write() {
@@ -113,11 +117,13 @@ void BufferedStream::after_output_change() {
 void BufferedStream::close_when_done() {
   if (!is_open() || closing) return;
   closing = true;  // nothing more is read or queued once we are closing
+  update_hold();
   after_output_change();
 }
 
 void BufferedStream::discard_output() {
   out_.clear();
+  update_hold();
   after_output_change();
 }
 

@@ -66,7 +66,10 @@ class BufferedStream : public Dispatcher {
   // Closes once everything queued is sent (after shutting the write side). Idempotent.
   void close_when_done();
   // From now on sends wait for the end of the loop pass, then leave in one gathered send.
-  void cork_output() { corked_ = true; }
+  void cork_output() {
+    corked_ = true;
+    update_hold();
+  }
   // Twisted's registerProducer: paused past high_water, resumed at low_water. Not owned; one at
   // a time (a second different one throws std::logic_error).
   void register_producer(Producer& producer);
@@ -91,13 +94,19 @@ class BufferedStream : public Dispatcher {
 
  private:
   // `connected` implies an open socket (close() clears it), so the socket is not tested again.
-  bool sends_directly() const { return out_.empty() && connected && !corked_ && !closing; }
+  bool sends_directly() const { return hold_ == 0 && connected; }
+  // The one place hold_ is written: after every change of the queue, corking or closing (which
+  // only close_when_done() sets on a stream).
+  void update_hold() { hold_ = static_cast<uint8_t>((out_.empty() ? 0 : 1) | corked_ << 1 | closing << 2); }
   size_t queue(std::string_view data, size_t sent);  // the rest, after `sent` bytes went out
   void after_queueing();
   bool room_for(size_t bytes);  // false (after handle_output_overflow) when it would pass max_output
   // Laid out so the flags fill the limits' padding: every held connection carries these.
   bool reading_paused_ = false;
   bool corked_ = false;
+  // Non-zero when a send may not go straight to the socket: something is queued, output is
+  // corked, or the stream is closing. One compare on every message's path instead of three.
+  uint8_t hold_ = 0;
   OutputQueue out_;
   Producer* producer_ = nullptr;
 };

@@ -106,6 +106,45 @@ TEST_CASE("send_shared: a peer that does not read holds references, not copies; 
   }
 }
 
+TEST_CASE("a send goes straight to the socket only while nothing waits: behind a queue it keeps its place even when the socket has room, and once the queue drained the next leaves at once") {
+  for (BackendKind kind : kAllBackends) {
+    CAPTURE(backend_name(kind));
+    Rig rig(kind);
+    auto& [map, pair, stream] = rig;
+    const std::string big = broadcast(1, 1024 * 1024)->substr();
+    CHECK(stream.send(big) == big.size());
+    const size_t waiting = stream.pending();
+    REQUIRE(waiting > 0);  // the socket took only part of it
+    // The peer empties the socket, so it has room again, but the loop has not yet written the
+    // rest: a send now must queue behind it, not overtake it.
+    std::string received = read_available(pair.theirs.get());
+    CHECK(stream.send("tail") == 4);
+    CHECK(stream.pending() == waiting + 4);
+    REQUIRE(run_until(map, [&] {
+      received += read_available(pair.theirs.get());
+      return stream.pending() == 0 && received.size() == big.size() + 4;
+    }));
+    CHECK(received == big + "tail");
+    // Drained: the next send needs no pass.
+    CHECK(stream.send("next") == 4);
+    CHECK(stream.pending() == 0);
+    CHECK(read_available(pair.theirs.get()) == "next");
+    // A corked or closing stream queues (or refuses) whatever the queue holds.
+    stream.cork_output();
+    CHECK(stream.send("corked") == 6);
+    CHECK(stream.pending() == 6);
+    map.poll_once(0);
+    CHECK(stream.pending() == 0);
+    CHECK(read_available(pair.theirs.get()) == "corked");
+    CHECK(stream.send("still corked") == 12);
+    CHECK(stream.pending() == 12);
+    stream.close_when_done();
+    CHECK(stream.send("refused") == 0);
+    REQUIRE(run_until(map, [&] { return !stream.is_open(); }));
+    CHECK(read_available(pair.theirs.get()) == "still corked");
+  }
+}
+
 TEST_CASE("send_shared sends at once what the socket takes, and a range of the buffer only") {
   ChannelMap map;
   Pair pair;
