@@ -120,9 +120,10 @@ $(TEST_PCH).gch: test/support/precompiled.h | check-doctest $(INCLUDE_STAMP)
 $(BUILD)/obj/test/%.o: test/%.cpp $(TEST_PCH).gch | check-doctest $(INCLUDE_STAMP)
 	@mkdir -p $(@D)
 	$(CXX) $(CXXFLAGS) $(TEST_OPT) $(TESTFLAGS) $(TEST_PCH_FLAGS) -c $< -o $@
-# Not for doctest's implementation (it must see its configuration macro before the header) nor for
-# the helper programs, which have their own main() and no doctest.
-$(BUILD)/obj/test/support/doctest_main.o $(BUILD)/obj/test/%.main.o: TEST_PCH_FLAGS :=
+# Not for test/support (doctest's implementation must see its configuration macro before the
+# header, and the helper programs and benchmarks link the rest without doctest) nor for the helper
+# programs, which have their own main().
+$(BUILD)/obj/test/support/%.o $(BUILD)/obj/test/%.main.o: TEST_PCH_FLAGS :=
 
 $(BUILD)/obj/test/bench/%.o: test/bench/%.cpp | $(INCLUDE_STAMP)
 	@mkdir -p $(@D)
