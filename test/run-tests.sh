@@ -9,8 +9,14 @@ limit=${TEST_TIMEOUT:-600}
 jobs=${TEST_JOBS:-$((2 * $(nproc 2>/dev/null || echo 2)))}
 log_dir=${BUILD_DIR:-build}/test-logs
 mkdir -p "$log_dir"
-durations="$log_dir/durations"  # "seconds name" lines from the last run
+durations="$log_dir/durations"  # "seconds test" lines from the last run
 touch "$durations"
+# A fresh clone has no last run: test/durations (a reference run's, refreshed now and then with
+# `cp build/test-logs/durations test/durations`) orders its first one. Only the order depends on it.
+order_from=$durations
+[ -s "$durations" ] || order_from=test/durations
+# A test's key, the same in every build folder: build/san-address/test/core/x_test -> test/core/x_test.
+key_of() { case "$1" in test/*) echo "$1" ;; *) echo "test/${1#*/test/}" ;; esac; }
 
 log_of() { echo "$log_dir/$(echo "$1" | tr '/' '_').log"; }
 run() {  # name, command... : writes "<status> <seconds>" to the test's .result file
@@ -23,7 +29,7 @@ run() {  # name, command... : writes "<status> <seconds>" to the test's .result 
 report() {  # name: prints the test's line, and the end of its log when it failed
   local name=$1 log; log=$(log_of "$name")
   local status seconds; read -r status seconds < "$log.result"
-  echo "$seconds $name" >> "$durations.new"
+  echo "$seconds $(key_of "$name")" >> "$durations.new"
   if [ "$status" = 0 ]; then
     pass=$((pass+1)); printf 'ok    %-55s %4ss\n' "$name" "$seconds"
   else
@@ -45,7 +51,7 @@ done < <(find ${TEST_DIRS:-test} -name '*_test.py' -not -path 'test/fuzz/*' | so
 ordered=()
 while IFS= read -r n; do ordered+=("$n"); done < <(
   for n in "${names[@]}"; do
-    last=$(awk -v n="$n" '$2 == n { s = $1 } END { print s + 0 }' "$durations")
+    last=$(awk -v n="$(key_of "$n")" '$2 == n { s = $1 } END { print s + 0 }' "$order_from")
     printf '%s\t%s\n' "$last" "$n"
   done | sort -t$'\t' -k1,1nr -s | cut -f2)
 
@@ -65,7 +71,9 @@ for n in "${ordered[@]}"; do
 done
 wait
 for pid in "${!running[@]}"; do report "${running[$pid]}"; done
-mv "$durations.new" "$durations"
+# Keep what a narrower run (TEST_DIRS, FILTER) did not measure.
+awk 'NR == FNR { seen[$2] = 1; print; next } !($2 in seen)' "$durations.new" "$order_from" > "$durations.all"
+mv "$durations.all" "$durations"; rm -f "$durations.new"
 
 echo "tests: $pass passed, $fail failed"
 [ "$fail" = 0 ] || { printf 'failed: %s\n' "${failed[@]}"; exit 1; }
