@@ -217,8 +217,9 @@ memcheck: all $(BUILD)/bench-bin/echo-load
 # libFuzzer targets (clang): test/fuzz/<name>_fuzz.cpp -> build/fuzz/bin/<name>_fuzz, linked with a
 # clang build of the library and of every app's library. `make fuzz` runs each for FUZZ_SECONDS;
 # `make fuzz-replay` runs each once over its seed corpus (CI does, so a found crash stays fixed).
+# -g1: the functions and lines a crash report shows.
 FUZZ_SECONDS ?= 60
-FUZZ_FLAGS   := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_FLAGS   := -O1 -g1 -fsanitize=address,undefined -fno-sanitize-recover=all
 FUZZ_SRC     := $(sort $(wildcard test/fuzz/*_fuzz.cpp))
 FUZZ_BINS    := $(FUZZ_SRC:test/fuzz/%.cpp=build/fuzz/bin/%)
 fuzz-build:
