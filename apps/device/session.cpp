@@ -105,7 +105,7 @@ void DeviceSession::handle_frame(std::string_view body) {
   // so trickling bytes cannot stretch either.
   if (logged_in_) {
     last_frame_ = Clock::now();
-    if (std::optional<HeartbeatFrame> heartbeat = parse_heartbeat(body)) return handle_heartbeat(*heartbeat);
+    if (std::optional<HeartbeatFrame> heartbeat = parse_heartbeat(body)) return handle_heartbeat(body, *heartbeat);
     // Acks come with every command: in the form devices write, read without a JSON object.
     if (std::optional<AckFrame> ack = parse_ack(body)) return handle_ack(ack->type, ack->ident, {ack->status == 200, {}, body});
   }
@@ -242,12 +242,12 @@ void DeviceSession::handle_report(const Message& message) {
   if (reply.close_after) end_after_reply(OfflineReason::poweroff);
 }
 
-void DeviceSession::handle_heartbeat(const HeartbeatFrame& heartbeat) {
+void DeviceSession::handle_heartbeat(std::string_view body, const HeartbeatFrame& heartbeat) {
   DeviceRecord* record = current_record();
   if (!record) return end(OfflineReason::takeover);
   record_heartbeat(hub_, imei_, *record, record->last_seen, heartbeat.battery);
-  char frame[kMaxStatusFrame];
-  send_frame({frame, status_frame(frame, 3, heartbeat.ident, 200)});
+  char frame[kMaxHeartbeatReply];
+  send_frame({frame, heartbeat_reply(frame, body, heartbeat)});
 }
 
 DeviceRecord* DeviceSession::current_record() {
