@@ -212,6 +212,7 @@ void DeviceSession::register_in_cluster(Imei imei, int ident, std::int64_t heart
 void DeviceSession::finish_login(DeviceRecord& record, int ident, std::int64_t heartbeat) {
   heartbeat_ = static_cast<std::uint16_t>(clamp_heartbeat(heartbeat));
   logged_in_ = true;
+  record_ = &record;
   last_frame_ = Clock::now();
   hub_.go_online(*this, imei_, record, heartbeat_);
   if (log_enabled(LogLevel::debug)) log_info("device " + imei_.str() + " online from " + addr.to_string(), LogLevel::debug);
@@ -251,10 +252,10 @@ void DeviceSession::handle_heartbeat(std::string_view body, const HeartbeatFrame
 }
 
 DeviceRecord* DeviceSession::current_record() {
-  DeviceRecord* record = hub_.store().find(imei_);
-  if (!record || record->session != this) return nullptr;
-  record->last_seen = DeviceHub::unix_now();
-  return record;
+  // The record is kept from the login: the store never drops one, and its map's nodes stay put.
+  if (!record_ || record_->session != this) return nullptr;
+  record_->last_seen = DeviceHub::unix_now();
+  return record_;
 }
 
 void DeviceSession::handle_ack(int type, std::optional<int> ident, CommandAck ack) {

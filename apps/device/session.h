@@ -74,6 +74,7 @@ class DeviceSession final : public BufferedStream {
   ScopedTimer deadline_;
   Clock::time_point last_frame_;
   Imei imei_;
+  DeviceRecord* record_ = nullptr;       // the device's, from its login on
   std::uint64_t durable_needed_ = 0;     // the journal generation the held frames wait for
   std::uint16_t heartbeat_ = 0;
   std::uint16_t next_ident_ = 0;
