@@ -4,15 +4,6 @@
 
 namespace asyncore::device {
 
-std::uint32_t read_be32(const char* bytes) {
-  auto b = [bytes](int i) { return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])); };
-  return b(0) << 24 | b(1) << 16 | b(2) << 8 | b(3);
-}
-
-void write_be32(char* bytes, std::uint32_t value) {
-  for (int i = 0; i < 4; ++i) bytes[i] = static_cast<char>(value >> (24 - 8 * i));
-}
-
 void append_frame(std::string& out, std::string_view body) {
   char header[kFrameHeaderSize];
   write_be32(header, static_cast<std::uint32_t>(body.size()));
@@ -50,7 +41,7 @@ FrameEvent FrameExtractor::from_partial() {
   return {FrameEvent::frame, std::string_view(partial_).substr(kFrameHeaderSize), length};
 }
 
-FrameEvent FrameExtractor::next() {
+FrameEvent FrameExtractor::next_slow() {
   if (failed()) return failed_;
   if (partial_done_) {
     partial_done_ = false;

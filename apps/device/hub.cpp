@@ -51,11 +51,6 @@ DeviceHub::DeviceHub(ChannelMap& map, ServerOptions options, DeviceStore& store,
       login_timeout_log_(map, LogLevel::info, "connections closed without a login", options.log_summary_interval) {
   // Group commits go to a writer thread: the loop keeps serving while the disk syncs.
   store_.write_in_background(map_);
-  // Group commit: everything appended while handling one pass's events shares one fsync, asked
-  // for once per pass just before the loop waits (no timer per pass).
-  commit_hook_ = map_.before_wait([this] {
-    if (commit_scheduled_) commit();
-  });
 }
 
 DeviceHub::~DeviceHub() {
@@ -168,11 +163,16 @@ void DeviceHub::hold_until_durable(DeviceSession& session) {
 
 void DeviceHub::schedule_commit() {
   if (commit_scheduled_ || shutting_down_) return;
-  commit_scheduled_ = true;  // commit_hook_ runs it before the loop next waits
+  commit_scheduled_ = true;
+  // Group commit: everything appended while handling one pass's events shares one fsync, asked
+  // for just before the loop next waits (no timer per pass). The hook is there only while a
+  // commit is owed: a pass with nothing to commit (heartbeats) takes no before-wait phase.
+  commit_hook_ = map_.before_wait([this] { commit(); });
 }
 
 void DeviceHub::commit() {
   commit_scheduled_ = false;
+  commit_hook_.reset();  // a hook may drop itself while it runs
   if (store_.committing()) {
     // The disk is still busy with the last batch: this pass's records wait for it and then go
     // together (committed() schedules the next commit).

@@ -15,6 +15,8 @@ class Imei {
   std::uint64_t number() const { return value_; }
   std::string str() const;  // 15 digits, leading zeros kept
   void append_to(std::string& out) const;  // the same, appended (no temporary)
+  static constexpr std::size_t kDigits = 15;
+  char* write_to(char* out) const;  // the same into `out` (kDigits bytes); returns the end
   friend bool operator==(Imei, Imei) = default;
   friend auto operator<=>(Imei, Imei) = default;
 

@@ -13,8 +13,14 @@ namespace asyncore::device {
 
 class JsonLine {
  public:
-  explicit JsonLine(std::string& out) : out_(out) { out_.push_back('{'); }
-  ~JsonLine() { out_.push_back('}'); }
+  // `out` gets the line when the JsonLine ends (and any time its buffer fills): nothing else
+  // may write to it meanwhile.
+  explicit JsonLine(std::string& out) : out_(out) { *at_++ = '{'; }
+  ~JsonLine() {
+    room(1);
+    *at_++ = '}';
+    flush();
+  }
   JsonLine(const JsonLine&) = delete;
   JsonLine& operator=(const JsonLine&) = delete;
 
@@ -30,8 +36,21 @@ class JsonLine {
 
  private:
   JsonLine& integer(std::string_view key, long long number);
-  void key(std::string_view name);
+  // The key, with room for a value of `value_size` bytes after it in the buffer.
+  void key(std::string_view name, std::size_t value_size);
+  [[gnu::noinline, gnu::cold]] void long_key(std::string_view name, std::size_t value_size);
+  void room(std::size_t n) {
+    if (static_cast<std::size_t>(buffer_ + sizeof buffer_ - at_) < n) flush();
+  }
+  void flush() {
+    out_.append(buffer_, at_);
+    at_ = buffer_;
+  }
   std::string& out_;
+  // The line is put together here and appended once: an append per member (the string's
+  // out-of-line append and a memcpy call) cost more than writing most members.
+  char buffer_[224];
+  char* at_ = buffer_;
   bool first_ = true;
 };
 

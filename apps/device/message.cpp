@@ -77,25 +77,30 @@ std::variant<Message, BadBody> parse_message(std::string_view body) {
 std::optional<HeartbeatFrame> parse_heartbeat(std::string_view body) {
   // {"type":3,"ident":I} or {"type":3,"ident":I,"battery":B}, numbers as JSON writes them (no
   // sign, no leading zero); the keys in this order, as devices write them.
-  constexpr std::string_view kHead = "{\"type\":3,\"ident\":", kBattery = ",\"battery\":";
+  constexpr std::string_view kBattery = ",\"battery\":";
   const char* p = body.data();
   const char* const end = p + body.size();
-  auto number = [&p, end](int max) {
-    const char* digits = p;
-    int value = 0;
-    while (p != end && *p >= '0' && *p <= '9' && p - digits < 6) value = value * 10 + (*p++ - '0');
-    // What follows must be ',' or '}' (the caller checks), so a seventh digit is refused too.
-    return p != digits && !(*digits == '0' && p - digits > 1) && value <= max ? value : -1;
+  // At most `max_digits` digits: a longer number stops on a digit, which the caller refuses
+  // (only ',' or '}' may follow), so the loop tests one bound, not the count as well.
+  auto number = [&p, end](std::size_t max_digits) {
+    const char* const digits = p;
+    const char* const stop = static_cast<std::size_t>(end - p) < max_digits ? end : p + max_digits;
+    unsigned value = 0;
+    for (unsigned d; p != stop && (d = static_cast<unsigned char>(*p) - '0') < 10; ++p) value = value * 10 + d;
+    return p != digits && !(*digits == '0' && p - digits > 1) ? static_cast<int>(value) : -1;
   };
-  if (body.size() < kHead.size() + 2 || std::memcmp(p, kHead.data(), kHead.size()) != 0) return std::nullopt;
-  p += kHead.size();
+  if (body.size() < kHeartbeatHead.size() + 2 || std::memcmp(p, kHeartbeatHead.data(), kHeartbeatHead.size()) != 0) {
+    return std::nullopt;
+  }
+  p += kHeartbeatHead.size();
   HeartbeatFrame frame;
-  frame.ident = number(65535);
-  if (frame.ident < 1) return std::nullopt;
+  frame.ident = number(5);
+  if (frame.ident < 1 || frame.ident > 65535) return std::nullopt;
+  frame.ident_digits = static_cast<std::uint8_t>(p - body.data() - kHeartbeatHead.size());
   if (static_cast<std::size_t>(end - p) > kBattery.size() && std::memcmp(p, kBattery.data(), kBattery.size()) == 0) {
     p += kBattery.size();
-    const int battery = number(100);
-    if (battery < 0) return std::nullopt;
+    const int battery = number(3);
+    if (battery < 0 || battery > 100) return std::nullopt;
     frame.battery = battery;
   }
   if (p + 1 != end || *p != '}') return std::nullopt;
@@ -125,19 +130,17 @@ std::optional<AckFrame> parse_ack(std::string_view body) {
   return ack;
 }
 
-std::size_t status_frame(char* out, int type, int ident, int status) {
-  // {"type":65535,"ident":65535,"status":999} is 41 bytes.
+std::size_t heartbeat_reply(char* out, std::string_view body, const HeartbeatFrame& heartbeat) {
+  // The body begins with {"type":3,"ident":I, I's digits as the reply writes them (no sign, no
+  // leading zero): copied as they are, so no number is written.
+  constexpr std::string_view kStatus = ",\"status\":200}";
+  const std::size_t head = kHeartbeatHead.size() + heartbeat.ident_digits;
   char* p = out + kFrameHeaderSize;
-  auto member = [&p, out]<std::size_t N>(const char(&key)[N], int n) {
-    std::memcpy(p, key, N - 1);  // a constant size: inlined
-    p = std::to_chars(p + N - 1, out + kMaxStatusFrame, n).ptr;
-  };
-  member("{\"type\":", type);
-  member(",\"ident\":", ident);
-  member(",\"status\":", status);
-  *p++ = '}';
-  write_be32(out, static_cast<std::uint32_t>(p - out - kFrameHeaderSize));
-  return static_cast<std::size_t>(p - out);
+  std::memcpy(p, kHeartbeatHead.data(), kHeartbeatHead.size());  // constant sizes: a few moves
+  for (std::size_t i = kHeartbeatHead.size(); i < head; ++i) p[i] = body[i];  // at most 5 digits
+  std::memcpy(p + head, kStatus.data(), kStatus.size());
+  write_be32(out, static_cast<std::uint32_t>(head + kStatus.size()));
+  return kFrameHeaderSize + head + kStatus.size();
 }
 
 std::string status_reply(int type, int ident, int status, std::string_view extra_members) {

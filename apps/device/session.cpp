@@ -105,7 +105,7 @@ void DeviceSession::handle_frame(std::string_view body) {
   // so trickling bytes cannot stretch either.
   if (logged_in_) {
     last_frame_ = Clock::now();
-    if (std::optional<HeartbeatFrame> heartbeat = parse_heartbeat(body)) return handle_heartbeat(*heartbeat);
+    if (std::optional<HeartbeatFrame> heartbeat = parse_heartbeat(body)) return handle_heartbeat(body, *heartbeat);
     // Acks come with every command: in the form devices write, read without a JSON object.
     if (std::optional<AckFrame> ack = parse_ack(body)) return handle_ack(ack->type, ack->ident, {ack->status == 200, {}, body});
   }
@@ -212,6 +212,7 @@ void DeviceSession::register_in_cluster(Imei imei, int ident, std::int64_t heart
 void DeviceSession::finish_login(DeviceRecord& record, int ident, std::int64_t heartbeat) {
   heartbeat_ = static_cast<std::uint16_t>(clamp_heartbeat(heartbeat));
   logged_in_ = true;
+  record_ = &record;
   last_frame_ = Clock::now();
   hub_.go_online(*this, imei_, record, heartbeat_);
   if (log_enabled(LogLevel::debug)) log_info("device " + imei_.str() + " online from " + addr.to_string(), LogLevel::debug);
@@ -242,19 +243,19 @@ void DeviceSession::handle_report(const Message& message) {
   if (reply.close_after) end_after_reply(OfflineReason::poweroff);
 }
 
-void DeviceSession::handle_heartbeat(const HeartbeatFrame& heartbeat) {
+void DeviceSession::handle_heartbeat(std::string_view body, const HeartbeatFrame& heartbeat) {
   DeviceRecord* record = current_record();
   if (!record) return end(OfflineReason::takeover);
   record_heartbeat(hub_, imei_, *record, record->last_seen, heartbeat.battery);
-  char frame[kMaxStatusFrame];
-  send_frame({frame, status_frame(frame, 3, heartbeat.ident, 200)});
+  char frame[kMaxHeartbeatReply];
+  send_frame({frame, heartbeat_reply(frame, body, heartbeat)});
 }
 
 DeviceRecord* DeviceSession::current_record() {
-  DeviceRecord* record = hub_.store().find(imei_);
-  if (!record || record->session != this) return nullptr;
-  record->last_seen = DeviceHub::unix_now();
-  return record;
+  // The record is kept from the login: the store never drops one, and its map's nodes stay put.
+  if (!record_ || record_->session != this) return nullptr;
+  record_->last_seen = DeviceHub::unix_now();
+  return record_;
 }
 
 void DeviceSession::handle_ack(int type, std::optional<int> ident, CommandAck ack) {

@@ -56,7 +56,7 @@ class DeviceSession final : public BufferedStream {
   void register_in_cluster(Imei imei, int ident, std::int64_t heartbeat);
   void refuse_auto_register(int ident);  // --max-auto-registered reached
   void handle_report(const Message& message);
-  void handle_heartbeat(const HeartbeatFrame& heartbeat);
+  void handle_heartbeat(std::string_view body, const HeartbeatFrame& heartbeat);
   // The device's record, its last_seen moved to now; null when another connection took it over.
   DeviceRecord* current_record();
   // The ack's body moves on to whoever waits for it, with its text when that is canonical.
@@ -74,6 +74,7 @@ class DeviceSession final : public BufferedStream {
   ScopedTimer deadline_;
   Clock::time_point last_frame_;
   Imei imei_;
+  DeviceRecord* record_ = nullptr;       // the device's, from its login on
   std::uint64_t durable_needed_ = 0;     // the journal generation the held frames wait for
   std::uint16_t heartbeat_ = 0;
   std::uint16_t next_ident_ = 0;

@@ -626,11 +626,15 @@ std::string dump(const Value& value, int indent) {
 void dump_to(std::string& out, const Value& value, int indent) { Writer(out, indent).write(value, 0); }
 
 void append_double(std::string& out, double d) {
+  char buffer[kMaxDoubleText];
+  out.append(buffer, write_double(buffer, d));
+}
+
+char* write_double(char* out, double d) {
   if (!std::isfinite(d)) {
-    out += "null";  // JSON has no NaN or infinity
-    return;
+    std::memcpy(out, "null", 4);  // JSON has no NaN or infinity
+    return out + 4;
   }
-  char buffer[32];
   // Values with one to three decimals from 1 up (unix times to the millisecond) are written with
   // integer arithmetic, a tenth of the cost. The text is exactly to_chars': it reads back as d
   // (checked below: the division is rounded as the parse is), and below 2^42 the spacing of
@@ -638,26 +642,25 @@ void append_double(std::string& out, double d) {
   if (d >= 1 && d < 4398046511104.0) {
     const long long ms = std::llround(d * 1000);
     if (ms % 1000 != 0 && static_cast<double>(ms) / 1000 == d) {
-      char* p = std::to_chars(buffer, buffer + 20, ms / 1000).ptr;
+      char* p = std::to_chars(out, out + 20, ms / 1000).ptr;
       int fraction = static_cast<int>(ms % 1000);
       *p++ = '.';
       for (int unit = 100; fraction != 0; unit /= 10) {
         *p++ = static_cast<char>('0' + fraction / unit);
         fraction %= unit;
       }
-      out.append(buffer, p);
-      return;
+      return p;
     }
   }
-  const auto result = std::to_chars(buffer, buffer + sizeof buffer, d);  // shortest round trip
-  const std::string_view text(buffer, result.ptr - buffer);
-  out += text;
+  // Shortest round trip; at most 24 bytes (-d.ddddddddddddddddde-308), so ".0" fits too.
+  char* const end = std::to_chars(out, out + kMaxDoubleText - 2, d).ptr;
   // Keep it a double when read back: "1" would come back as an integer. (A plain loop:
   // find_first_of searches the set once per character.)
-  for (char c : text) {
-    if (c == '.' || c == 'e') return;
+  for (const char* c = out; c != end; ++c) {
+    if (*c == '.' || *c == 'e') return end;
   }
-  out += ".0";
+  std::memcpy(end, ".0", 2);
+  return end + 2;
 }
 
 void append_quoted(std::string& out, std::string_view s) {

@@ -218,5 +218,8 @@ void append_quoted(std::string& out, std::string_view s);
 // Appends a double as dump writes it: shortest round trip, always with '.' or 'e' (so it reads
 // back as a double), null when not finite.
 void append_double(std::string& out, double d);
+// The same text written into `out`, which has room for kMaxDoubleText bytes; returns its end.
+inline constexpr std::size_t kMaxDoubleText = 32;
+char* write_double(char* out, double d);
 
 }  // namespace asyncore::json

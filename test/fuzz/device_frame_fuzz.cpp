@@ -37,6 +37,9 @@ void check_heartbeat_paths(std::string_view body) {
   require(fast->battery ? battery && battery->is_int() && battery->as_int() == *fast->battery && m->body.size() == 3
                         : !battery && m->body.size() == 2,
           "the heartbeat fast path read another battery or missed a member");
+  char reply[kMaxHeartbeatReply];
+  require(std::string_view(reply, heartbeat_reply(reply, body, *fast)) == encode_frame(status_reply(3, fast->ident, 200)),
+          "the heartbeat's reply is not status_reply's text");
 }
 
 // parse_ack, the acks' fast path, may only accept an ack that parse_message reads the same way:

@@ -35,6 +35,24 @@ TEST_CASE("JsonLine writes what json::dump writes") {
   std::string empty;
   { JsonLine{empty}; }
   CHECK(empty == "{}");
+  // The line is put together in a buffer of its own: lines longer than it, and a key longer
+  // than the shortcut takes, come out whole and in order, after what the string held.
+  std::string longer = "kept\n";
+  json::Object expected;
+  {
+    JsonLine line(longer);
+    for (int i = 0; i < 40; ++i) {
+      const std::string key = (i % 7 == 6 ? std::string(70, 'k') : "member") + std::to_string(i);
+      const std::string text(static_cast<std::size_t>(i) * 3 % 65, static_cast<char>('a' + i % 26));
+      line(key, text)(key + "n", i * 1000003)(key + "d", 1700000000.5 + i)(key + "i", imei);
+      expected.append(key, text);
+      expected.append(key + "n", i * 1000003);
+      expected.append(key + "d", 1700000000.5 + i);
+      expected.append(key + "i", "012345678901234");
+    }
+  }
+  CHECK(longer.size() > 2000);
+  CHECK(longer == "kept\n" + json::dump(expected));
 }
 
 TEST_CASE("an event written member by member equals its admin JSON, for every kind and option") {

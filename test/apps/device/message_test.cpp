@@ -185,10 +185,16 @@ TEST_CASE("the ack fast path reads acks as devices write them, and only what par
 
 TEST_CASE("replies") {
   CHECK(status_reply(3, 9, 200) == R"({"type":3,"ident":9,"status":200})");
-  char frame[kMaxStatusFrame];
-  const std::size_t n = status_frame(frame, 65535, 65535, 200);
-  CHECK(std::string_view(frame, n) == encode_frame(status_reply(65535, 65535, 200)));
-  CHECK(n <= kMaxStatusFrame);
+  // A heartbeat's reply copies the ident's digits from the heartbeat: the same text.
+  for (std::string_view body : {R"({"type":3,"ident":65535,"battery":100})", R"({"type":3,"ident":1})",
+                                R"({"type":3,"ident":407,"battery":9})"}) {
+    CAPTURE(body);
+    const std::optional<HeartbeatFrame> heartbeat = parse_heartbeat(body);
+    REQUIRE(heartbeat);
+    char frame[kMaxHeartbeatReply];
+    const std::size_t n = heartbeat_reply(frame, body, *heartbeat);
+    CHECK(std::string_view(frame, n) == encode_frame(status_reply(3, heartbeat->ident, 200)));
+  }
   CHECK(error_reply(0, 0, 400, "zero \"length\"") == R"({"type":0,"ident":0,"status":400,"error":"zero \"length\""})");
 }
 
