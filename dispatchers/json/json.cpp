@@ -499,9 +499,12 @@ class Parser {
       std::string_view digits = literal.substr(exponent_at + 1);
       const bool negative = digits[0] == '-';
       if (digits[0] == '+' || digits[0] == '-') digits.remove_prefix(1);
-      // A saturated exponent is still decisively huge or tiny.
-      if (std::from_chars(digits.data(), digits.data() + digits.size(), exponent).ec != std::errc()) {
-        exponent = LLONG_MAX / 2;
+      // Saturated at half the range: still decisively huge or tiny, and the sum below cannot
+      // overflow (the mantissa's magnitude is bounded by the text's length).
+      constexpr long long kSaturated = LLONG_MAX / 2;
+      if (std::from_chars(digits.data(), digits.data() + digits.size(), exponent).ec != std::errc() ||
+          exponent > kSaturated) {
+        exponent = kSaturated;
       }
       if (negative) exponent = -exponent;
     }

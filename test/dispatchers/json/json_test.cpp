@@ -236,6 +236,11 @@ TEST_CASE("doubles are written shortest and read back to the same bits") {
   CHECK(e.offset() == 1);
   CHECK(e.detail() == "number 1e400 is out of double range");
   CHECK(parse_error("-123456789e99999999999999999999").offset() == 0);
+  // Exponents at the edge of a long long (found by the json fuzz target: the sum overflowed).
+  CHECK(parse_error("1e9223372036854775807").detail() == "number 1e9223372036854775807 is out of double range");
+  CHECK(parse_error("123.5e9223372036854775806").offset() == 0);
+  CHECK(bits_of(json::parse("1e-9223372036854775807").as_double()) == bits_of(0.0));
+  CHECK(bits_of(json::parse("-0.001e-9223372036854775807").as_double()) == bits_of(-0.0));
 }
 
 TEST_CASE("nesting deeper than the limit is refused with the offset of the first extra level") {
