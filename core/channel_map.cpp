@@ -120,7 +120,10 @@ void ChannelMap::del_channel(Dispatcher& d) {
   slot.flush_wanted = false;  // its entry in flushes_ is stale by generation
   slot.generation = free_generation(slot.generation);  // events already collected for this fd are now stale
   // The map's reference dies after the pass, never inside one of the dispatcher's callbacks.
-  if (slot.owner) closed_.push_back(std::move(slot.owner)), pass_work_ |= kClosedWork;
+  if (slot.owner) {
+    closed_.push_back(std::move(slot.owner));
+    pass_work_ |= kClosedWork;
+  }
 }
 
 void ChannelMap::use_backend(BackendKind kind) {

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "apps/device/fields.h"
+#include "apps/device/plain_json.h"
 
 namespace asyncore::device {
 namespace {
@@ -42,10 +43,6 @@ void check_field(const CommandSpec& spec, FieldReader& f) {
   }
 }
 
-// Bytes a key or string may hold on the fast path: printable ASCII but the quote and the
-// backslash (json::dump writes them back as they are).
-constexpr bool plain_byte(char c) { return c >= 0x20 && c < 0x7f && c != '"' && c != '\\'; }
-
 // One member of a plain body: its key and its value's text as sent.
 struct PlainMember {
   std::string_view key;
@@ -75,7 +72,7 @@ std::optional<Command> plain_command(std::string_view body) {
   while (true) {
     if (p == end || *p != '"') return std::nullopt;  // also "{}" and a trailing comma
     const char* key = ++p;
-    while (p != end && plain_byte(*p)) ++p;
+    while (p != end && plain_byte(static_cast<unsigned char>(*p))) ++p;
     if (end - p < 2 || *p != '"' || p[1] != ':') return std::nullopt;
     const std::string_view name(key, static_cast<std::size_t>(p - key));
     p += 2;
@@ -83,12 +80,11 @@ std::optional<Command> plain_command(std::string_view body) {
     if (p == end) return std::nullopt;
     if (*p == '"') {
       ++p;
-      while (p != end && plain_byte(*p)) ++p;
+      while (p != end && plain_byte(static_cast<unsigned char>(*p))) ++p;
       if (p == end || *p != '"') return std::nullopt;
       ++p;
     } else if (*p >= '0' && *p <= '9') {
-      while (p != end && *p >= '0' && *p <= '9' && p - value < 10) ++p;
-      if (p - value > 9 || (*value == '0' && p - value > 1)) return std::nullopt;
+      if (plain_number(p, end, 9) < 0) return std::nullopt;  // a tenth digit is refused below
     } else if (end - p >= 4 && std::memcmp(p, "true", 4) == 0) {
       p += 4;
     } else if (end - p >= 5 && std::memcmp(p, "false", 5) == 0) {

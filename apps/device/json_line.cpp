@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "apps/device/plain_json.h"
 #include <asyncore/json/json.h>
 
 namespace asyncore::device {
@@ -40,10 +41,7 @@ void JsonLine::long_key(std::string_view name, std::size_t value_size) {
 JsonLine& JsonLine::operator()(std::string_view name, std::string_view text) {
   // Most values are short names ("ev", "battery"): printable ASCII needs no escaping.
   bool plain = text.size() <= kShortText;
-  for (std::size_t i = 0; plain && i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    plain = c >= 0x20 && c < 0x7f && c != '"' && c != '\\';
-  }
+  for (std::size_t i = 0; plain && i < text.size(); ++i) plain = plain_byte(static_cast<unsigned char>(text[i]));
   if (!plain) {
     key(name, 0);
     flush();

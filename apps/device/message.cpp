@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "apps/device/frame.h"
+#include "apps/device/plain_json.h"
 
 namespace asyncore::device {
 
@@ -13,11 +14,11 @@ namespace {
 // the object is built member by member without the JSON parser (a fifth of the cost). nullopt
 // for anything else (white space, escapes, non-ASCII keys, other values, a repeated key), which
 // the JSON parser then reads.
-// Bytes a key may hold here: printable ASCII but the quote and the backslash.
+// Bytes a key may hold here (plain_byte), as a table.
 struct PlainKeyTable {
   bool plain[256] = {};
   constexpr PlainKeyTable() {
-    for (int c = 0x20; c < 0x7f; ++c) plain[c] = c != '"' && c != '\\';
+    for (int c = 0; c < 256; ++c) plain[c] = plain_byte(static_cast<unsigned char>(c));
   }
 };
 constexpr PlainKeyTable kPlainKey;
@@ -35,10 +36,8 @@ std::optional<json::Value> flat_integers(std::string_view body) {
     if (end - p < 2 || *p != '"' || p[1] != ':') return std::nullopt;
     const std::string_view name(key, static_cast<std::size_t>(p - key));
     p += 2;
-    const char* digits = p;
-    std::int64_t value = 0;
-    while (p != end && *p >= '0' && *p <= '9' && p - digits < 10) value = value * 10 + (*p++ - '0');
-    if (p == digits || p - digits > 9 || (*digits == '0' && p - digits > 1)) return std::nullopt;
+    const int value = plain_number(p, end, 9);  // a tenth digit is refused below, as not ','
+    if (value < 0) return std::nullopt;
     if (object.size() == 8 || object.contains(name)) return std::nullopt;
     object.append(std::string(name), json::Value(value));
     if (p == end) break;
@@ -80,26 +79,17 @@ std::optional<HeartbeatFrame> parse_heartbeat(std::string_view body) {
   constexpr std::string_view kBattery = ",\"battery\":";
   const char* p = body.data();
   const char* const end = p + body.size();
-  // At most `max_digits` digits: a longer number stops on a digit, which the caller refuses
-  // (only ',' or '}' may follow), so the loop tests one bound, not the count as well.
-  auto number = [&p, end](std::size_t max_digits) {
-    const char* const digits = p;
-    const char* const stop = static_cast<std::size_t>(end - p) < max_digits ? end : p + max_digits;
-    unsigned value = 0;
-    for (unsigned d; p != stop && (d = static_cast<unsigned char>(*p) - '0') < 10; ++p) value = value * 10 + d;
-    return p != digits && !(*digits == '0' && p - digits > 1) ? static_cast<int>(value) : -1;
-  };
   if (body.size() < kHeartbeatHead.size() + 2 || std::memcmp(p, kHeartbeatHead.data(), kHeartbeatHead.size()) != 0) {
     return std::nullopt;
   }
   p += kHeartbeatHead.size();
   HeartbeatFrame frame;
-  frame.ident = number(5);
+  frame.ident = plain_number(p, end, 5);
   if (frame.ident < 1 || frame.ident > 65535) return std::nullopt;
   frame.ident_digits = static_cast<std::uint8_t>(p - body.data() - kHeartbeatHead.size());
   if (static_cast<std::size_t>(end - p) > kBattery.size() && std::memcmp(p, kBattery.data(), kBattery.size()) == 0) {
     p += kBattery.size();
-    const int battery = number(3);
+    const int battery = plain_number(p, end, 3);
     if (battery < 0 || battery > 100) return std::nullopt;
     frame.battery = battery;
   }
@@ -111,13 +101,10 @@ std::optional<AckFrame> parse_ack(std::string_view body) {
   const char* p = body.data();
   const char* const end = p + body.size();
   // `key` then a number of at most `max_digits` digits, no leading zero; -1 when not.
-  auto member = [&p, end]<std::size_t N>(const char(&key)[N], int max_digits) {
+  auto member = [&p, end]<std::size_t N>(const char(&key)[N], std::size_t max_digits) {
     if (static_cast<std::size_t>(end - p) < N || std::memcmp(p, key, N - 1) != 0) return -1;
     p += N - 1;
-    const char* digits = p;
-    int value = 0;
-    while (p != end && *p >= '0' && *p <= '9' && p - digits < max_digits) value = value * 10 + (*p++ - '0');
-    return p != digits && !(*digits == '0' && p - digits > 1) ? value : -1;
+    return plain_number(p, end, max_digits);
   };
   AckFrame ack;
   ack.type = member("{\"type\":", 5);
